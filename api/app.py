@@ -1,0 +1,46 @@
+"""`create_app(settings)`: the FastAPI application, its state built once in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.routers import articles, health, search, tickets
+from indexer.embedders import Embedder
+from kb import __version__
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    """Build the app; `embedder` lets tests share one loaded model across apps."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kb = KnowledgeBase(settings, embedder=embedder)
+        kb.embedder  # load the model at start-up, not on the first request  # noqa: B018
+        app.state.kb = kb
+        try:
+            yield
+        finally:
+            kb.close()
+
+    app = FastAPI(
+        title="kb",
+        version=__version__,
+        description="Internal knowledge base: ranked answers with the passage that answers, or a ticket.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for router in (health.router, search.router, articles.router, tickets.router):
+        app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` and `kb serve`: settings from KB_* variables."""
+    return create_app(Settings())

@@ -1,0 +1,62 @@
+"""Every error leaves as `application/problem+json` (RFC 9457) with the offending field named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kb.errors import ArticleProblemsError, ConfigurationError, IndexNotReady, InvalidInput, KbError, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+
+# The one place where domain errors become HTTP status codes.
+STATUS_BY_ERROR: dict[type[KbError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    IndexNotReady: 503,
+    ArticleProblemsError: 422,
+    ConfigurationError: 500,
+}
+
+
+def problem(status: int, title: str, detail: str, field: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_of(location: tuple[Any, ...] | list[Any]) -> str:
+    # ("query", "q") → "q"; ("body", "priority") → "priority"; ("body",) → "body"
+    parts = [str(p) for p in location[1:]] if len(location) > 1 else [str(p) for p in location]
+    return ".".join(parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KbError)
+    async def domain_error(_: Request, exc: KbError) -> JSONResponse:
+        status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+        return problem(status, exc.title, exc.detail, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+        field = _field_of(first["loc"])
+        return problem(
+            422,
+            "Invalid input",
+            f"{field}: {first['msg']}",
+            field,
+            errors=[{"field": _field_of(e["loc"]), "message": e["msg"]} for e in errors],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchResult(BaseModel):
+    article_id: str
+    title: str
+    team: str | None
+    section: str = Field(description="The section of the article that answers.")
+    snippet: str = Field(description="The passage that answers: the best sentences of the best section.")
+    matched_terms: list[str] = Field(description="Query terms (stemmed) found in the snippet.")
+    score: float
+    url: str
+
+
+class TicketOffer(BaseModel):
+    suggested_team: str
+    subject: str
+    description: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    answered: bool = Field(description="True when confidence reaches the answer threshold (KB_ANSWER_THRESHOLD).")
+    confidence: float = Field(ge=0, le=1)
+    results: list[SearchResult]
+    ticket: TicketOffer | None = Field(description="Prefilled ticket offer when there is no confident answer.")

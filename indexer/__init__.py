@@ -1,0 +1,1 @@
+"""Turning text into searchable structures; knows nothing of articles' Markdown or of the store."""

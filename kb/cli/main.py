@@ -1,0 +1,100 @@
+"""`kb`: index the articles, search them, serve the API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
+from kb.service import KnowledgeBase
+
+app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
+
+
+@app.command()
+def index(
+    path: Annotated[Path | None, typer.Argument(help="Articles folder (default: KB_ARTICLES_DIR).")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on any invalid article instead of skipping it.")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed every article, even unchanged ones.")] = False,
+) -> None:
+    """Index the articles: only changed ones are re-embedded; the previous index stays live until done."""
+    settings = load_settings(articles_dir=existing_dir(path))
+    with domain_errors():
+        kb = KnowledgeBase(settings)
+        progress = BarProgress("Embedding")
+        try:
+            report = kb.index(strict=strict, rebuild=rebuild, progress=progress)
+        finally:
+            progress.stop()
+            kb.close()
+    for problem in report.problems:
+        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    build = report.build
+    console.print(
+        f"Indexed {report.articles} articles ({build.chunks} chunks): {len(build.embedded)} embedded, "
+        f"{len(build.reused)} unchanged, {len(build.removed)} removed"
+        + ("" if build.changed else " (index already up to date)")
+        + f", {len(report.problems)} skipped.",
+        highlight=False,
+    )
+
+
+@app.command()
+def search(
+    question: Annotated[str, typer.Argument(help="What is wrong, in your own words.")],
+    limit: Annotated[int, typer.Option(help="How many articles to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Search the knowledge base."""
+    settings = load_settings()
+    with domain_errors():
+        kb = KnowledgeBase(settings)
+        try:
+            outcome = kb.search(question, limit)
+        finally:
+            kb.close()
+    if as_json:
+        typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
+        return
+    table = Table(title=f"“{outcome.query}”", show_lines=True)
+    for column in ("#", "article", "team", "section", "passage", "score"):
+        table.add_column(column, overflow="fold")
+    for rank, hit in enumerate(outcome.hits, start=1):
+        table.add_row(str(rank), f"{hit.title}\n[dim]{hit.article_id}[/]", hit.team or "", hit.section,
+                      hit.snippet, f"{hit.score:.3f}")
+    console.print(table)
+    verdict = "[green]answered[/]" if outcome.answered else "[yellow]no confident answer[/]"
+    console.print(f"{verdict} (confidence {outcome.confidence:.2f})")
+    if outcome.ticket:
+        console.print(
+            f"Open a ticket with [bold]{outcome.ticket.suggested_team}[/]: POST /v1/tickets "
+            f"with subject “{outcome.ticket.subject}”.",
+            highlight=False,
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: KB_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: KB_PORT, 8000).")] = None,
+    reindex: Annotated[bool, typer.Option(help="Bring the index up to date with the articles first.")] = True,
+) -> None:
+    """Serve the HTTP API, indexing the articles first if they changed."""
+    import uvicorn
+
+    settings = load_settings(host=host, port=port)
+    if reindex and settings.articles_dir.is_dir():
+        index(path=settings.articles_dir, strict=False, rebuild=False)
+    console.print(f"Serving on http://{settings.host}:{settings.port} (docs at /docs)")
+    # By import string so that `kb` never imports `api` (dependencies point api → kb).
+    uvicorn.run("api.app:app_from_environment", factory=True, host=settings.host, port=settings.port,
+                log_level="info")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

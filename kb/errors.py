@@ -1,0 +1,44 @@
+"""Typed domain errors. The API maps them to problem JSON in one place; the CLI prints them."""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base of every error kb reports to a user rather than crashing on."""
+
+    title = "Error"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(KbError):
+    """A request or command argument that cannot be accepted as given."""
+
+    title = "Invalid input"
+
+
+class NotFound(KbError):
+    """The thing asked for does not exist (or the caller may not know that it does)."""
+
+    title = "Not found"
+
+
+class IndexNotReady(KbError):
+    """No usable index yet: nothing has been indexed, or the index on disk cannot be used."""
+
+    title = "Index not ready"
+
+
+class ArticleProblemsError(KbError):
+    """Strict indexing found invalid articles."""
+
+    title = "Invalid articles"
+
+
+class ConfigurationError(KbError):
+    """A configuration file (teams, settings) is missing or malformed."""
+
+    title = "Configuration error"

@@ -1,0 +1,5 @@
+"""Search: retrievers fused, hits grouped by article, the passage that answers, and the answer decision."""
+
+from kb.search.searcher import SearchHit, SearchOutcome, Searcher, TicketSuggestion
+
+__all__ = ["SearchHit", "SearchOutcome", "Searcher", "TicketSuggestion"]

@@ -1,0 +1,160 @@
+"""The Searcher: dense + keyword retrieval over one loaded index, fused, grouped by article, decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.build import LoadedIndex
+from indexer.embedders import Embedder
+from kb.errors import InvalidInput
+from kb.search.confidence import ConfidenceModel
+from kb.search.fusion import FusionWeights, best_per_group, fuse
+from kb.search.snippets import best_passage
+from kb.teams import TeamDirectory
+
+# How deep each retriever looks before fusion: deep enough that an article ranked low by one retriever
+# but high by the other still meets the fusion.
+CANDIDATE_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article_id: str
+    title: str
+    team: str | None
+    section: str
+    snippet: str
+    matched_terms: list[str]
+    score: float
+
+
+@dataclass(frozen=True)
+class TicketSuggestion:
+    suggested_team: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    answered: bool
+    confidence: float
+    hits: list[SearchHit] = field(default_factory=list)
+    ticket: TicketSuggestion | None = None
+
+
+def clean_query(query: str, max_chars: int) -> str:
+    text = " ".join(query.split())
+    if not text:
+        raise InvalidInput("the query is empty: describe the problem in a few words", field="q")
+    if len(query) > max_chars:
+        raise InvalidInput(f"the query is longer than {max_chars} characters", field="q")
+    return text
+
+
+class Searcher:
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder: Embedder,
+        teams: TeamDirectory,
+        *,
+        answer_threshold: float,
+        default_team: str,
+        max_query_chars: int = 1000,
+        weights: FusionWeights = FusionWeights(),
+        confidence_model: ConfidenceModel = ConfidenceModel(),
+    ) -> None:
+        self.index = index
+        self._embedder = embedder
+        self._teams = teams
+        self._threshold = answer_threshold
+        self._default_team = default_team
+        self._max_query_chars = max_query_chars
+        self._weights = weights
+        self._confidence = confidence_model
+        self._doc_of_row = [row.doc_id for row in index.rows]
+
+    def search(self, query: str, limit: int = 5) -> SearchOutcome:
+        text = clean_query(query, self._max_query_chars)
+        if self.index.vectors.size == 0:
+            return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []))
+        query_vector = self._embedder.encode([text])[0]
+        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
+        keyword_all = self.index.keywords.scores(text)
+        keyword_rows = np.flatnonzero(keyword_all)
+        if len(keyword_rows) > CANDIDATE_DEPTH:
+            keyword_rows = keyword_rows[np.argpartition(-keyword_all[keyword_rows], CANDIDATE_DEPTH - 1)]
+            keyword_rows = keyword_rows[:CANDIDATE_DEPTH]
+        candidates = np.union1d(dense_rows, keyword_rows).astype(np.int64)
+        # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
+        dense = self.index.vectors.vectors(candidates) @ query_vector
+        fused = fuse(candidates, dense, keyword_all[candidates], self._weights)
+        ranked = best_per_group(candidates, fused, self._doc_of_row)
+
+        dense_by_row = dict(zip(candidates.tolist(), dense.tolist(), strict=True))
+        confidence = self._decide(ranked, dense_by_row, keyword_all)
+        hits = [self._hit(article_id, row, score, text) for article_id, row, score in ranked[:limit]]
+        answered = bool(hits) and confidence >= self._threshold
+        ticket = None if answered else self._suggest_ticket(text, hits)
+        return SearchOutcome(text, answered, round(confidence, 4), hits, ticket)
+
+    def route(self, text: str) -> str:
+        """The team a request about `text` belongs to, judged by the articles nearest to it."""
+        outcome = self.search(text, limit=5)
+        return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
+
+    def _decide(
+        self, ranked: list[tuple[str, int, float]], dense_by_row: dict[int, float], keyword_all: np.ndarray
+    ) -> float:
+        if not ranked:
+            return 0.0
+        top_article, top_row, _ = ranked[0]
+        runner_up = dense_by_row[ranked[1][1]] if len(ranked) > 1 else None
+        keyword_agrees = bool(keyword_all.max() > 0) and self._doc_of_row[int(keyword_all.argmax())] == top_article
+        return self._confidence.confidence(dense_by_row[top_row], runner_up, keyword_agrees)
+
+    def _hit(self, article_id: str, row: int, score: float, query: str) -> SearchHit:
+        chunk = self.index.rows[row]
+        snippet, matched = best_passage(chunk.text, query)
+        return SearchHit(
+            article_id=article_id,
+            title=chunk.title,
+            team=self.index.docs[article_id].get("team"),
+            section=chunk.section,
+            snippet=snippet,
+            matched_terms=matched,
+            score=round(float(score), 4),
+        )
+
+    def _suggest_ticket(self, query: str, hits: list[SearchHit]) -> TicketSuggestion:
+        return TicketSuggestion(
+            suggested_team=self._guess_team(query, hits),
+            subject=query if len(query) <= 120 else query[:119].rsplit(" ", 1)[0] + "…",
+            description=(
+                f"I searched the knowledge base for: “{query}”\n"
+                + (
+                    "These articles came closest but did not answer it:\n"
+                    + "\n".join(f"- {h.title} ({h.article_id})" for h in hits[:3])
+                    if hits
+                    else "No article came close."
+                )
+            ),
+        )
+
+    def _guess_team(self, query: str, hits: list[SearchHit]) -> str:
+        """The owning team of the nearest articles, weighted by score, plus the teams' keyword rules."""
+        votes: dict[str, float] = {}
+        for hit in hits[:5]:
+            if hit.team and self._teams.get(hit.team):
+                votes[hit.team] = votes.get(hit.team, 0.0) + max(hit.score, 0.0)
+        words = set(query.lower().split())
+        for team in self._teams:
+            if any(k in words or (" " in k and k in query.lower()) for k in team.keywords):
+                votes[team.name] = votes.get(team.name, 0.0) + 0.5
+        if not votes:
+            return self._default_team
+        return max(votes.items(), key=lambda item: item[1])[0]

@@ -1,0 +1,142 @@
+"""The KnowledgeBase: one object that the API and the CLI share, built once from the settings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from indexer.build import Progress, current_generation, load_index
+from indexer.embedders import Embedder
+from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
+from kb.articles import render_html
+from kb.errors import IndexNotReady, InvalidInput, NotFound
+from kb.indexing import IndexReport, index_articles
+from kb.search import SearchOutcome, Searcher
+from kb.settings import Settings
+from kb.store import Store
+from kb.teams import TeamDirectory, load_teams
+from kb.tickets import NewTicket, TicketService
+
+log = logging.getLogger(__name__)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+
+    try:
+        return SentenceTransformerEmbedder(settings.model_path)
+    except ModelUnavailableError as exc:
+        raise IndexNotReady(str(exc), field="model_path") from exc
+
+
+class KnowledgeBase:
+    """Settings, store, model, teams and the live index; reloads the index when a new generation lands."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.resolved_database_url)
+        self.teams: TeamDirectory = load_teams(settings.resolved_teams_file)
+        self._embedder = embedder
+        self._searcher: Searcher | None = None
+        self._lock = threading.Lock()
+        self.tickets = TicketService(self.store.tickets, self.teams, router=self._route)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    def close(self) -> None:
+        self.store.close()
+
+    # Indexing -----------------------------------------------------------------------------------------
+    def index(self, *, strict: bool = False, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+        report = index_articles(
+            self.settings.articles_dir,
+            self.settings.index_dir,
+            self.store,
+            self.embedder,
+            strict=strict,
+            rebuild=rebuild,
+            chunk_words=self.settings.chunk_words,
+            chunk_overlap=self.settings.chunk_overlap_words,
+            progress=progress,
+        )
+        self._searcher = None
+        return report
+
+    @property
+    def ready(self) -> bool:
+        try:
+            self.searcher()
+        except IndexNotReady:
+            return False
+        return True
+
+    def searcher(self) -> Searcher:
+        """The Searcher over the live generation, reloaded when `kb index` has swapped in a new one."""
+        live = current_generation(self.settings.index_dir)
+        current = self._searcher
+        if current is not None and live is not None and current.index.generation == live.name:
+            return current
+        with self._lock:
+            try:
+                index = load_index(self.settings.index_dir, self.embedder.name, self.embedder.dimension)
+            except (IndexMissingError, IndexMismatchError) as exc:
+                raise IndexNotReady(str(exc)) from exc
+            self._searcher = Searcher(
+                index,
+                self.embedder,
+                self.teams,
+                answer_threshold=self.settings.answer_threshold,
+                default_team=self.settings.default_team,
+                max_query_chars=self.settings.max_query_chars,
+            )
+            log.info("loaded index %s (%d chunks)", index.generation, len(index.rows))
+            return self._searcher
+
+    # Search -------------------------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 5) -> SearchOutcome:
+        if not 1 <= limit <= self.settings.max_results:
+            raise InvalidInput(f"`limit` must be between 1 and {self.settings.max_results}", field="limit")
+        started = time.perf_counter()
+        outcome = self.searcher().search(query, limit)
+        self.store.search_log.add(
+            query=outcome.query,
+            answered=outcome.answered,
+            confidence=outcome.confidence,
+            top_ids=[h.article_id for h in outcome.hits],
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        return outcome
+
+    def _route(self, text: str) -> str:
+        try:
+            return self.searcher().route(text)
+        except IndexNotReady:
+            return self.settings.default_team
+
+    # Articles -----------------------------------------------------------------------------------------
+    def article(self, article_id: str) -> dict[str, Any]:
+        found = self.store.articles.get(article_id)
+        if found is None or found["status"] != "published":
+            raise NotFound(f"no article {article_id!r}", field="article_id")
+        return {**found, "html": render_html(found["body"])}
+
+    def articles(self, *, page: int = 1, per_page: int = 20, team: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        if page < 1:
+            raise InvalidInput("`page` must be 1 or more", field="page")
+        if not 1 <= per_page <= 100:
+            raise InvalidInput("`per_page` must be between 1 and 100", field="per_page")
+        return self.store.articles.page(offset=(page - 1) * per_page, limit=per_page, team=team)
+
+    # Tickets ------------------------------------------------------------------------------------------
+    def create_ticket(self, new: NewTicket) -> dict[str, Any]:
+        return self.tickets.create(new)
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        return self.tickets.get(ticket_id)

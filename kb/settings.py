@@ -1,0 +1,53 @@
+"""One settings class for the whole product, read from `KB_*` variables and an optional `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every default works with no configuration: SQLite and the index under `./.kb`, the bundled model."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".kb"), description="Where the index and the SQLite store live.")
+    articles_dir: Path = Field(Path("articles"), description="Folder of Markdown articles to index.")
+    teams_file: Path | None = Field(
+        None, description="Teams file (YAML); default: teams.yaml inside the articles folder."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file kb.sqlite3 in the data dir."
+    )
+    model_path: Path | None = Field(
+        None, description="A local sentence-transformers folder; default: the bundled all-MiniLM-L6-v2."
+    )
+    answer_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Minimum confidence for `answered: true`. Higher: fewer but surer answers, more tickets.",
+    )
+    default_team: str = Field("IT", description="Team offered a ticket when no article hints at one.")
+    max_query_chars: int = Field(1000, ge=1, description="Longest accepted search query.")
+    max_results: int = Field(50, ge=1, description="Largest accepted `limit` on search.")
+    chunk_words: int = Field(160, ge=20, description="Longest chunk, in words, before a section is split.")
+    chunk_overlap_words: int = Field(40, ge=0, description="Words shared by consecutive chunks of a section.")
+    host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+
+    @property
+    def resolved_teams_file(self) -> Path:
+        return self.teams_file if self.teams_file is not None else self.articles_dir / "teams.yaml"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kb.sqlite3').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

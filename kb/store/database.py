@@ -1,0 +1,145 @@
+"""Engine creation and the repositories; SQLite gets WAL and full fsync so accepted tickets survive a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kb.articles import Article
+from kb.store import schema
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class ArticleRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def sync(self, articles: Sequence[Article]) -> None:
+        """Make the table mirror `articles` exactly, in one transaction."""
+        now = datetime.now(UTC)
+        table = schema.articles
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(table))
+            if articles:
+                conn.execute(
+                    sa.insert(table),
+                    [
+                        {
+                            "id": a.id,
+                            "title": a.title,
+                            "team": a.team,
+                            "tags": list(a.tags),
+                            "audience": list(a.audience),
+                            "language": a.language,
+                            "status": a.status,
+                            "updated": a.updated,
+                            "source": a.source,
+                            "body": a.body,
+                            "front_matter": a.front_matter,
+                            "content_hash": a.content_hash,
+                            "synced_at": now,
+                        }
+                        for a in articles
+                    ],
+                )
+
+    def get(self, article_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
+        return dict(row._mapping) if row else None
+
+    def page(self, *, offset: int, limit: int, team: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        table = schema.articles
+        condition = sa.and_(table.c.status == "published", *([table.c.team == team] if team else []))
+        with self._engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
+            rows = conn.execute(
+                sa.select(table).where(condition).order_by(table.c.title, table.c.id).offset(offset).limit(limit)
+            ).all()
+        return [dict(r._mapping) for r in rows], int(total)
+
+
+class TicketRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        with self._engine.begin() as conn:
+            ticket_id = conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0]
+        found = self.get(int(ticket_id))
+        assert found is not None  # just committed
+        return found
+
+    def get(self, ticket_id: int) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(schema.tickets).where(schema.tickets.c.id == ticket_id)).first()
+        if row is None:
+            return None
+        ticket = dict(row._mapping)
+        for key in ("created_at", "expected_first_response_by"):
+            ticket[key] = utc(ticket[key])
+        return ticket
+
+
+class SearchLogRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, *, query: str, answered: bool, confidence: float, top_ids: list[str], latency_ms: float) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.insert(schema.search_log).values(
+                    query=query,
+                    answered=answered,
+                    confidence=confidence,
+                    top_ids=top_ids,
+                    latency_ms=latency_ms,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        table = schema.search_log
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+
+class Store:
+    """One engine, its schema created on open, and the repositories over it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        schema.metadata.create_all(self.engine)
+        self.articles = ArticleRepository(self.engine)
+        self.tickets = TicketRepository(self.engine)
+        self.search_log = SearchLogRepository(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()

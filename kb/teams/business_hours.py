@@ -1,0 +1,39 @@
+"""Business-hours arithmetic: when does N working hours from now end, in a team's own calendar?"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kb.teams.model import Team
+
+# Beyond this many days without an open hour the calendar is treated as always open (misconfiguration guard).
+_MAX_DAYS = 400
+
+
+def add_business_hours(start: dt.datetime, hours: float, team: Team) -> dt.datetime:
+    """The UTC instant at which `hours` of the team's open time have elapsed after `start` (aware)."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    remaining = dt.timedelta(hours=hours)
+    if not team.weekly_intervals:
+        return (start + remaining).astimezone(dt.UTC)
+    zone = team.zone
+    holidays = set(team.holidays)
+    cursor = start.astimezone(dt.UTC)
+    day = start.astimezone(zone).date()
+    for _ in range(_MAX_DAYS):
+        if day not in holidays:
+            for open_at, close_at in team.weekly_intervals.get(day.weekday(), []):
+                # Arithmetic in UTC: subtracting two aware datetimes of one zone ignores DST shifts.
+                window_start = dt.datetime.combine(day, open_at, tzinfo=zone).astimezone(dt.UTC)
+                window_end = dt.datetime.combine(day, close_at, tzinfo=zone).astimezone(dt.UTC)
+                begin = max(window_start, cursor)
+                if begin >= window_end:
+                    continue
+                available = window_end - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+                cursor = window_end
+        day += dt.timedelta(days=1)
+    return (cursor + remaining).astimezone(dt.UTC)
