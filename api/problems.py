@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,7 +32,7 @@ def problem(status: int, title: str, detail: str, field: str | None = None, **ex
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _field_of(location: tuple[Any, ...] | list[Any]) -> str:
+def _field_of(location: Sequence[Any]) -> str:
     # ("query", "q") → "q"; ("body", "priority") → "priority"; ("body",) → "body"
     parts = [str(p) for p in location[1:]] if len(location) > 1 else [str(p) for p in location]
     return ".".join(parts)

@@ -10,6 +10,7 @@ leaves the previous generation live and loadable. Stale generations are removed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -115,10 +116,9 @@ def _swap_pointer(root: Path, generation: str) -> None:
     tmp.write_text(generation + "\n", encoding="utf-8")
     _fsync_file(tmp)
     os.replace(tmp, root / POINTER)
-    try:  # make the rename itself durable where the platform allows it
+    # Make the rename itself durable where the platform allows opening a directory.
+    with contextlib.suppress(OSError):
         _fsync_file(root)
-    except OSError:  # pragma: no cover - directories cannot be opened on some systems
-        pass
 
 
 def _remove_stale(root: Path, keep: str) -> None:
@@ -171,9 +171,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
     )
 
 
-def _previous(
-    root: Path, embedder: Embedder, params: dict[str, int]
-) -> tuple[LoadedIndex | None, dict[str, Any]]:
+def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[LoadedIndex | None, dict[str, Any]]:
     """The live generation if its vectors can be reused with this model and chunking."""
     try:
         previous = load_index(root, embedder.name, embedder.dimension)
@@ -283,4 +281,3 @@ def _same_meta(previous_docs: dict[str, Any], documents: Sequence[IndexDocument]
         if old != json.loads(json.dumps(doc.meta)):
             return False
     return True
-

@@ -13,7 +13,7 @@ from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailab
 from kb.articles import render_html
 from kb.errors import IndexNotReady, InvalidInput, NotFound
 from kb.indexing import IndexReport, index_articles
-from kb.search import SearchOutcome, Searcher
+from kb.search import Searcher, SearchOutcome
 from kb.settings import Settings
 from kb.store import Store
 from kb.teams import TeamDirectory, load_teams
@@ -127,7 +127,9 @@ class KnowledgeBase:
             raise NotFound(f"no article {article_id!r}", field="article_id")
         return {**found, "html": render_html(found["body"])}
 
-    def articles(self, *, page: int = 1, per_page: int = 20, team: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def articles(
+        self, *, page: int = 1, per_page: int = 20, team: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         if page < 1:
             raise InvalidInput("`page` must be 1 or more", field="page")
         if not 1 <= per_page <= 100:

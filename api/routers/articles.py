@@ -22,8 +22,13 @@ def list_articles(
     rows, total = kb.articles(page=page, per_page=per_page, team=team)
     items = [
         ArticleSummary(
-            id=r["id"], title=r["title"], team=r["team"], tags=r["tags"], language=r["language"],
-            updated=r["updated"], url=f"/v1/articles/{r['id']}",
+            id=r["id"],
+            title=r["title"],
+            team=r["team"],
+            tags=r["tags"],
+            language=r["language"],
+            updated=r["updated"],
+            url=f"/v1/articles/{r['id']}",
         )
         for r in rows
     ]
@@ -34,7 +39,15 @@ def list_articles(
 def get_article(kb: KB, article_id: Annotated[str, Path(max_length=200)]) -> ArticleDetail:
     a = kb.article(article_id)
     return ArticleDetail(
-        id=a["id"], title=a["title"], team=a["team"], tags=a["tags"], audience=a["audience"],
-        language=a["language"], status=a["status"], updated=a["updated"], front_matter=a["front_matter"],
-        markdown=a["body"], html=a["html"],
+        id=a["id"],
+        title=a["title"],
+        team=a["team"],
+        tags=a["tags"],
+        audience=a["audience"],
+        language=a["language"],
+        status=a["status"],
+        updated=a["updated"],
+        front_matter=a["front_matter"],
+        markdown=a["body"],
+        html=a["html"],
     )

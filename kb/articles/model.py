@@ -41,9 +41,9 @@ class Article:
     @property
     def content_hash(self) -> str:
         """Changes exactly when what is embedded changes (title and sections), not on metadata edits."""
-        payload = json.dumps(
-            [self.title, [(s.heading, s.text) for s in self.sections]], ensure_ascii=False
-        ).encode("utf-8")
+        payload = json.dumps([self.title, [(s.heading, s.text) for s in self.sections]], ensure_ascii=False).encode(
+            "utf-8"
+        )
         return hashlib.sha256(payload).hexdigest()
 
 

@@ -57,7 +57,8 @@ def _inline_text(token: Token) -> str:
 def split_sections(body: str, line_offset: int = 0) -> tuple[Section, ...]:
     """Cut the body at level-1/2 headings; deeper headings stay inside their section as text."""
     sections: list[Section] = []
-    heading, start_line, lines = "", line_offset + 1, []
+    heading, start_line = "", line_offset + 1
+    lines: list[str] = []
     tokens = _markdown.parse(body)
     index = 0
     while index < len(tokens):

@@ -65,8 +65,14 @@ def search(
     for column in ("#", "article", "team", "section", "passage", "score"):
         table.add_column(column, overflow="fold")
     for rank, hit in enumerate(outcome.hits, start=1):
-        table.add_row(str(rank), f"{hit.title}\n[dim]{hit.article_id}[/]", hit.team or "", hit.section,
-                      hit.snippet, f"{hit.score:.3f}")
+        table.add_row(
+            str(rank),
+            f"{hit.title}\n[dim]{hit.article_id}[/]",
+            hit.team or "",
+            hit.section,
+            hit.snippet,
+            f"{hit.score:.3f}",
+        )
     console.print(table)
     verdict = "[green]answered[/]" if outcome.answered else "[yellow]no confident answer[/]"
     console.print(f"{verdict} (confidence {outcome.confidence:.2f})")
@@ -92,8 +98,7 @@ def serve(
         index(path=settings.articles_dir, strict=False, rebuild=False)
     console.print(f"Serving on http://{settings.host}:{settings.port} (docs at /docs)")
     # By import string so that `kb` never imports `api` (dependencies point api → kb).
-    uvicorn.run("api.app:app_from_environment", factory=True, host=settings.host, port=settings.port,
-                log_level="info")
+    uvicorn.run("api.app:app_from_environment", factory=True, host=settings.host, port=settings.port, log_level="info")
 
 
 if __name__ == "__main__":  # pragma: no cover

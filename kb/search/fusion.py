@@ -22,7 +22,7 @@ def fuse(
     candidates: IntArray,
     dense: FloatArray,
     keyword: FloatArray,
-    weights: FusionWeights = FusionWeights(),
+    weights: FusionWeights,
 ) -> FloatArray:
     """Fused score of each candidate row; `dense` and `keyword` hold that row's exact scores."""
     best_keyword = float(keyword.max()) if len(keyword) else 0.0

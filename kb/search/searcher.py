@@ -17,6 +17,8 @@ from kb.teams import TeamDirectory
 # How deep each retriever looks before fusion: deep enough that an article ranked low by one retriever
 # but high by the other still meets the fusion.
 CANDIDATE_DEPTH = 100
+DEFAULT_WEIGHTS = FusionWeights()
+DEFAULT_CONFIDENCE = ConfidenceModel()
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class Searcher:
         answer_threshold: float,
         default_team: str,
         max_query_chars: int = 1000,
-        weights: FusionWeights = FusionWeights(),
-        confidence_model: ConfidenceModel = ConfidenceModel(),
+        weights: FusionWeights = DEFAULT_WEIGHTS,
+        confidence_model: ConfidenceModel = DEFAULT_CONFIDENCE,
     ) -> None:
         self.index = index
         self._embedder = embedder

@@ -91,8 +91,9 @@ class TicketRepository:
 
     def add(self, values: dict[str, Any]) -> dict[str, Any]:
         with self._engine.begin() as conn:
-            ticket_id = conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0]
-        found = self.get(int(ticket_id))
+            result = conn.execute(sa.insert(schema.tickets).values(**values))
+            ticket_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        found = self.get(ticket_id)
         assert found is not None  # just committed
         return found
 

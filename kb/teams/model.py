@@ -20,7 +20,7 @@ Interval = tuple[dt.time, dt.time]
 
 
 def _parse_intervals(spec: str) -> list[Interval]:
-    """"08:00-12:00, 13:00-17:00" → [(08:00, 12:00), (13:00, 17:00)]; a gap is a lunch break."""
+    """ "08:00-12:00, 13:00-17:00" → [(08:00, 12:00), (13:00, 17:00)]; a gap is a lunch break."""
     intervals: list[Interval] = []
     for part in spec.split(","):
         start_text, _, end_text = part.strip().partition("-")

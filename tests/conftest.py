@@ -1,0 +1,77 @@
+"""Shared fixtures: one real model per session, the starter KB indexed once, fresh small KBs per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+STARTER_ARTICLES = REPO / "articles"
+EVAL_DIR = REPO.parent / "shared" / "eval"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("starter-data"), articles_dir=STARTER_ARTICLES)
+
+
+@pytest.fixture(scope="session")
+def starter_kb(starter_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
+    """The bundled starter KB, indexed once; tests must not change it."""
+    kb = KnowledgeBase(starter_settings, embedder=embedder)
+    kb.index()
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="session")
+def client(starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+    """The API over the starter KB (the index is already built by `starter_kb`)."""
+    with TestClient(create_app(starter_kb.settings, embedder=embedder)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def small_articles(tmp_path: Path) -> Path:
+    """A private copy of a few starter articles plus the teams file, safe to edit."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in (
+        "teams.yaml",
+        "vpn-drops-on-public-wifi.md",
+        "printer-offline-floor-printer.md",
+        "request-annual-leave.md",
+        "badge-not-opening-doors.md",
+    ):
+        shutil.copy(STARTER_ARTICLES / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", articles_dir=small_articles)
+
+
+@pytest.fixture
+def small_kb(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
+    kb = KnowledgeBase(small_settings, embedder=embedder)
+    yield kb
+    kb.close()

@@ -1,0 +1,38 @@
+"""The starter KB answers real employee questions phrased unlike any title."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.service import KnowledgeBase
+
+QUESTIONS = {
+    "my vpn keeps dropping every few minutes when I'm on hotel wifi": "vpn-drops-on-public-wifi",
+    "I forgot my password and now my account is locked": "password-reset-account-lockout",
+    "the printer on my floor says it is offline": "printer-offline-floor-printer",
+    "my badge doesn't open the office door anymore": "badge-not-opening-doors",
+    "how do I get reimbursed for a taxi I paid myself": "reimburse-out-of-pocket-expenses",
+    "I need to take a few days off next month, how do I ask": "request-annual-leave",
+}
+
+
+@pytest.mark.parametrize(("question", "expected"), QUESTIONS.items())
+def test_question_answered_with_right_article_in_top_3(
+    starter_kb: KnowledgeBase, question: str, expected: str
+) -> None:
+    outcome = starter_kb.search(question, limit=3)
+    assert expected in [hit.article_id for hit in outcome.hits]
+    assert outcome.answered
+    assert outcome.ticket is None
+
+
+@pytest.mark.parametrize(
+    "nonsense", ["purple elephant banana recipe", "asdkjh qwe zzzz", "who won the football world cup in 1998"]
+)
+def test_off_topic_question_gets_no_answer_and_a_ticket_offer(starter_kb: KnowledgeBase, nonsense: str) -> None:
+    outcome = starter_kb.search(nonsense)
+    assert not outcome.answered
+    assert outcome.ticket is not None
+    assert outcome.ticket.suggested_team in starter_kb.teams.names()
+    assert outcome.ticket.subject == nonsense
+    assert nonsense in outcome.ticket.description
