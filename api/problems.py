@@ -48,7 +48,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
-        field = _field_of(first["loc"])
+        # A body that is not JSON at all is reported at a character offset; the field at fault is the body.
+        field = "body" if first.get("type") == "json_invalid" else _field_of(first["loc"])
         return problem(
             422,
             "Invalid input",

@@ -121,9 +121,10 @@ def _swap_pointer(root: Path, generation: str) -> None:
         _fsync_file(root)
 
 
-def _remove_stale(root: Path, keep: str) -> None:
+def _remove_stale(root: Path, keep: set[str]) -> None:
+    """Remove staging leftovers of killed builds and generations other than `keep`."""
     for entry in root.iterdir():
-        stale_generation = entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name != keep
+        stale_generation = entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name not in keep
         stale_pointer = entry.is_file() and entry.name.startswith(f".{POINTER}.")
         if stale_generation:
             shutil.rmtree(entry, ignore_errors=True)
@@ -197,6 +198,8 @@ def build_index(
     """Write a new generation for `documents`, embedding only documents whose content hash changed."""
     root.mkdir(parents=True, exist_ok=True)
     params = _chunk_params(max_words, overlap)
+    live = current_generation(root)
+    _remove_stale(root, keep={live.name} if live else set())
     previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, params)
 
     new_ids = {d.doc_id for d in documents}
@@ -263,7 +266,9 @@ def build_index(
     )
     os.replace(staging, root / generation)
     _swap_pointer(root, generation)
-    _remove_stale(root, keep=generation)
+    # The previous generation stays one more build: a server that read the old pointer a moment ago may still
+    # be loading its files.
+    _remove_stale(root, keep={generation} | ({live.name} if live else set()))
     return BuildReport(
         embedded=sorted(d.doc_id for d in to_embed),
         reused=sorted(unchanged_ids),

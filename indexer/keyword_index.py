@@ -35,8 +35,9 @@ class Bm25KeywordIndex:
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> Bm25KeywordIndex:
         retriever = bm25s.BM25(k1=k1, b=b)
-        # bm25s cannot index an empty corpus; a single empty document keeps the shapes valid.
-        corpus = list(texts) or [""]
+        # bm25s cannot index an empty corpus; one placeholder document keeps the shapes valid (and its
+        # scores are cut off by `size`).
+        corpus = list(texts) or ["placeholder"]
         tokens = bm25s.tokenize(corpus, stemmer=_stemmer, show_progress=False)
         retriever.index(tokens, show_progress=False)
         return cls(retriever, len(texts))

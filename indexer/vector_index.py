@@ -16,6 +16,7 @@ class FaissVectorIndex:
 
     def __init__(self, index: faiss.Index) -> None:
         self._index = index
+        self._matrix: Vectors | None = None
 
     @classmethod
     def build(cls, vectors: Vectors, dimension: int) -> FaissVectorIndex:
@@ -41,9 +42,12 @@ class FaissVectorIndex:
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> Vectors:
         """The stored vectors of `rows`, so unchanged documents are reused instead of re-embedded."""
-        if not len(rows):
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(r)) for r in rows]).astype(np.float32)
+        if self._matrix is None:
+            # One copy of the flat index's vectors, taken once: row lookups then cost a numpy gather.
+            self._matrix = np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32).reshape(
+                self.size, self.dimension
+            )
+        return self._matrix[rows]
 
     def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top-`k` (scores, rows) for one query vector; rows of -1 (fewer than k stored) are dropped."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from indexer.build import BuildReport, IndexDocument, Progress, build_index
 from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder
-from kb.articles import Article, ArticleProblem, load_articles
+from kb.articles import Article, ArticleProblem, LoadResult, load_articles
 from kb.errors import ArticleProblemsError, InvalidInput
 from kb.store import Store
 
@@ -32,19 +32,8 @@ def to_document(article: Article) -> IndexDocument:
     )
 
 
-def index_articles(
-    articles_dir: Path,
-    index_root: Path,
-    store: Store,
-    embedder: Embedder,
-    *,
-    strict: bool = False,
-    rebuild: bool = False,
-    chunk_words: int = 160,
-    chunk_overlap: int = 40,
-    progress: Progress | None = None,
-) -> IndexReport:
-    """Index the published articles of `articles_dir`; invalid files are reported and skipped unless strict."""
+def read_articles(articles_dir: Path, *, strict: bool = False) -> LoadResult:
+    """Load the folder; invalid files become problems, fatal only when `strict`."""
     if not articles_dir.is_dir():
         raise InvalidInput(f"articles folder not found: {articles_dir}", field="path")
     loaded = load_articles(articles_dir)
@@ -52,6 +41,21 @@ def index_articles(
         raise ArticleProblemsError(
             f"{len(loaded.problems)} invalid article(s):\n" + "\n".join(str(p) for p in loaded.problems)
         )
+    return loaded
+
+
+def index_articles(
+    loaded: LoadResult,
+    index_root: Path,
+    store: Store,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    chunk_words: int = 160,
+    chunk_overlap: int = 40,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index the published articles; the store mirrors every loaded article (drafts included)."""
     searchable = [a for a in loaded.articles if a.searchable]
     report = build_index(
         [to_document(a) for a in searchable],

@@ -10,9 +10,9 @@ from typing import Any
 from indexer.build import Progress, current_generation, load_index
 from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
-from kb.articles import render_html
+from kb.articles import LoadResult, render_html
 from kb.errors import IndexNotReady, InvalidInput, NotFound
-from kb.indexing import IndexReport, index_articles
+from kb.indexing import IndexReport, index_articles, read_articles
 from kb.search import Searcher, SearchOutcome
 from kb.settings import Settings
 from kb.store import Store
@@ -54,13 +54,21 @@ class KnowledgeBase:
         self.store.close()
 
     # Indexing -----------------------------------------------------------------------------------------
-    def index(self, *, strict: bool = False, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+    def index(
+        self,
+        *,
+        strict: bool = False,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        source: LoadResult | None = None,
+    ) -> IndexReport:
+        """Index `source`, or the articles folder of the settings when it is not given."""
+        loaded = source if source is not None else read_articles(self.settings.articles_dir, strict=strict)
         report = index_articles(
-            self.settings.articles_dir,
+            loaded,
             self.settings.index_dir,
             self.store,
             self.embedder,
-            strict=strict,
             rebuild=rebuild,
             chunk_words=self.settings.chunk_words,
             chunk_overlap=self.settings.chunk_overlap_words,
@@ -95,6 +103,7 @@ class KnowledgeBase:
                 answer_threshold=self.settings.answer_threshold,
                 default_team=self.settings.default_team,
                 max_query_chars=self.settings.max_query_chars,
+                retriever=self.settings.retriever,
             )
             log.info("loaded index %s (%d chunks)", index.generation, len(index.rows))
             return self._searcher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="Minimum confidence for `answered: true`. Higher: fewer but surer answers, more tickets.",
+    )
+    retriever: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="Which retrievers rank results; hybrid fuses dense and keyword."
     )
     default_team: str = Field("IT", description="Team offered a ticket when no article hints at one.")
     max_query_chars: int = Field(1000, ge=1, description="Longest accepted search query.")

@@ -20,6 +20,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 STARTER_ARTICLES = REPO / "articles"
 EVAL_DIR = REPO.parent / "shared" / "eval"
+SMALL_ARTICLE_FILES = (
+    "teams.yaml",
+    "vpn-drops-on-public-wifi.md",
+    "printer-offline-floor-printer.md",
+    "request-annual-leave.md",
+    "badge-not-opening-doors.md",
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,13 +61,7 @@ def small_articles(tmp_path: Path) -> Path:
     """A private copy of a few starter articles plus the teams file, safe to edit."""
     folder = tmp_path / "articles"
     folder.mkdir()
-    for name in (
-        "teams.yaml",
-        "vpn-drops-on-public-wifi.md",
-        "printer-offline-floor-printer.md",
-        "request-annual-leave.md",
-        "badge-not-opening-doors.md",
-    ):
+    for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, folder / name)
     return folder
 
@@ -73,5 +74,36 @@ def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
 @pytest.fixture
 def small_kb(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
     kb = KnowledgeBase(small_settings, embedder=embedder)
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="session")
+def small_index_template(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """A data dir (index + SQLite) for the `small_articles` set, built once; copy it, never change it."""
+    root = tmp_path_factory.mktemp("small-template")
+    articles = root / "articles"
+    articles.mkdir()
+    for name in SMALL_ARTICLE_FILES:
+        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    kb = KnowledgeBase(Settings(data_dir=root / "data", articles_dir=articles), embedder=embedder)
+    kb.index()
+    kb.close()
+    return root / "data"
+
+
+@pytest.fixture
+def indexed_small_settings(small_settings: Settings, small_index_template: Path) -> Settings:
+    """`small_settings` whose data dir already holds the index of the unchanged `small_articles` (no embedding)."""
+    shutil.copytree(small_index_template, small_settings.data_dir)
+    return small_settings
+
+
+@pytest.fixture
+def indexed_small_kb(
+    indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> Iterator[KnowledgeBase]:
+    """A KnowledgeBase over a private, already indexed copy of `small_articles`: edit, re-index, search."""
+    kb = KnowledgeBase(indexed_small_settings, embedder=embedder)
     yield kb
     kb.close()

@@ -27,7 +27,7 @@ def load_articles(folder: Path) -> LoadResult:
             result.problems.append(parsed)
             continue
         if parsed.id in seen:
-            line = key_line(path.read_text(encoding="utf-8"), "id")
+            line = key_line(path.read_text(encoding="utf-8-sig"), "id")
             result.problems.append(
                 ArticleProblem(parsed.source, line, f"duplicate id {parsed.id!r} (already used by {seen[parsed.id]})")
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,16 @@ def _front_matter_lines(raw: str) -> int:
         if line.strip() == _FENCE:
             return number
     return 0
+
+
+def _body_offset(raw: str, body: str) -> int:
+    """Lines before the body: python-frontmatter drops blank lines after the fence, so find the body itself."""
+    position = raw.find(body) if body.strip() else -1
+    return raw.count("\n", 0, position) if position >= 0 else _front_matter_lines(raw)
+
+
+def _json_default(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
 
 
 def _inline_text(token: Token) -> str:
@@ -97,7 +108,7 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
         post = frontmatter.loads(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1  # +1 for 1-based, +1 for the opening fence
+        line = mark.line + 1 if mark is not None else 1  # the YAML text starts on the fence's line
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return ArticleProblem(source, line, f"invalid YAML front matter: {reason}")
     meta: dict[str, Any] = dict(post.metadata)
@@ -123,7 +134,7 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
         id=article_id,
         title=title.strip(),
         body=post.content,
-        sections=split_sections(post.content, _front_matter_lines(raw)),
+        sections=split_sections(post.content, _body_offset(raw, post.content)),
         team=str(team).strip() if team else None,
         tags=_strings(meta.get("tags")),
         audience=_strings(meta.get("audience")),
@@ -131,14 +142,15 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
         status=status,
         updated=str(updated) if updated else None,
         source=source,
-        front_matter={k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in meta.items()},
+        # JSON-safe all the way down: dates nested in lists or mappings become ISO strings too.
+        front_matter=json.loads(json.dumps(meta, default=_json_default)),
     )
 
 
 def parse_article_file(path: Path, root: Path | None = None) -> Article | ArticleProblem:
     source = str(path.relative_to(root)) if root is not None else str(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         return ArticleProblem(source, 1, f"cannot read file: {exc}")
     return parse_article(raw, source=source, default_id=path.stem)

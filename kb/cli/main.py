@@ -11,9 +11,12 @@ import typer
 from rich.table import Table
 
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
+from kb.cli.evaluate import eval_command
+from kb.search.searcher import clean_query
 from kb.service import KnowledgeBase
 
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
+app.command("eval")(eval_command)
 
 
 @app.command()
@@ -53,6 +56,7 @@ def search(
     """Search the knowledge base."""
     settings = load_settings()
     with domain_errors():
+        clean_query(question, settings.max_query_chars)  # reject bad input before loading the model
         kb = KnowledgeBase(settings)
         try:
             outcome = kb.search(question, limit)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
+from indexer.keyword_index import analyze
 from kb.errors import InvalidInput
 from kb.search.confidence import ConfidenceModel
 from kb.search.fusion import FusionWeights, best_per_group, fuse
@@ -18,6 +21,7 @@ from kb.teams import TeamDirectory
 # but high by the other still meets the fusion.
 CANDIDATE_DEPTH = 100
 DEFAULT_WEIGHTS = FusionWeights()
+Retriever = Literal["hybrid", "dense", "keyword"]
 DEFAULT_CONFIDENCE = ConfidenceModel()
 
 
@@ -57,6 +61,14 @@ def clean_query(query: str, max_chars: int) -> str:
     return text
 
 
+def _top_rows(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """Rows of the `k` highest positive scores, in no particular order."""
+    rows = np.flatnonzero(scores)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    return rows.astype(np.int64)
+
+
 class Searcher:
     def __init__(
         self,
@@ -69,6 +81,7 @@ class Searcher:
         max_query_chars: int = 1000,
         weights: FusionWeights = DEFAULT_WEIGHTS,
         confidence_model: ConfidenceModel = DEFAULT_CONFIDENCE,
+        retriever: Retriever = "hybrid",
     ) -> None:
         self.index = index
         self._embedder = embedder
@@ -78,27 +91,17 @@ class Searcher:
         self._max_query_chars = max_query_chars
         self._weights = weights
         self._confidence = confidence_model
+        self._retriever = retriever
         self._doc_of_row = [row.doc_id for row in index.rows]
 
     def search(self, query: str, limit: int = 5) -> SearchOutcome:
         text = clean_query(query, self._max_query_chars)
         if self.index.vectors.size == 0:
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []))
-        query_vector = self._embedder.encode([text])[0]
-        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
-        keyword_all = self.index.keywords.scores(text)
-        keyword_rows = np.flatnonzero(keyword_all)
-        if len(keyword_rows) > CANDIDATE_DEPTH:
-            keyword_rows = keyword_rows[np.argpartition(-keyword_all[keyword_rows], CANDIDATE_DEPTH - 1)]
-            keyword_rows = keyword_rows[:CANDIDATE_DEPTH]
-        candidates = np.union1d(dense_rows, keyword_rows).astype(np.int64)
-        # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
-        dense = self.index.vectors.vectors(candidates) @ query_vector
-        fused = fuse(candidates, dense, keyword_all[candidates], self._weights)
-        ranked = best_per_group(candidates, fused, self._doc_of_row)
-
-        dense_by_row = dict(zip(candidates.tolist(), dense.tolist(), strict=True))
-        confidence = self._decide(ranked, dense_by_row, keyword_all)
+        if self._retriever == "keyword":
+            ranked, confidence = self._keyword_only(text)
+        else:
+            ranked, confidence = self._dense_or_hybrid(text)
         hits = [self._hit(article_id, row, score, text) for article_id, row, score in ranked[:limit]]
         answered = bool(hits) and confidence >= self._threshold
         ticket = None if answered else self._suggest_ticket(text, hits)
@@ -106,8 +109,33 @@ class Searcher:
 
     def route(self, text: str) -> str:
         """The team a request about `text` belongs to, judged by the articles nearest to it."""
-        outcome = self.search(text, limit=5)
+        outcome = self.search(text[: self._max_query_chars], limit=5)
         return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
+
+    def _dense_or_hybrid(self, text: str) -> tuple[list[tuple[str, int, float]], float]:
+        query_vector = self._embedder.encode([text])[0]
+        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
+        hybrid = self._retriever == "hybrid"
+        keyword_all = self.index.keywords.scores(text) if hybrid else np.zeros(len(self._doc_of_row), np.float32)
+        candidates = np.union1d(dense_rows, _top_rows(keyword_all, CANDIDATE_DEPTH)).astype(np.int64)
+        # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
+        dense = self.index.vectors.vectors(candidates) @ query_vector
+        fused = fuse(candidates, dense, keyword_all[candidates], self._weights) if hybrid else dense
+        ranked = best_per_group(candidates, fused, self._doc_of_row)
+        dense_by_row = dict(zip(candidates.tolist(), dense.tolist(), strict=True))
+        return ranked, self._decide(ranked, dense_by_row, keyword_all)
+
+    def _keyword_only(self, text: str) -> tuple[list[tuple[str, int, float]], float]:
+        """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
+        keyword_all = self.index.keywords.scores(text)
+        candidates = _top_rows(keyword_all, CANDIDATE_DEPTH)
+        ranked = best_per_group(candidates, keyword_all[candidates], self._doc_of_row)
+        if not ranked:
+            return [], 0.0
+        terms = set(analyze(text))
+        best = self.index.rows[ranked[0][1]]
+        found = terms & set(analyze(f"{best.title} {best.section} {best.text}"))
+        return ranked, len(found) / len(terms) if terms else 0.0
 
     def _decide(
         self, ranked: list[tuple[str, int, float]], dense_by_row: dict[int, float], keyword_all: np.ndarray

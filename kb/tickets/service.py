@@ -81,5 +81,5 @@ class TicketService:
     def get(self, ticket_id: int) -> dict[str, Any]:
         ticket = self._repository.get(ticket_id)
         if ticket is None:
-            raise NotFound(f"no ticket {ticket_id}", field="id")
+            raise NotFound(f"no ticket {ticket_id}", field="ticket_id")
         return ticket

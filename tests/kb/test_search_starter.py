@@ -17,9 +17,7 @@ QUESTIONS = {
 
 
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS.items())
-def test_question_answered_with_right_article_in_top_3(
-    starter_kb: KnowledgeBase, question: str, expected: str
-) -> None:
+def test_question_answered_with_right_article_in_top_3(starter_kb: KnowledgeBase, question: str, expected: str) -> None:
     outcome = starter_kb.search(question, limit=3)
     assert expected in [hit.article_id for hit in outcome.hits]
     assert outcome.answered

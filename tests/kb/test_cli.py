@@ -1,0 +1,174 @@
+"""The `kb` command line: JSON output, clean failures (a message and an exit code, never a traceback).
+
+In-process runs share the session's model: `kb.service.load_embedder` is pointed at the already loaded
+embedder (the real one), so no test loads the model a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.cli.main import app
+from kb.settings import Settings
+
+BROKEN = "---\ntitle: Broken\n  team: IT\n---\n\n## Symptoms\nSomething.\n"
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder) -> CliRunner:
+    monkeypatch.setattr("kb.service.load_embedder", lambda _settings: embedder)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("KB_ARTICLES_DIR", str(settings.articles_dir))
+
+
+@pytest.mark.usefixtures("starter_kb")
+def test_search_json_prints_the_outcome(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, starter_settings: Settings
+) -> None:
+    _use(monkeypatch, starter_settings)
+
+    result = runner.invoke(app, ["search", "the printer on my floor says it is offline", "--json", "--limit", "3"])
+
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["answered"] is True
+    assert outcome["query"] == "the printer on my floor says it is offline"
+    assert 1 <= len(outcome["hits"]) <= 3
+    assert outcome["hits"][0]["article_id"] == "printer-offline-floor-printer"
+    assert {"article_id", "title", "team", "section", "snippet", "score"} <= set(outcome["hits"][0])
+    assert outcome["ticket"] is None
+
+
+@pytest.mark.usefixtures("starter_kb")
+def test_search_json_offers_a_ticket_for_nonsense(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, starter_settings: Settings
+) -> None:
+    _use(monkeypatch, starter_settings)
+
+    result = runner.invoke(app, ["search", "purple elephant banana recipe", "--json"])
+
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["answered"] is False
+    assert outcome["ticket"]["subject"] == "purple elephant banana recipe"
+
+
+@pytest.mark.usefixtures("starter_kb")
+def test_search_table_names_the_article(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, starter_settings: Settings
+) -> None:
+    _use(monkeypatch, starter_settings)
+
+    result = runner.invoke(app, ["search", "my badge doesn't open the office door anymore"])
+
+    assert result.exit_code == 0, result.output
+    assert "badge-not-opening-doors" in result.stdout
+    assert "answered" in result.stdout
+
+
+@pytest.mark.usefixtures("starter_kb")
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_search_fails_with_a_message(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, starter_settings: Settings, question: str
+) -> None:
+    _use(monkeypatch, starter_settings)
+
+    result = runner.invoke(app, ["search", question])
+
+    assert result.exit_code != 0
+    assert "query is empty" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.usefixtures("starter_kb")
+def test_search_limit_out_of_range_fails_with_a_message(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, starter_settings: Settings
+) -> None:
+    _use(monkeypatch, starter_settings)
+
+    result = runner.invoke(app, ["search", "printer", "--limit", "0"])
+
+    assert result.exit_code != 0
+    assert "limit" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_index_skips_invalid_articles_and_says_which(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, indexed_small_settings: Settings, small_articles: Path
+) -> None:
+    (small_articles / "broken.md").write_text(BROKEN, encoding="utf-8")
+    _use(monkeypatch, indexed_small_settings)
+
+    result = runner.invoke(app, ["index"])
+
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stderr
+    assert "broken.md" in result.stderr
+    assert "Indexed 4 articles" in result.stdout
+    assert "1 skipped" in result.stdout
+    assert "already up to date" in result.stdout
+
+
+def test_index_strict_fails_naming_the_file(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, small_settings: Settings, small_articles: Path
+) -> None:
+    (small_articles / "broken.md").write_text(BROKEN, encoding="utf-8")
+    _use(monkeypatch, small_settings)
+
+    result = runner.invoke(app, ["index", "--strict"])
+
+    assert result.exit_code == 1
+    assert "broken.md" in result.stderr
+    assert "invalid YAML" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (small_settings.index_dir / "CURRENT").exists()
+
+
+def test_index_of_a_missing_folder_fails_with_a_message(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["index", str(tmp_path / "nowhere")])
+
+    assert result.exit_code != 0
+    assert "not a folder" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_real_kb_index_strict_process_exits_non_zero_without_traceback(
+    small_settings: Settings, small_articles: Path
+) -> None:
+    (small_articles / "broken.md").write_text(BROKEN, encoding="utf-8")
+    env = {
+        **os.environ,
+        "KB_DATA_DIR": str(small_settings.data_dir),
+        "KB_ARTICLES_DIR": str(small_articles),
+        "HF_HUB_OFFLINE": "1",
+        "COLUMNS": "200",
+    }
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kb"), "index", "--strict"],
+        env=env,
+        cwd=small_articles.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert "broken.md" in done.stderr
+    assert "error:" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
