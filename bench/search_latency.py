@@ -9,9 +9,11 @@ indexes the articles, then measures per-query latency (p50/p95, ms) of:
   (c) `GET /v1/search?q=...&limit=5` through a real uvicorn server in a subprocess, with one keep-alive
       httpx client sending sequential requests;
 
-and prints the ratios b/a and c/a (target: c/a <= 1.5). The measurements are interleaved query by query
-(a, b, b', c in a rotating order) so that background load hits all of them alike; the 1-minute load
-average around the timed part is printed too, because on a shared 2-core host it dominates the absolutes.
+and prints the ratios b/a and c/a (target: c/a <= 1.5). The measurements are interleaved round by round
+(a, b, b', c over the query set, in a rotating order) so that background load hits all of them alike; the
+1-minute load average around the timed part is printed too: on a shared 2-core host it sways the absolutes.
+With torch's default of one thread per core, a busy host inflates every encode (OpenMP threads wait on
+each other); `--torch-threads 1` shows the figures without that effect.
 A missed target is reported, never an error: the exit status is 0 unless something actually broke.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/search_latency.py [--synthetic 10000] [--queries 200]
@@ -59,7 +61,7 @@ FLOOR_K = 100  # what the Searcher asks FAISS for (its CANDIDATE_DEPTH); the flo
 LIMIT = 5
 SERVER_START_TIMEOUT_S = 300.0
 
-console = Console(width=150, highlight=False, markup=False)
+console = Console(width=200, highlight=False, markup=False)
 log_console = Console(stderr=True, width=150, highlight=False, markup=False)
 
 
@@ -589,8 +591,10 @@ def _tail(path: Path, lines: int = 30) -> str:
 def run_rounds(measures: dict[str, Callable[[str], object]], queries: Sequence[str], timed: int) -> dict[str, Stats]:
     """Warm every measure up on the whole query set, then time >= `timed` queries each.
 
-    The measures are interleaved query by query (in a rotating order), so that load from anything else on
-    the machine lands on all of them alike and the ratios stay meaningful on a busy host.
+    Each round runs every measure over the whole query set, one measure after the other, the order rotating
+    from round to round: load from anything else on the machine spreads over all measures alike, while a
+    measure never runs right on the heels of another process's (the server's) still-spinning OpenMP threads
+    more often than the others do.
     """
     for measure in measures.values():
         for query in queries:
@@ -598,14 +602,13 @@ def run_rounds(measures: dict[str, Callable[[str], object]], queries: Sequence[s
     stats = {name: Stats() for name in measures}
     names = list(measures)
     rounds = -(-timed // len(queries))  # whole rounds, so every query weighs the same (n >= timed)
-    turn = 0
-    for _ in range(rounds):
-        for query in queries:
-            turn += 1
-            for name in names[turn % len(names) :] + names[: turn % len(names)]:
+    for turn in range(rounds):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            measure, samples = measures[name], stats[name].samples_ms
+            for query in queries:
                 started = time.perf_counter()
-                measures[name](query)
-                stats[name].samples_ms.append((time.perf_counter() - started) * 1000)
+                measure(query)
+                samples.append((time.perf_counter() - started) * 1000)
     return stats
 
 
@@ -688,7 +691,7 @@ def _ratio(value: float) -> str:
 def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[str, Any]:
     setup = Table(title="Indexing", title_justify="left")
     for column in ("KB", "articles", "chunks", "generate s", "index s", "embed s", "chunks/s", "server ready s"):
-        setup.add_column(column, justify="left" if column == "KB" else "right")
+        setup.add_column(column, justify="left" if column == "KB" else "right", no_wrap=True)
     for r in results:
         setup.add_row(
             r.name,
@@ -706,7 +709,7 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
         title=f"Search latency, ms ({timed} timed queries per measurement, {query_count} distinct, after warm-up)",
         title_justify="left",
     )
-    table.add_column("KB")
+    table.add_column("KB", no_wrap=True)
     for column in (
         "a floor p50",
         "a p95",

@@ -31,6 +31,7 @@ class Bm25KeywordIndex:
     def __init__(self, retriever: bm25s.BM25, size: int) -> None:
         self._retriever = retriever
         self._size = size
+        self._term_ceiling: dict[str, float] = {}
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> Bm25KeywordIndex:
@@ -60,6 +61,19 @@ class Bm25KeywordIndex:
         if not terms or self._size == 0:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)[: self._size]
+
+    def ceiling(self, text: str) -> float:
+        """The score a chunk would get by holding every query term as well as the best chunk holds each.
+
+        Dividing by it puts BM25 on a [0, 1] scale that means the same on a small and a large corpus
+        (unlike dividing by the query's best hit, which always makes someone score 1).
+        """
+        total = 0.0
+        for term in self.tokens(text):
+            if term not in self._term_ceiling:
+                self._term_ceiling[term] = float(np.max(self._retriever.get_scores([term])[: self._size], initial=0.0))
+            total += self._term_ceiling[term]
+        return total
 
     def search(self, text: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top-`k` (scores, rows) with a positive score, best first."""

@@ -6,7 +6,8 @@ import dataclasses
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,18 @@ def _as_article(doc: dict[str, str]) -> Article:
     return dataclasses.replace(parsed, id=doc["id"])
 
 
-def run_eval(
+@contextmanager
+def dataset_kb(
     dataset: EvalDataset,
     embedder: Embedder,
     base: Settings,
     retriever: str = "hybrid",
     progress: Progress | None = None,
-    on_query: Callable[[], None] | None = None,
-) -> EvalReport:
-    """Everything happens in a temporary data dir: the user's KB data is never touched."""
+) -> Iterator[tuple[KnowledgeBase, float]]:
+    """A KnowledgeBase over the data set's corpus in a temporary data dir, and the seconds indexing took.
+
+    Everything happens in that temporary dir: the user's KB data is never touched.
+    """
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         folder = Path(tmp)
         (folder / "teams.yaml").write_text(yaml.safe_dump(_TEAMS), encoding="utf-8")
@@ -68,24 +72,33 @@ def run_eval(
         try:
             started = time.perf_counter()
             kb.index(source=LoadResult(articles=[_as_article(d) for d in dataset.corpus]), progress=progress)
-            index_s = time.perf_counter() - started
-            searcher = kb.searcher()
-            searcher.search(dataset.queries[0]["text"] if dataset.queries else "warm up", K)
-
-            latencies: list[float] = []
-
-            def search(text: str) -> SearchOutcome:
-                began = time.perf_counter()
-                outcome = searcher.search(text, K)
-                latencies.append((time.perf_counter() - began) * 1000)
-                if on_query is not None:
-                    on_query()
-                return outcome
-
-            answerable = [(q, search(q["text"])) for q in dataset.queries]
-            unanswerable = [search(q["text"]) for q in dataset.unanswerable]
+            yield kb, time.perf_counter() - started
         finally:
             kb.close()
+
+
+def run_eval(
+    dataset: EvalDataset,
+    embedder: Embedder,
+    base: Settings,
+    retriever: str = "hybrid",
+    progress: Progress | None = None,
+) -> EvalReport:
+    """Index the corpus, search every query the way /v1/search does, and score rankings and answers."""
+    with dataset_kb(dataset, embedder, base, retriever, progress) as (kb, index_s):
+        searcher = kb.searcher()
+        searcher.search(dataset.queries[0]["text"] if dataset.queries else "warm up", K)
+
+        latencies: list[float] = []
+
+        def search(text: str) -> SearchOutcome:
+            began = time.perf_counter()
+            outcome = searcher.search(text, K)
+            latencies.append((time.perf_counter() - began) * 1000)
+            return outcome
+
+        answerable = [(q, search(q["text"])) for q in dataset.queries]
+        unanswerable = [search(q["text"]) for q in dataset.unanswerable]
 
     ndcg, recall, mrr, true_positives = [], [], [], 0
     for query, outcome in answerable:

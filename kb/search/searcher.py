@@ -12,7 +12,7 @@ from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
 from indexer.keyword_index import analyze
 from kb.errors import InvalidInput
-from kb.search.confidence import ConfidenceModel
+from kb.search.confidence import ConfidenceModel, Evidence
 from kb.search.fusion import FusionWeights, best_per_group, fuse
 from kb.search.snippets import best_passage
 from kb.teams import TeamDirectory
@@ -41,6 +41,12 @@ class TicketSuggestion:
     suggested_team: str
     subject: str
     description: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    ranked: list[tuple[str, int, float]]  # (article id, best chunk row, fused score), best first
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ class Searcher:
         if self._retriever == "keyword":
             ranked, confidence = self._keyword_only(text)
         else:
-            ranked, confidence = self._dense_or_hybrid(text)
+            retrieval = self.retrieve(text)
+            ranked, confidence = retrieval.ranked, self._confidence.confidence(retrieval.evidence)
         hits = [self._hit(article_id, row, score, text) for article_id, row, score in ranked[:limit]]
         answered = bool(hits) and confidence >= self._threshold
         ticket = None if answered else self._suggest_ticket(text, hits)
@@ -112,18 +119,26 @@ class Searcher:
         outcome = self.search(text[: self._max_query_chars], limit=5)
         return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
 
-    def _dense_or_hybrid(self, text: str) -> tuple[list[tuple[str, int, float]], float]:
+    def retrieve(self, text: str) -> Retrieval:
+        """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
         query_vector = self._embedder.encode([text])[0]
-        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
+        dense_top, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
         hybrid = self._retriever == "hybrid"
         keyword_all = self.index.keywords.scores(text) if hybrid else np.zeros(len(self._doc_of_row), np.float32)
         candidates = np.union1d(dense_rows, _top_rows(keyword_all, CANDIDATE_DEPTH)).astype(np.int64)
         # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
         dense = self.index.vectors.vectors(candidates) @ query_vector
-        fused = fuse(candidates, dense, keyword_all[candidates], self._weights) if hybrid else dense
+        if hybrid:
+            fused = fuse(dense, keyword_all[candidates], self.index.keywords.ceiling(text), self._weights)
+        else:
+            fused = dense
         ranked = best_per_group(candidates, fused, self._doc_of_row)
-        dense_by_row = dict(zip(candidates.tolist(), dense.tolist(), strict=True))
-        return ranked, self._decide(ranked, dense_by_row, keyword_all)
+        if not ranked:
+            return Retrieval([], Evidence(0.0, 0.0))
+        top_row = ranked[0][1]
+        top_dense = float(dense[np.searchsorted(candidates, top_row)])
+        second_dense = float(dense_top[1]) if len(dense_top) > 1 else 0.0
+        return Retrieval(ranked, Evidence(top_dense, second_dense))
 
     def _keyword_only(self, text: str) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
@@ -136,16 +151,6 @@ class Searcher:
         best = self.index.rows[ranked[0][1]]
         found = terms & set(analyze(f"{best.title} {best.section} {best.text}"))
         return ranked, len(found) / len(terms) if terms else 0.0
-
-    def _decide(
-        self, ranked: list[tuple[str, int, float]], dense_by_row: dict[int, float], keyword_all: np.ndarray
-    ) -> float:
-        if not ranked:
-            return 0.0
-        top_article, top_row, _ = ranked[0]
-        runner_up = dense_by_row[ranked[1][1]] if len(ranked) > 1 else None
-        keyword_agrees = bool(keyword_all.max() > 0) and self._doc_of_row[int(keyword_all.argmax())] == top_article
-        return self._confidence.confidence(dense_by_row[top_row], runner_up, keyword_agrees)
 
     def _hit(self, article_id: str, row: int, score: float, query: str) -> SearchHit:
         chunk = self.index.rows[row]
