@@ -7,10 +7,10 @@ indexes the articles, then measures per-query latency (p50/p95, ms) of:
   (b) `Searcher.search(q, limit=5)` (`kb.searcher().search`), in-process;
   (b') `KnowledgeBase.search(q, 5)`: (b) plus the search-log write the API does, in-process (diagnostic);
   (c) `GET /v1/search?q=...&limit=5` through a real uvicorn server in a subprocess, with one keep-alive
-      httpx client sending sequential requests;
+      httpx client sending sequential requests (plus `GET /healthz` on that connection: the HTTP share);
 
-and prints the ratios b/a and c/a (target: c/a <= 1.5). The measurements are interleaved round by round
-(a, b, b', c over the query set, in a rotating order) so that background load hits all of them alike; the
+and prints the ratios b/a and c/a (target: c/a <= 1.5). The measurements are interleaved query by query
+(a, b, b', c in a rotating order) so that background load hits all of them alike; the
 1-minute load average around the timed part is printed too: on a shared 2-core host it sways the absolutes.
 With torch's default of one thread per core, a busy host inflates every encode (OpenMP threads wait on
 each other); `--torch-threads 1` shows the figures without that effect.
@@ -591,10 +591,9 @@ def _tail(path: Path, lines: int = 30) -> str:
 def run_rounds(measures: dict[str, Callable[[str], object]], queries: Sequence[str], timed: int) -> dict[str, Stats]:
     """Warm every measure up on the whole query set, then time >= `timed` queries each.
 
-    Each round runs every measure over the whole query set, one measure after the other, the order rotating
-    from round to round: load from anything else on the machine spreads over all measures alike, while a
-    measure never runs right on the heels of another process's (the server's) still-spinning OpenMP threads
-    more often than the others do.
+    The measures are interleaved query by query, in an order rotating from one query to the next: load from
+    anything else on the machine (which swings within seconds on a shared host) lands on all of them alike,
+    so the ratios stay meaningful even when the absolutes do not.
     """
     for measure in measures.values():
         for query in queries:
@@ -602,13 +601,14 @@ def run_rounds(measures: dict[str, Callable[[str], object]], queries: Sequence[s
     stats = {name: Stats() for name in measures}
     names = list(measures)
     rounds = -(-timed // len(queries))  # whole rounds, so every query weighs the same (n >= timed)
-    for turn in range(rounds):
-        for name in names[turn % len(names) :] + names[: turn % len(names)]:
-            measure, samples = measures[name], stats[name].samples_ms
-            for query in queries:
+    turn = 0
+    for _ in range(rounds):
+        for query in queries:
+            turn += 1
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
                 started = time.perf_counter()
-                measure(query)
-                samples.append((time.perf_counter() - started) * 1000)
+                measures[name](query)
+                stats[name].samples_ms.append((time.perf_counter() - started) * 1000)
     return stats
 
 
@@ -663,7 +663,11 @@ def bench_kb(
                         raise RuntimeError(f"GET /v1/search {response.status_code}: {response.text[:300]}")
                     return response
 
+                def http_rtt(query: str) -> object:  # the HTTP + FastAPI + threadpool share of c, no search
+                    return http.get("/healthz")
+
                 measures["c"] = http_search
+                measures["h"] = http_rtt
                 before = os.getloadavg()[0]
                 result.stats = run_rounds(measures, queries, timed)
                 result.load_avg = (before, os.getloadavg()[0])
@@ -671,6 +675,7 @@ def bench_kb(
             result.errors.append(f"HTTP measurement failed: {exc}")
             log_console.print(f"[{name}] HTTP measurement failed:\n{traceback.format_exc()}")
             measures.pop("c", None)
+            measures.pop("h", None)
             result.stats = run_rounds(measures, queries, timed)
     finally:
         kb.close()
@@ -723,6 +728,7 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
         "c/a",
         "c/b'",
         "c/a ≤ 1.5",
+        "/healthz p50",
         "load 1m",
     ):
         table.add_column(column, justify="right")
@@ -751,6 +757,7 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
             _ratio(c_over_a),
             _ratio(r.ratio("c", "b_log")),
             met,
+            _ms(s.get("h", Stats()).p50),
             f"{r.load_avg[0]:.1f}→{r.load_avg[1]:.1f}",
         )
         figures["kbs"][r.name] = {
@@ -771,8 +778,8 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
     console.print(table)
     console.print(
         "a = embedder.encode([q]) + vectors.search(vec, 100) · b = kb.searcher().search(q, limit=5) · "
-        "b' = kb.search(q, 5) (b + search-log row) · c = GET /v1/search via uvicorn + httpx keep-alive. "
-        "Ratios use p50."
+        "b' = kb.search(q, 5) (b + search-log row) · c = GET /v1/search via uvicorn + httpx keep-alive · "
+        "/healthz = GET /healthz on the same connection (HTTP round trip, no search). Ratios use p50."
     )
     for r in results:
         for error in r.errors:

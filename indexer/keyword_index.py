@@ -74,13 +74,3 @@ class Bm25KeywordIndex:
                 self._term_ceiling[term] = float(np.max(self._retriever.get_scores([term])[: self._size], initial=0.0))
             total += self._term_ceiling[term]
         return total
-
-    def search(self, text: str, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Top-`k` (scores, rows) with a positive score, best first."""
-        scores = self.scores(text)
-        k = min(k, int(np.count_nonzero(scores)))
-        if k <= 0:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        rows = np.argpartition(-scores, k - 1)[:k]
-        rows = rows[np.argsort(-scores[rows], kind="stable")]
-        return scores[rows], rows.astype(np.int64)

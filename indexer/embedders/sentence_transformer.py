@@ -57,9 +57,12 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        # Batches of similar length waste no time on padding; sentence-transformers sorts only within one
+        # call, and we call once per batch to report progress, so sort the whole input here.
+        order = np.argsort([len(t) for t in texts], kind="stable")
         parts: list[Vectors] = []
         for start in range(0, len(texts), self._batch_size):
-            batch = list(texts[start : start + self._batch_size])
+            batch = [texts[i] for i in order[start : start + self._batch_size]]
             vectors = self._model.encode(
                 batch,
                 batch_size=self._batch_size,
@@ -70,4 +73,6 @@ class SentenceTransformerEmbedder:
             parts.append(np.asarray(vectors, dtype=np.float32))
             if progress is not None:
                 progress(len(batch))
-        return np.vstack(parts)
+        result = np.empty((len(texts), self._dimension), dtype=np.float32)
+        result[order] = np.vstack(parts)
+        return result

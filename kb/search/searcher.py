@@ -21,8 +21,8 @@ from kb.teams import TeamDirectory
 # but high by the other still meets the fusion.
 CANDIDATE_DEPTH = 100
 DEFAULT_WEIGHTS = FusionWeights()
-Retriever = Literal["hybrid", "dense", "keyword"]
 DEFAULT_CONFIDENCE = ConfidenceModel()
+Retriever = Literal["hybrid", "dense", "keyword"]
 
 
 @dataclass(frozen=True)
