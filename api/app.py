@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,9 +25,11 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.embedder  # load the model at start-up, not on the first request  # noqa: B018
         app.state.kb = kb
+        app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
         try:
             yield
         finally:
+            app.state.model_thread.shutdown(wait=True)
             kb.close()
 
     app = FastAPI(

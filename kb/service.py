@@ -92,6 +92,10 @@ class KnowledgeBase:
         if current is not None and live is not None and current.index.generation == live.name:
             return current
         with self._lock:
+            # Another request may have loaded the new generation while this one waited for the lock.
+            current = self._searcher
+            if current is not None and live is not None and current.index.generation == live.name:
+                return current
             try:
                 index = load_index(self.settings.index_dir, self.embedder.name, self.embedder.dimension)
             except (IndexMissingError, IndexMismatchError) as exc:
@@ -109,19 +113,26 @@ class KnowledgeBase:
             return self._searcher
 
     # Search -------------------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5) -> SearchOutcome:
+    def search(self, query: str, limit: int = 5, *, record: bool = True) -> SearchOutcome:
+        """Search; with `record` the search log is written before returning (see `record_search`)."""
         if not 1 <= limit <= self.settings.max_results:
             raise InvalidInput(f"`limit` must be between 1 and {self.settings.max_results}", field="limit")
         started = time.perf_counter()
         outcome = self.searcher().search(query, limit)
+        if record:
+            self.record_search(outcome, (time.perf_counter() - started) * 1000)
+        return outcome
+
+    def record_search(self, outcome: SearchOutcome, latency_ms: float) -> None:
+        """Write one search-log row. The API calls it after the response is sent: the durable commit costs a
+        disk flush, which the person waiting for answers should not pay."""
         self.store.search_log.add(
             query=outcome.query,
             answered=outcome.answered,
             confidence=outcome.confidence,
             top_ids=[h.article_id for h in outcome.hits],
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=latency_ms,
         )
-        return outcome
 
     def _route(self, text: str) -> str:
         try:

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 
-from api.deps import KB
+from api.deps import KB, ModelThread
 from api.schemas.search import SearchResponse, SearchResult, TicketOffer
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.get("/search", response_model=SearchResponse, summary="Ranked answers, or a ticket offer")
-def search(
+async def search(
     kb: KB,
+    model_thread: ModelThread,
+    background: BackgroundTasks,
     q: Annotated[str, Query(description="What is wrong, in your own words (1-1000 characters).")],
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> SearchResponse:
-    outcome = kb.search(q, limit)
+    started = time.perf_counter()
+    outcome = await asyncio.get_running_loop().run_in_executor(
+        model_thread, functools.partial(kb.search, q, limit, record=False)
+    )
+    background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000)
     return SearchResponse(
         query=outcome.query,
         answered=outcome.answered,

@@ -19,20 +19,27 @@ def utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def create_engine(url: str, *, flush_every_commit: bool = True) -> Engine:
+    """An engine; on SQLite, WAL mode so readers never block the writer.
 
-
-def create_engine(url: str) -> Engine:
+    With WAL every commit survives a crash or kill of the process. `flush_every_commit` (synchronous=FULL)
+    also makes it survive a power cut, at the price of a disk flush per commit: right for tickets, too
+    dear for the search log, which is written on every search.
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        synchronous = "FULL" if flush_every_commit else "NORMAL"
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        sa.event.listen(engine, "connect", pragmas)
     return engine
 
 
@@ -137,10 +144,12 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url)
+        self._log_engine = create_engine(url, flush_every_commit=False)
         schema.metadata.create_all(self.engine)
         self.articles = ArticleRepository(self.engine)
         self.tickets = TicketRepository(self.engine)
-        self.search_log = SearchLogRepository(self.engine)
+        self.search_log = SearchLogRepository(self._log_engine)
 
     def close(self) -> None:
         self.engine.dispose()
+        self._log_engine.dispose()
