@@ -20,34 +20,11 @@ def list_articles(
     team: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ArticlePage:
     rows, total = kb.articles(page=page, per_page=per_page, team=team)
-    items = [
-        ArticleSummary(
-            id=r["id"],
-            title=r["title"],
-            team=r["team"],
-            tags=r["tags"],
-            language=r["language"],
-            updated=r["updated"],
-            url=f"/v1/articles/{r['id']}",
-        )
-        for r in rows
-    ]
+    items = [ArticleSummary.model_validate({**r, "url": f"/v1/articles/{r['id']}"}) for r in rows]
     return ArticlePage(items=items, page=page, per_page=per_page, total=total)
 
 
 @router.get("/{article_id}", response_model=ArticleDetail, summary="One article: metadata, Markdown, safe HTML")
 def get_article(kb: KB, article_id: Annotated[str, Path(max_length=200)]) -> ArticleDetail:
-    a = kb.article(article_id)
-    return ArticleDetail(
-        id=a["id"],
-        title=a["title"],
-        team=a["team"],
-        tags=a["tags"],
-        audience=a["audience"],
-        language=a["language"],
-        status=a["status"],
-        updated=a["updated"],
-        front_matter=a["front_matter"],
-        markdown=a["body"],
-        html=a["html"],
-    )
+    article = kb.article(article_id)
+    return ArticleDetail.model_validate({**article, "markdown": article["body"]})
