@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kb.access import LOCAL_ADMIN, Principal
+from kb.errors import Unauthorized
 from kb.service import KnowledgeBase
 
 
@@ -15,12 +17,28 @@ def get_kb(request: Request) -> KnowledgeBase:
     return kb
 
 
+def get_reader(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Principal:
+    """Who is asking: the bearer token's user; in `local` auth, a trusted (loopback) client without one is
+    the local admin, so a laptop install works with no users at all."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send the token as `Authorization: Bearer <token>`", field="authorization")
+        return kb.users.authenticate(token.strip())
+    client = request.client.host if request.client else ""
+    if kb.settings.auth == "local" and client in kb.settings.trusted_clients:
+        return LOCAL_ADMIN
+    raise Unauthorized("a bearer token is required: ask an admin to run `kb users add`", field="authorization")
+
+
 def get_model_thread(request: Request) -> ThreadPoolExecutor:
     executor: ThreadPoolExecutor = request.app.state.model_thread
     return executor
 
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
+Reader = Annotated[Principal, Depends(get_reader)]
 # Searches run on one long-lived thread: the model already uses every core for one query, and a thread that
 # runs it each time keeps its warm per-thread state instead of paying for it on a fresh pool thread.
 ModelThread = Annotated[ThreadPoolExecutor, Depends(get_model_thread)]

@@ -10,7 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb.errors import ArticleProblemsError, ConfigurationError, IndexNotReady, InvalidInput, KbError, NotFound
+from kb.errors import (
+    ArticleProblemsError,
+    ConfigurationError,
+    IndexNotReady,
+    InvalidInput,
+    KbError,
+    NotFound,
+    Unauthorized,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -18,6 +26,7 @@ PROBLEM_JSON = "application/problem+json"
 STATUS_BY_ERROR: dict[type[KbError], int] = {
     InvalidInput: 422,
     NotFound: 404,
+    Unauthorized: 401,
     IndexNotReady: 503,
     ArticleProblemsError: 422,
     ConfigurationError: 500,
@@ -42,7 +51,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(KbError)
     async def domain_error(_: Request, exc: KbError) -> JSONResponse:
         status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
-        return problem(status, exc.title, exc.detail, exc.field)
+        response = problem(status, exc.title, exc.detail, exc.field)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

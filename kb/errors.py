@@ -26,6 +26,12 @@ class NotFound(KbError):
     title = "Not found"
 
 
+class Unauthorized(KbError):
+    """No valid credentials: the token is missing, unknown, revoked or expired."""
+
+    title = "Unauthorized"
+
+
 class IndexNotReady(KbError):
     """No usable index yet: nothing has been indexed, or the index on disk cannot be used."""
 

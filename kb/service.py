@@ -10,14 +10,17 @@ from typing import Any
 from indexer.build import Progress, current_generation, load_index
 from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
+from kb.access import Principal, can_read_article, can_read_ticket
 from kb.articles import LoadResult, render_html
 from kb.errors import IndexNotReady, InvalidInput, NotFound
 from kb.indexing import IndexReport, index_articles, read_articles
 from kb.search import Searcher, SearchOutcome
+from kb.search.searcher import EVERYONE
 from kb.settings import Settings
 from kb.store import Store
 from kb.teams import TeamDirectory, load_teams
 from kb.tickets import NewTicket, TicketService
+from kb.users import UserService
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
         self.tickets = TicketService(self.store.tickets, self.teams, router=self._route)
+        self.users = UserService(self.store.users, settings.token_days)
 
     @property
     def embedder(self) -> Embedder:
@@ -113,12 +117,12 @@ class KnowledgeBase:
             return self._searcher
 
     # Search -------------------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5, *, record: bool = True) -> SearchOutcome:
+    def search(self, query: str, limit: int = 5, *, reader: Principal = EVERYONE, record: bool = True) -> SearchOutcome:
         """Search; with `record` the search log is written before returning (see `record_search`)."""
         if not 1 <= limit <= self.settings.max_results:
             raise InvalidInput(f"`limit` must be between 1 and {self.settings.max_results}", field="limit")
         started = time.perf_counter()
-        outcome = self.searcher().search(query, limit)
+        outcome = self.searcher().search(query, limit, reader)
         if record:
             self.record_search(outcome, (time.perf_counter() - started) * 1000)
         return outcome
@@ -141,24 +145,31 @@ class KnowledgeBase:
             return self.settings.default_team
 
     # Articles -----------------------------------------------------------------------------------------
-    def article(self, article_id: str) -> dict[str, Any]:
+    def article(self, article_id: str, reader: Principal = EVERYONE) -> dict[str, Any]:
         found = self.store.articles.get(article_id)
-        if found is None or found["status"] != "published":
+        # One answer for "missing" and "not yours": the existence of a restricted article is itself private.
+        if found is None or found["status"] != "published" or not can_read_article(reader, found["audience"]):
             raise NotFound(f"no article {article_id!r}", field="article_id")
         return {**found, "html": render_html(found["body"])}
 
     def articles(
-        self, *, page: int = 1, per_page: int = 20, team: str | None = None
+        self, *, page: int = 1, per_page: int = 20, team: str | None = None, reader: Principal = EVERYONE
     ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the published articles `reader` may read; the total counts only those."""
         if page < 1:
             raise InvalidInput("`page` must be 1 or more", field="page")
         if not 1 <= per_page <= 100:
             raise InvalidInput("`per_page` must be between 1 and 100", field="per_page")
-        return self.store.articles.page(offset=(page - 1) * per_page, limit=per_page, team=team)
+        readable = [a for a in self.store.articles.published(team=team) if can_read_article(reader, a["audience"])]
+        start = (page - 1) * per_page
+        return readable[start : start + per_page], len(readable)
 
     # Tickets ------------------------------------------------------------------------------------------
     def create_ticket(self, new: NewTicket) -> dict[str, Any]:
         return self.tickets.create(new)
 
-    def ticket(self, ticket_id: int) -> dict[str, Any]:
-        return self.tickets.get(ticket_id)
+    def ticket(self, ticket_id: int, reader: Principal = EVERYONE) -> dict[str, Any]:
+        ticket = self.tickets.get(ticket_id)
+        if not can_read_ticket(reader, ticket["requester"], ticket["team"]):
+            raise NotFound(f"no ticket {ticket_id}", field="ticket_id")
+        return ticket

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     max_results: int = Field(50, ge=1, description="Largest accepted `limit` on search.")
     chunk_words: int = Field(160, ge=20, description="Longest chunk, in words, before a section is split.")
     chunk_overlap_words: int = Field(40, ge=0, description="Words shared by consecutive chunks of a section.")
+    auth: Literal["local", "token"] = Field(
+        "local",
+        description="local: requests from a trusted (loopback) address without a token act as a local admin, "
+        "all others need a token; token: every request needs a bearer token.",
+    )
+    trusted_clients: list[str] = Field(
+        ["127.0.0.1", "::1"], description="Client addresses treated as the local admin when auth is local."
+    )
+    token_days: int = Field(90, ge=1, description="How long a new token stays valid.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
 

@@ -20,6 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 STARTER_ARTICLES = REPO / "articles"
 EVAL_DIR = REPO.parent / "shared" / "eval"
+# TestClient calls come from "testclient": trust it like the loopback, as `auth = local` does on a laptop.
+TRUSTED = ["127.0.0.1", "::1", "testclient"]
 SMALL_ARTICLE_FILES = (
     "teams.yaml",
     "vpn-drops-on-public-wifi.md",
@@ -37,7 +39,9 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(scope="session")
 def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("starter-data"), articles_dir=STARTER_ARTICLES)
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("starter-data"), articles_dir=STARTER_ARTICLES, trusted_clients=TRUSTED
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +72,7 @@ def small_articles(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", articles_dir=small_articles)
+    return Settings(data_dir=tmp_path / "data", articles_dir=small_articles, trusted_clients=TRUSTED)
 
 
 @pytest.fixture
@@ -86,7 +90,9 @@ def small_index_template(tmp_path_factory: pytest.TempPathFactory, embedder: Sen
     articles.mkdir()
     for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, articles / name)
-    kb = KnowledgeBase(Settings(data_dir=root / "data", articles_dir=articles), embedder=embedder)
+    kb = KnowledgeBase(
+        Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED), embedder=embedder
+    )
     kb.index()
     kb.close()
     return root / "data"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 
-from api.deps import KB, ModelThread
+from api.deps import KB, ModelThread, Reader
 from api.schemas.search import SearchResponse, SearchResult, TicketOffer
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 @router.get("/search", response_model=SearchResponse, summary="Ranked answers, or a ticket offer")
 async def search(
     kb: KB,
+    reader: Reader,
     model_thread: ModelThread,
     background: BackgroundTasks,
     q: Annotated[str, Query(description="What is wrong, in your own words (1-1000 characters).")],
@@ -25,7 +26,7 @@ async def search(
 ) -> SearchResponse:
     started = time.perf_counter()
     outcome = await asyncio.get_running_loop().run_in_executor(
-        model_thread, functools.partial(kb.search, q, limit, record=False)
+        model_thread, functools.partial(kb.search, q, limit, reader=reader, record=False)
     )
     background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000)
     return SearchResponse(

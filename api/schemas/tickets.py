@@ -13,7 +13,9 @@ class TicketCreate(BaseModel):
 
     subject: str = Field(min_length=1, max_length=300)
     description: str = Field(min_length=1, max_length=20_000)
-    requester: str = Field(min_length=1, max_length=200, description="Who asks (e-mail or user name).")
+    requester: str = Field(
+        min_length=1, max_length=200, description="Who asks; for a signed-in user it is always that user."
+    )
     team: str | None = Field(None, max_length=100, description="Owning team; routed from the text if absent.")
     priority: Priority = "normal"
     search_query: str | None = Field(None, max_length=1000, description="The search that found no answer.")

@@ -12,11 +12,13 @@ from rich.table import Table
 
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
 from kb.cli.evaluate import eval_command
+from kb.cli.users import app as users_app
 from kb.search.searcher import clean_query
 from kb.service import KnowledgeBase
 
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
+app.add_typer(users_app, name="users")
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +11,8 @@ import numpy.typing as npt
 from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
 from indexer.keyword_index import analyze
+from indexer.vector_index import RowFilter
+from kb.access import Principal, can_read_article
 from kb.errors import InvalidInput
 from kb.search.confidence import ConfidenceModel, Evidence
 from kb.search.fusion import FusionWeights, best_per_group, fuse
@@ -23,6 +25,8 @@ CANDIDATE_DEPTH = 100
 DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
 Retriever = Literal["hybrid", "dense", "keyword"]
+# Who searches when nobody says: someone in no group, who sees only articles meant for everyone.
+EVERYONE = Principal(name="anonymous")
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,19 @@ class Searcher:
         self._confidence = confidence_model
         self._retriever = retriever
         self._doc_of_row = [row.doc_id for row in index.rows]
+        self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
 
-    def search(self, query: str, limit: int = 5) -> SearchOutcome:
+    def search(self, query: str, limit: int = 5, reader: Principal = EVERYONE) -> SearchOutcome:
+        """Search as `reader`: articles they may not read are filtered inside both retrievers, before
+        ranking, so they never show, never shape the confidence and never push a readable one out."""
         text = clean_query(query, self._max_query_chars)
-        if self.index.vectors.size == 0:
+        allowed = self._row_filter(reader)
+        if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []))
         if self._retriever == "keyword":
-            ranked, confidence = self._keyword_only(text)
+            ranked, confidence = self._keyword_only(text, allowed)
         else:
-            retrieval = self.retrieve(text)
+            retrieval = self.retrieve(text, allowed)
             ranked, confidence = retrieval.ranked, self._confidence.confidence(retrieval.evidence)
         hits = [self._hit(article_id, row, score, text) for article_id, row, score in ranked[:limit]]
         answered = bool(hits) and confidence >= self._threshold
@@ -119,12 +127,12 @@ class Searcher:
         outcome = self.search(text[: self._max_query_chars], limit=5)
         return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
 
-    def retrieve(self, text: str) -> Retrieval:
+    def retrieve(self, text: str, allowed: RowFilter | None = None) -> Retrieval:
         """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
         query_vector = self._embedder.encode([text])[0]
-        dense_top, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH)
+        dense_top, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH, allowed)
         hybrid = self._retriever == "hybrid"
-        keyword_all = self.index.keywords.scores(text) if hybrid else np.zeros(len(self._doc_of_row), np.float32)
+        keyword_all = self._keyword_scores(text, allowed) if hybrid else np.zeros(len(self._doc_of_row), np.float32)
         candidates = np.union1d(dense_rows, _top_rows(keyword_all, CANDIDATE_DEPTH)).astype(np.int64)
         # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
         dense = self.index.vectors.vectors(candidates) @ query_vector
@@ -140,9 +148,24 @@ class Searcher:
         second_dense = float(dense_top[1]) if len(dense_top) > 1 else 0.0
         return Retrieval(ranked, Evidence(top_dense, second_dense))
 
-    def _keyword_only(self, text: str) -> tuple[list[tuple[str, int, float]], float]:
+    def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
+        scores = self.index.keywords.scores(text)
+        return scores if allowed is None else np.where(allowed.mask, scores, np.float32(0.0))
+
+    def _row_filter(self, reader: Principal) -> RowFilter | None:
+        """The rows `reader` may see (None: all of them), computed once per distinct audience."""
+        key = reader.audience_key
+        if key not in self._filters:
+            readable = {
+                doc_id: can_read_article(reader, meta.get("audience") or []) for doc_id, meta in self.index.docs.items()
+            }
+            mask = np.array([readable.get(doc_id, False) for doc_id in self._doc_of_row], dtype=bool)
+            self._filters[key] = None if mask.all() else RowFilter(mask)
+        return self._filters[key]
+
+    def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
-        keyword_all = self.index.keywords.scores(text)
+        keyword_all = self._keyword_scores(text, allowed)
         candidates = _top_rows(keyword_all, CANDIDATE_DEPTH)
         ranked = best_per_group(candidates, keyword_all[candidates], self._doc_of_row)
         if not ranked:

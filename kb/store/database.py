@@ -81,15 +81,14 @@ class ArticleRepository:
             row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
         return dict(row._mapping) if row else None
 
-    def page(self, *, offset: int, limit: int, team: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def published(self, *, team: str | None = None) -> list[dict[str, Any]]:
+        """Every published article, by title. Readability is decided by the caller (kb.access), so the list
+        is filtered before it is paged or counted."""
         table = schema.articles
         condition = sa.and_(table.c.status == "published", *([table.c.team == team] if team else []))
         with self._engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
-            rows = conn.execute(
-                sa.select(table).where(condition).order_by(table.c.title, table.c.id).offset(offset).limit(limit)
-            ).all()
-        return [dict(r._mapping) for r in rows], int(total)
+            rows = conn.execute(sa.select(table).where(condition).order_by(table.c.title, table.c.id)).all()
+        return [dict(r._mapping) for r in rows]
 
 
 class TicketRepository:
@@ -139,6 +138,58 @@ class SearchLogRepository:
         return [dict(r._mapping) for r in rows]
 
 
+class UserRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, values: dict[str, Any], token_hash: str, expires_at: datetime) -> dict[str, Any]:
+        """The user and their first token, in one transaction."""
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            result = conn.execute(sa.insert(schema.users).values(**values, created_at=now))
+            user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            conn.execute(
+                sa.insert(schema.tokens).values(
+                    user_id=user_id, token_hash=token_hash, created_at=now, expires_at=expires_at
+                )
+            )
+        found = self.by_name(values["name"])
+        assert found is not None  # just committed
+        return found
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(schema.users).where(schema.users.c.name == name)).first()
+        return dict(row._mapping) if row else None
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.users).order_by(schema.users.c.name)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def by_token(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+        """The user holding this token, if it is neither revoked nor expired."""
+        tokens, users = schema.tokens, schema.users
+        query = (
+            sa.select(users)
+            .join(tokens, tokens.c.user_id == users.c.id)
+            .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None), tokens.c.expires_at > now)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def revoke(self, user_id: int, now: datetime) -> int:
+        tokens = schema.tokens
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                sa.update(tokens)
+                .where(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
+
+
 class Store:
     """One engine, its schema created on open, and the repositories over it."""
 
@@ -149,6 +200,7 @@ class Store:
         self.articles = ArticleRepository(self.engine)
         self.tickets = TicketRepository(self.engine)
         self.search_log = SearchLogRepository(self._log_engine)
+        self.users = UserRepository(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

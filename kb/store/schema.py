@@ -51,3 +51,27 @@ search_log = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False, default=list),
+    sa.Column("teams", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Only a hash of each token is kept: a copy of the database does not let anyone sign in.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.access import LOCAL_ADMIN
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES
+from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED
 
 TICKET_KEYS = {
     "id",
@@ -41,7 +42,7 @@ def ticket_settings(tmp_path_factory: pytest.TempPathFactory, small_index_templa
     for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, articles / name)
     shutil.copytree(small_index_template, root / "data")
-    return Settings(data_dir=root / "data", articles_dir=articles)
+    return Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def test_ticket_is_persisted_in_the_sqlite_file(
 
     reopened = KnowledgeBase(ticket_settings, embedder=embedder)
     try:
-        stored = reopened.ticket(created["id"])
+        stored = reopened.ticket(created["id"], reader=LOCAL_ADMIN)
     finally:
         reopened.close()
 

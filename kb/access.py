@@ -1,0 +1,44 @@
+"""Who may read what: the one place that decides. Every path that shows an article, a snippet, a ticket
+or a count asks these functions; nothing else compares groups or roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["employee", "agent", "admin"]
+ROLES: tuple[Role, ...] = ("employee", "agent", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user with a role, groups and (for agents) the teams they work in."""
+
+    name: str
+    role: Role = "employee"
+    groups: frozenset[str] = field(default_factory=frozenset)
+    teams: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def audience_key(self) -> tuple[Any, ...]:
+        """Two principals with the same key may read exactly the same articles (used for caching masks)."""
+        return ("admin",) if self.role == "admin" else ("groups", *sorted(self.groups))
+
+
+LOCAL_ADMIN = Principal(name="local-admin", role="admin")
+
+
+def can_read_article(principal: Principal, audience: Iterable[str]) -> bool:
+    """An article with no audience is for everyone; otherwise the reader must share one of its groups."""
+    groups = {g.lower() for g in audience}
+    if not groups or principal.role == "admin":
+        return True
+    return bool(groups & {g.lower() for g in principal.groups})
+
+
+def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
+    """Requesters see their own tickets, agents their teams' tickets, admins all."""
+    if principal.role == "admin" or requester == principal.name:
+        return True
+    return principal.role == "agent" and team.lower() in {t.lower() for t in principal.teams}
