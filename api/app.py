@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.limits import install_limits
 from api.problems import install_problem_handlers
 from api.routers import articles, health, search, tickets
 from indexer.embedders import Embedder
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_limits(app, settings)
     for router in (health.router, search.router, articles.router, tickets.router):
         app.include_router(router)
     return app

@@ -32,11 +32,11 @@ def to_document(article: Article) -> IndexDocument:
     )
 
 
-def read_articles(articles_dir: Path, *, strict: bool = False) -> LoadResult:
+def read_articles(articles_dir: Path, *, strict: bool = False, max_bytes: int = 200_000) -> LoadResult:
     """Load the folder; invalid files become problems, fatal only when `strict`."""
     if not articles_dir.is_dir():
         raise InvalidInput(f"articles folder not found: {articles_dir}", field="path")
-    loaded = load_articles(articles_dir)
+    loaded = load_articles(articles_dir, max_bytes)
     if strict and loaded.problems:
         raise ArticleProblemsError(
             f"{len(loaded.problems)} invalid article(s):\n" + "\n".join(str(p) for p in loaded.problems)

@@ -67,7 +67,11 @@ class KnowledgeBase:
         source: LoadResult | None = None,
     ) -> IndexReport:
         """Index `source`, or the articles folder of the settings when it is not given."""
-        loaded = source if source is not None else read_articles(self.settings.articles_dir, strict=strict)
+        loaded = (
+            source
+            if source is not None
+            else read_articles(self.settings.articles_dir, strict=strict, max_bytes=self.settings.max_article_bytes)
+        )
         report = index_articles(
             loaded,
             self.settings.index_dir,

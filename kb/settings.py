@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         ["127.0.0.1", "::1"], description="Client addresses treated as the local admin when auth is local."
     )
     token_days: int = Field(90, ge=1, description="How long a new token stays valid.")
+    max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
+    max_article_bytes: int = Field(200_000, ge=1024, description="Largest article file that is indexed.")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests per minute per token (per client address when anonymous); 0: off."
+    )
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
 

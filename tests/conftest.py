@@ -40,7 +40,10 @@ def embedder() -> SentenceTransformerEmbedder:
 @pytest.fixture(scope="session")
 def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
-        data_dir=tmp_path_factory.mktemp("starter-data"), articles_dir=STARTER_ARTICLES, trusted_clients=TRUSTED
+        data_dir=tmp_path_factory.mktemp("starter-data"),
+        articles_dir=STARTER_ARTICLES,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
     )
 
 
@@ -72,7 +75,9 @@ def small_articles(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", articles_dir=small_articles, trusted_clients=TRUSTED)
+    return Settings(
+        data_dir=tmp_path / "data", articles_dir=small_articles, trusted_clients=TRUSTED, rate_limit_per_minute=0
+    )
 
 
 @pytest.fixture
@@ -91,7 +96,8 @@ def small_index_template(tmp_path_factory: pytest.TempPathFactory, embedder: Sen
     for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, articles / name)
     kb = KnowledgeBase(
-        Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED), embedder=embedder
+        Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0),
+        embedder=embedder,
     )
     kb.index()
     kb.close()

@@ -15,14 +15,14 @@ class LoadResult:
     problems: list[ArticleProblem] = field(default_factory=list)
 
 
-def load_articles(folder: Path) -> LoadResult:
+def load_articles(folder: Path, max_bytes: int = 200_000) -> LoadResult:
     """Every `*.md` under `folder`, sorted by path; the first file with a given id wins."""
     result = LoadResult()
     seen: dict[str, str] = {}
     for path in sorted(folder.rglob("*.md")):
         if path.name.lower() == "readme.md":
             continue
-        parsed = parse_article_file(path, root=folder)
+        parsed = parse_article_file(path, root=folder, max_bytes=max_bytes)
         if isinstance(parsed, ArticleProblem):
             result.problems.append(parsed)
             continue

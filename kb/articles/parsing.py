@@ -147,9 +147,14 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
     )
 
 
-def parse_article_file(path: Path, root: Path | None = None) -> Article | ArticleProblem:
+def parse_article_file(path: Path, root: Path | None = None, max_bytes: int = 200_000) -> Article | ArticleProblem:
     source = str(path.relative_to(root)) if root is not None else str(path)
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return ArticleProblem(
+                source, 1, f"article is {size} bytes; the limit is {max_bytes} (KB_MAX_ARTICLE_BYTES)"
+            )
         raw = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         return ArticleProblem(source, 1, f"cannot read file: {exc}")

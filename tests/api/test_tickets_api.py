@@ -42,7 +42,7 @@ def ticket_settings(tmp_path_factory: pytest.TempPathFactory, small_index_templa
     for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, articles / name)
     shutil.copytree(small_index_template, root / "data")
-    return Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED)
+    return Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
 
 
 @pytest.fixture(scope="module")
