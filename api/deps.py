@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -21,14 +22,14 @@ def get_reader(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) 
     """Who is asking: the bearer token's user; in `local` auth, a trusted (loopback) client without one is
     the local admin, so a laptop install works with no users at all."""
     header = request.headers.get("authorization", "")
+    client = request.client.host if request.client else ""
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send the token as `Authorization: Bearer <token>`", field="authorization")
-        return kb.users.authenticate(token.strip())
-    client = request.client.host if request.client else ""
+        return kb.users.authenticate(token.strip(), origin=client)
     if kb.settings.auth == "local" and client in kb.settings.trusted_clients:
-        return LOCAL_ADMIN
+        return dataclasses.replace(LOCAL_ADMIN, origin=client)
     raise Unauthorized("a bearer token is required: ask an admin to run `kb users add`", field="authorization")
 
 

@@ -19,6 +19,7 @@ class Principal:
     role: Role = "employee"
     groups: frozenset[str] = field(default_factory=frozenset)
     teams: frozenset[str] = field(default_factory=frozenset)
+    origin: str = ""  # where the request came from (client address or "cli"), for the audit log
 
     @property
     def audience_key(self) -> tuple[Any, ...]:

@@ -46,7 +46,7 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
         self.tickets = TicketService(self.store.tickets, self.teams, router=self._route)
-        self.users = UserService(self.store.users, settings.token_days)
+        self.users = UserService(self.store.users, self.store.audit, settings.token_days)
 
     @property
     def embedder(self) -> Embedder:
@@ -83,6 +83,10 @@ class KnowledgeBase:
             progress=progress,
         )
         self._searcher = None
+        build = report.build
+        for action, ids in (("article.index", build.embedded), ("article.remove", build.removed)):
+            for article_id in ids:
+                self.store.audit.add(actor="indexer", action=action, target=article_id, origin="cli")
         return report
 
     @property
@@ -176,4 +180,6 @@ class KnowledgeBase:
         ticket = self.tickets.get(ticket_id)
         if not can_read_ticket(reader, ticket["requester"], ticket["team"]):
             raise NotFound(f"no ticket {ticket_id}", field="ticket_id")
+        if reader.role in ("agent", "admin") and reader.name != ticket["requester"]:
+            self.store.audit.add(actor=reader.name, action="ticket.view", target=str(ticket_id), origin=reader.origin)
         return ticket

@@ -10,7 +10,7 @@ from typing import Any
 
 from kb.access import ROLES, Principal
 from kb.errors import InvalidInput, NotFound, Unauthorized
-from kb.store.database import UserRepository, utc
+from kb.store.database import AuditRepository, UserRepository, utc
 
 
 def hash_token(token: str) -> str:
@@ -25,10 +25,12 @@ class UserService:
     def __init__(
         self,
         repository: UserRepository,
+        audit: AuditRepository,
         token_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
+        self._audit = audit
         self._token_days = token_days
         self._clock = clock
 
@@ -51,6 +53,15 @@ class UserService:
             hash_token(token),
             self._clock() + timedelta(days=self._token_days),
         )
+        self._audit.add(
+            actor="cli",
+            action="user.create",
+            target=name,
+            origin="cli",
+            role=role,
+            groups=user["groups"],
+            teams=user["teams"],
+        )
         return user, token
 
     def list(self) -> list[dict[str, Any]]:
@@ -61,12 +72,20 @@ class UserService:
         user = self._repository.by_name(name)
         if user is None:
             raise NotFound(f"no user {name!r}", field="name")
-        return self._repository.revoke(int(user["id"]), self._clock())
+        count = self._repository.revoke(int(user["id"]), self._clock())
+        self._audit.add(actor="cli", action="user.revoke", target=name, origin="cli", tokens=count)
+        return count
 
-    def authenticate(self, token: str) -> Principal:
+    def authenticate(self, token: str, origin: str = "") -> Principal:
         user = self._repository.by_token(hash_token(token), utc(self._clock()))
         if user is None:
+            self._audit.add(actor="unknown", action="auth.failed", origin=origin)
             raise Unauthorized("the token is unknown, revoked or expired")
+        self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
         return Principal(
-            name=user["name"], role=user["role"], groups=frozenset(user["groups"]), teams=frozenset(user["teams"])
+            name=user["name"],
+            role=user["role"],
+            groups=frozenset(user["groups"]),
+            teams=frozenset(user["teams"]),
+            origin=origin,
         )

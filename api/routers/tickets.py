@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 @router.post("", response_model=TicketOut, status_code=201, summary="Open a ticket with a team")
 def create_ticket(kb: KB, reader: Reader, body: TicketCreate) -> TicketOut:
     fields = body.model_dump()
-    if reader != LOCAL_ADMIN:  # a signed-in user always asks as themselves
+    if reader.name != LOCAL_ADMIN.name:  # a signed-in user always asks as themselves
         fields["requester"] = reader.name
     return TicketOut.model_validate(kb.create_ticket(NewTicket(**fields)))
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
 from kb.cli.evaluate import eval_command
 from kb.cli.users import app as users_app
@@ -19,6 +20,7 @@ from kb.service import KnowledgeBase
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
 app.add_typer(users_app, name="users")
+app.command("audit")(audit_command)
 
 
 @app.command()

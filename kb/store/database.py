@@ -190,6 +190,27 @@ class UserRepository:
         return int(result.rowcount)
 
 
+class AuditRepository:
+    """Who did what, when, from where: sign-ins, permission and article changes, agents viewing tickets."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, *, actor: str, action: str, target: str = "", origin: str = "", **detail: Any) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.insert(schema.audit_log).values(
+                    at=datetime.now(UTC), actor=actor, action=action, target=target, origin=origin, detail=detail
+                )
+            )
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        table = schema.audit_log
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit)).all()
+        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+
+
 class Store:
     """One engine, its schema created on open, and the repositories over it."""
 
@@ -201,6 +222,7 @@ class Store:
         self.tickets = TicketRepository(self.engine)
         self.search_log = SearchLogRepository(self._log_engine)
         self.users = UserRepository(self.engine)
+        self.audit = AuditRepository(self._log_engine)
 
     def close(self) -> None:
         self.engine.dispose()
