@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.limits import install_limits
-from api.problems import install_problem_handlers
+from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import articles, health, search, tickets
 from indexer.embedders import Embedder
 from kb import __version__
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     install_problem_handlers(app)
     install_limits(app, settings)
     for router in (health.router, search.router, articles.router, tickets.router):
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 
 

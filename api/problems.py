@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.errors import (
@@ -30,6 +31,30 @@ STATUS_BY_ERROR: dict[type[KbError], int] = {
     IndexNotReady: 503,
     ArticleProblemsError: 422,
     ConfigurationError: 500,
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is sent."""
+
+    type: str = "about:blank"
+    status: int
+    title: str
+    detail: str
+    field: str | None = None
+
+
+# Documented on every route so clients (and schema checkers) know errors come as problem+json.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+    for status, description in (
+        (401, "Missing, unknown, revoked or expired token"),
+        (404, "Not found (or not visible to the caller)"),
+        (413, "Request body too large"),
+        (422, "Invalid input; `field` names the offending parameter"),
+        (429, "Too many requests; see Retry-After"),
+        (503, "Index not ready"),
+    )
 }
 
 

@@ -21,7 +21,15 @@ async def search(
     reader: Reader,
     model_thread: ModelThread,
     background: BackgroundTasks,
-    q: Annotated[str, Query(description="What is wrong, in your own words (1-1000 characters).")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            pattern=r"\S",
+            description="What is wrong, in your own words (1-1000 characters, not only spaces).",
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> SearchResponse:
     started = time.perf_counter()
