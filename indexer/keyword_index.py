@@ -70,15 +70,22 @@ class Bm25KeywordIndex:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)[: self._size]
 
-    def ceiling(self, text: str) -> float:
+    def ceiling(
+        self, text: str, allowed: npt.NDArray[np.bool_] | None = None, cache: dict[str, float] | None = None
+    ) -> float:
         """The score a chunk would get by holding every query term as well as the best chunk holds each.
 
         Dividing by it puts BM25 on a [0, 1] scale that means the same on a small and a large corpus
-        (unlike dividing by the query's best hit, which always makes someone score 1).
+        (unlike dividing by the query's best hit, which always makes someone score 1). With `allowed`, only
+        those rows count: a word that only hidden chunks hold must not move a reader's scores. `cache` holds
+        per-term results for that same set of rows.
         """
+        if cache is None:
+            cache = self._term_ceiling if allowed is None else {}
         total = 0.0
         for term in self.tokens(text):
-            if term not in self._term_ceiling:
-                self._term_ceiling[term] = float(np.max(self._retriever.get_scores([term])[: self._size], initial=0.0))
-            total += self._term_ceiling[term]
+            if term not in cache:
+                scores = self._retriever.get_scores([term])[: self._size]
+                cache[term] = float(np.max(scores if allowed is None else scores[allowed], initial=0.0))
+            total += cache[term]
         return total

@@ -11,6 +11,16 @@ import numpy.typing as npt
 from indexer.embedders import Vectors
 
 
+class RowFilter:
+    """A set of allowed rows, as a boolean mask for numpy and a FAISS selector (built once, reused)."""
+
+    def __init__(self, mask: npt.NDArray[np.bool_]) -> None:
+        self.mask = mask
+        self._ids = np.flatnonzero(mask).astype(np.int64)  # the selector reads this buffer: keep it alive
+        self.selector = faiss.IDSelectorBatch(self._ids)
+        self.keyword_ceilings: dict[str, float] = {}  # per-term BM25 ceilings over these rows only
+
+
 class FaissVectorIndex:
     """Exact search (IndexFlatIP): at tens of thousands of chunks it is fast enough and never misses."""
 
@@ -49,11 +59,22 @@ class FaissVectorIndex:
             )
         return self._matrix[rows]
 
-    def search(self, query: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Top-`k` (scores, rows) for one query vector; rows of -1 (fewer than k stored) are dropped."""
+    def search(
+        self, query: Vectors, k: int, allowed: RowFilter | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Top-`k` (scores, rows) for one query vector among the `allowed` rows (all when None).
+
+        The filter is applied inside FAISS, so a row that is not allowed can neither appear nor take the
+        place of an allowed one in the top k. Rows of -1 (fewer than k candidates) are dropped.
+        """
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters()
+            params.sel = allowed.selector
+        vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, rows = self._index.search(vector, k, params=params)
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep].astype(np.int64)

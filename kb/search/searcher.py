@@ -137,7 +137,12 @@ class Searcher:
         # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
         dense = self.index.vectors.vectors(candidates) @ query_vector
         if hybrid:
-            fused = fuse(dense, keyword_all[candidates], self.index.keywords.ceiling(text), self._weights)
+            ceiling = (
+                self.index.keywords.ceiling(text)
+                if allowed is None
+                else self.index.keywords.ceiling(text, allowed.mask, allowed.keyword_ceilings)
+            )
+            fused = fuse(dense, keyword_all[candidates], ceiling, self._weights)
         else:
             fused = dense
         ranked = best_per_group(candidates, fused, self._doc_of_row)

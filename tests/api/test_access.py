@@ -1,0 +1,539 @@
+"""Who sees what over HTTP: restricted articles never leak, tickets stay with their people, tokens are checked.
+
+One small KB (the `small_articles` set plus a restricted HR article and an XSS article) is indexed once for
+the module, with users of every kind, and served with `auth = token`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.errors import Unauthorized
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from kb.users import UserService
+from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED
+
+SECRET_ID = "payroll-bonus-secret"
+SECRET_WORD = "zanzibarquokka"
+SECRET_TITLE = "Quarterly bonus calibration for payroll staff"
+# Anything of these in a response means the restricted article leaked.
+MARKERS = (SECRET_WORD, SECRET_ID, SECRET_TITLE.lower())
+
+SECRET_ARTICLE = f"""\
+---
+id: {SECRET_ID}
+title: {SECRET_TITLE}
+team: HR
+tags: [payroll, bonus, printer]
+audience: [hr]
+status: published
+updated: 2026-10-01
+---
+
+## Symptoms
+- The {SECRET_WORD} bonus calibration sheet will not print: the printer on your floor says it is offline.
+- The {SECRET_WORD} quarterly bonus calibration totals for payroll staff do not match the budget.
+
+## Cause
+The {SECRET_WORD} calibration run locks the payroll printer queue, so the floor printer shows as offline
+while the quarterly bonus calibration for payroll staff is being printed.
+
+## Resolution
+1. Wait until the {SECRET_WORD} calibration run has finished, then print the bonus sheets again.
+2. If the printer on your floor still says it is offline, release the job at another printer.
+3. Send the {SECRET_WORD} calibration totals to the payroll lead before the quarter closes.
+"""
+
+XSS_ID = "coffee-machine-xss"
+XSS_ARTICLE = f"""\
+---
+id: {XSS_ID}
+title: "Coffee machine descaling <script>alert(1)</script> <img src=x onerror=alert(1)>"
+team: Facilities
+tags: [kitchen, coffee]
+status: published
+---
+
+## Symptoms
+The kitchen coffee machine blinks red. <script>alert(1)</script>
+
+<img src=x onerror=alert(1)>
+
+## Resolution
+Follow the [descaling guide](javascript:alert(1)) or [x](javascript:alert(1)) and refill the water tank.
+Or <a href="javascript:alert(1)">click here</a> or <a href=" JaVaScRiPt:alert(1)" onclick="alert(1)">here</a>.
+"""
+
+PRINTER_QUERY = "the printer on my floor says it is offline"
+SEARCH_QUERIES = (SECRET_WORD, "quarterly bonus calibration payroll", PRINTER_QUERY)
+
+
+@dataclass(frozen=True)
+class AccessKb:
+    kb: KnowledgeBase
+    settings: Settings
+    tokens: dict[str, str]  # user name -> bearer token
+
+
+def _users_at(kb: KnowledgeBase, when: datetime, *, token_days: int) -> UserService:
+    """The users of `kb` as seen by a clock stopped at `when`."""
+    return UserService(kb.store.users, kb.store.audit, token_days, clock=lambda: when)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _assert_no_leak(response: httpx.Response, *, echo: str | None = None) -> None:
+    """Neither the body nor a header mentions the restricted article. `echo` is the caller's own query,
+    which a search response repeats (as `query`, ticket subject and quoted in the ticket description)."""
+    headers = " ".join(f"{k}: {v}" for k, v in response.headers.items()).lower()
+    for marker in MARKERS:
+        assert marker not in headers, (marker, headers)
+    body = response.json()
+    if echo is not None:
+        assert body["query"] == echo
+        body = {**body, "query": ""}
+        if body.get("ticket"):
+            ticket = dict(body["ticket"])
+            assert ticket["subject"] == echo
+            ticket["subject"] = ""
+            assert f"“{echo}”" in ticket["description"]
+            ticket["description"] = ticket["description"].replace(f"“{echo}”", "", 1)
+            body["ticket"] = ticket
+    text = json.dumps(body, ensure_ascii=False).lower()
+    for marker in MARKERS:
+        assert marker not in text, (marker, text)
+
+
+@pytest.fixture(scope="module")
+def access(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[AccessKb]:
+    root = tmp_path_factory.mktemp("access")
+    articles = root / "articles"
+    articles.mkdir()
+    for name in SMALL_ARTICLE_FILES:
+        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
+    (articles / f"{XSS_ID}.md").write_text(XSS_ARTICLE, encoding="utf-8")
+    base = Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
+    settings = base.model_copy(update={"auth": "token"})
+    kb = KnowledgeBase(settings, embedder=embedder)
+    report = kb.index(strict=True)
+    assert report.articles == len(SMALL_ARTICLE_FILES) - 1 + 2
+    users: dict[str, dict[str, Any]] = {
+        "hana": {"role": "employee", "groups": ["hr"]},  # the insider
+        "erik": {"role": "employee", "groups": ["engineering"]},  # the outsider
+        "bea": {"role": "employee", "groups": ["engineering"]},
+        "ada": {"role": "admin"},
+        "ivan": {"role": "agent", "teams": ["IT"]},
+        "fred": {"role": "agent", "teams": ["Facilities"]},
+        "rita": {"role": "employee"},  # revoked below
+    }
+    tokens = {}
+    for name, fields in users.items():
+        _, tokens[name] = kb.users.add(name, email=f"{name}@example.com", **fields)
+    kb.users.revoke("rita")
+    yield AccessKb(kb, settings, tokens)
+    kb.close()
+
+
+@pytest.fixture(scope="module")
+def api(access: AccessKb, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+    with TestClient(create_app(access.settings, embedder=embedder)) as test_client:
+        yield test_client
+
+
+OUTSIDERS = ("erik", "ivan")
+
+
+# The leak matrix --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+@pytest.mark.parametrize("query", SEARCH_QUERIES)
+def test_search_never_shows_a_restricted_article_to_an_outsider(
+    api: TestClient, access: AccessKb, outsider: str, query: str
+) -> None:
+    full: list[str] | None = None
+    for limit in range(50, 0, -1):
+        response = api.get("/v1/search", params={"q": query, "limit": limit}, headers=_auth(access.tokens[outsider]))
+        assert response.status_code == 200, response.text
+        _assert_no_leak(response, echo=query)
+        ids = [r["article_id"] for r in response.json()["results"]]
+        assert len(ids) <= limit
+        if full is None:
+            full = ids
+        # A smaller limit is the head of the same ranking: nothing hidden reshapes the order.
+        assert ids == full[:limit]
+
+
+def test_the_insider_finds_the_restricted_article(api: TestClient, access: AccessKb) -> None:
+    for reader in ("hana", "ada"):
+        response = api.get("/v1/search", params={"q": SECRET_WORD}, headers=_auth(access.tokens[reader]))
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert results and results[0]["article_id"] == SECRET_ID
+        assert SECRET_WORD in response.text
+        with pytest.raises(AssertionError):  # the leak detector does see the article when it is there
+            _assert_no_leak(response, echo=SECRET_WORD)
+
+        response = api.get(
+            "/v1/search", params={"q": "quarterly bonus calibration payroll"}, headers=_auth(access.tokens[reader])
+        )
+        assert response.json()["results"][0]["article_id"] == SECRET_ID
+
+
+def test_a_restricted_article_does_not_push_a_readable_one_out_of_the_top_k(api: TestClient, access: AccessKb) -> None:
+    insider = api.get("/v1/search", params={"q": PRINTER_QUERY, "limit": 5}, headers=_auth(access.tokens["hana"]))
+    insider_ids = [r["article_id"] for r in insider.json()["results"]]
+    assert SECRET_ID in insider_ids  # it really competes for this question
+    for outsider in OUTSIDERS:
+        response = api.get(
+            "/v1/search", params={"q": PRINTER_QUERY, "limit": 1}, headers=_auth(access.tokens[outsider])
+        )
+        results = response.json()["results"]
+        assert [r["article_id"] for r in results] == ["printer-offline-floor-printer"]
+
+
+@pytest.mark.parametrize("query", SEARCH_QUERIES)
+def test_the_outsider_gets_the_insider_ranking_minus_the_restricted_article(
+    api: TestClient, access: AccessKb, query: str
+) -> None:
+    """Where the restricted article ranks for the insider, the outsider gets the next readable one instead."""
+    insider = api.get("/v1/search", params={"q": query, "limit": 50}, headers=_auth(access.tokens["hana"]))
+    readable = [r["article_id"] for r in insider.json()["results"] if r["article_id"] != SECRET_ID]
+    assert len(readable) == len(insider.json()["results"]) - 1
+    for limit in (1, 2, 3, 50):
+        outsider = api.get("/v1/search", params={"q": query, "limit": limit}, headers=_auth(access.tokens["erik"]))
+        assert [r["article_id"] for r in outsider.json()["results"]] == readable[:limit]
+
+
+@pytest.fixture(scope="module")
+def twin(
+    access: AccessKb, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[KnowledgeBase]:
+    """The same KB, but the restricted article says `xylophonewombat` where it said the secret word: equal in
+    every statistic except that the secret word exists nowhere."""
+    root = tmp_path_factory.mktemp("twin")
+    articles = root / "articles"
+    shutil.copytree(access.settings.articles_dir, articles)
+    (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE.replace(SECRET_WORD, "xylophonewombat"), "utf-8")
+    kb = KnowledgeBase(
+        access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
+    )
+    kb.index(strict=True)
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize("query", [f"{SECRET_WORD} printer offline", f"my printer says {SECRET_WORD}"])
+def test_a_word_only_in_hidden_articles_does_not_change_an_outsiders_scores(
+    access: AccessKb, twin: KnowledgeBase, query: str
+) -> None:
+    outsider = access.kb.users.authenticate(access.tokens["erik"])
+    here = access.kb.search(query, 10, reader=outsider, record=False)
+    there = twin.search(query, 10, reader=outsider, record=False)
+    assert [(h.article_id, h.score) for h in here.hits] == [(h.article_id, h.score) for h in there.hits]
+    assert here.confidence == there.confidence
+
+
+def _all_article_ids(api: TestClient, token: str, per_page: int, **params: str) -> tuple[list[str], int]:
+    ids: list[str] = []
+    totals: set[int] = set()
+    page = 1
+    while True:
+        response = api.get("/v1/articles", params={"page": page, "per_page": per_page, **params}, headers=_auth(token))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        totals.add(body["total"])
+        if not body["items"]:
+            break
+        ids += [item["id"] for item in body["items"]]
+        page += 1
+    assert len(totals) == 1  # every page reports the same total
+    return ids, totals.pop()
+
+
+@pytest.mark.parametrize("per_page", [1, 2, 3])
+@pytest.mark.parametrize("team", [None, "HR"])
+def test_article_listing_and_total_hide_restricted_articles(
+    api: TestClient, access: AccessKb, per_page: int, team: str | None
+) -> None:
+    params = {"team": team} if team else {}
+    insider_ids, insider_total = _all_article_ids(api, access.tokens["hana"], per_page, **params)
+    assert SECRET_ID in insider_ids
+    assert len(insider_ids) == len(set(insider_ids)) == insider_total
+    for outsider in OUTSIDERS:
+        ids, total = _all_article_ids(api, access.tokens[outsider], per_page, **params)
+        assert SECRET_ID not in ids
+        assert len(ids) == len(set(ids)) == total == insider_total - 1
+        assert set(ids) == set(insider_ids) - {SECRET_ID}
+        for page in range(1, total + 2):
+            response = api.get(
+                "/v1/articles",
+                params={"page": page, "per_page": per_page, **params},
+                headers=_auth(access.tokens[outsider]),
+            )
+            _assert_no_leak(response)
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_a_restricted_article_is_a_404_like_a_missing_one(api: TestClient, access: AccessKb, outsider: str) -> None:
+    headers = _auth(access.tokens[outsider])
+    hidden = api.get(f"/v1/articles/{SECRET_ID}", headers=headers)
+    missing = api.get("/v1/articles/no-such-article-at-all", headers=headers)
+
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.headers["content-type"] == missing.headers["content-type"]
+    assert set(hidden.headers) == set(missing.headers)
+    hidden_body = json.loads(hidden.text.replace(SECRET_ID, "ID"))
+    missing_body = json.loads(missing.text.replace("no-such-article-at-all", "ID"))
+    assert hidden_body == missing_body
+    # Only the id the caller typed is echoed; nothing else about the article.
+    assert SECRET_WORD not in hidden.text and SECRET_TITLE.lower() not in hidden.text.lower()
+
+
+@pytest.mark.parametrize("reader", ["hana", "ada"])
+def test_the_insider_and_an_admin_read_the_restricted_article(api: TestClient, access: AccessKb, reader: str) -> None:
+    response = api.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens[reader]))
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == SECRET_TITLE
+    assert SECRET_WORD in response.json()["html"]
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_tickets_and_ticket_offers_do_not_leak_to_an_outsider(api: TestClient, access: AccessKb, outsider: str) -> None:
+    headers = _auth(access.tokens[outsider])
+    created = api.post(
+        "/v1/tickets",
+        json={
+            "subject": "Question about the quarterly bonus calibration",
+            "description": "When is the payroll bonus calibration for this quarter done, and who approves it?",
+            "requester": outsider,
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    _assert_no_leak(created)
+    fetched = api.get(f"/v1/tickets/{created.json()['id']}", headers=headers)
+    assert fetched.status_code == 200, fetched.text
+    _assert_no_leak(fetched)
+    assert fetched.json() == created.json()
+
+    offer = api.get("/v1/search", params={"q": "who approves the bonus calibration", "limit": 5}, headers=headers)
+    assert offer.status_code == 200
+    _assert_no_leak(offer, echo="who approves the bonus calibration")
+
+
+def test_the_routed_team_does_not_depend_on_who_asks(api: TestClient, access: AccessKb) -> None:
+    """Routing sees only public articles, so the team chosen cannot reveal a restricted one."""
+    payload = {
+        "subject": f"{SECRET_WORD} quarterly bonus calibration sheet",
+        "description": "The bonus calibration sheet for payroll staff will not print.",
+        "requester": "someone",
+    }
+    teams = {
+        reader: api.post("/v1/tickets", json=payload, headers=_auth(access.tokens[reader])).json()["team"]
+        for reader in ("hana", "erik", "ada")
+    }
+    assert len(set(teams.values())) == 1, teams
+
+
+# Tickets ----------------------------------------------------------------------------------------------------
+def test_ticket_visibility_follows_requester_team_and_role(api: TestClient, access: AccessKb) -> None:
+    tokens = access.tokens
+    created = api.post(
+        "/v1/tickets",
+        json={
+            "subject": "My laptop fan is very loud",
+            "description": "It never stops.",
+            "requester": "somebody-else@example.com",
+            "team": "IT",
+        },
+        headers=_auth(tokens["erik"]),
+    )
+    assert created.status_code == 201, created.text
+    ticket = created.json()
+    assert ticket["requester"] == "erik"  # a signed-in user always asks as themselves
+    assert ticket["team"] == "IT"
+    url = f"/v1/tickets/{ticket['id']}"
+
+    expected = {"erik": 200, "bea": 404, "ivan": 200, "fred": 404, "ada": 200, "hana": 404}
+    seen = {name: api.get(url, headers=_auth(tokens[name])).status_code for name in expected}
+    assert seen == expected
+    assert api.get(url, headers=_auth(tokens["ivan"])).json() == ticket
+
+    # "Not yours" looks exactly like "does not exist".
+    hidden = api.get(url, headers=_auth(tokens["bea"]))
+    missing = api.get("/v1/tickets/999999", headers=_auth(tokens["bea"]))
+    assert missing.status_code == 404
+    assert json.loads(hidden.text.replace(str(ticket["id"]), "N")) == json.loads(missing.text.replace("999999", "N"))
+
+
+def test_a_routed_ticket_is_visible_to_the_agents_of_its_team(api: TestClient, access: AccessKb) -> None:
+    created = api.post(
+        "/v1/tickets",
+        json={"subject": "Printer on floor 3 is offline", "description": "Nothing prints.", "requester": "x"},
+        headers=_auth(access.tokens["bea"]),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["team"] == "IT"
+    assert created.json()["requester"] == "bea"
+    url = f"/v1/tickets/{created.json()['id']}"
+    assert api.get(url, headers=_auth(access.tokens["ivan"])).status_code == 200
+    assert api.get(url, headers=_auth(access.tokens["fred"])).status_code == 404
+
+
+# Authentication ---------------------------------------------------------------------------------------------
+def _assert_unauthorized(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert body["status"] == 401
+    assert body["title"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-real-token"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer"},
+        {"Authorization": "abc"},
+    ],
+    ids=["none", "wrong", "basic", "empty-bearer", "bare-bearer", "no-scheme"],
+)
+@pytest.mark.parametrize("path", ["/v1/search?q=printer", "/v1/articles", f"/v1/articles/{SECRET_ID}", "/v1/tickets/1"])
+def test_token_auth_rejects_requests_without_a_valid_token(api: TestClient, headers: dict[str, str], path: str) -> None:
+    response = api.get(path, headers=headers)
+    _assert_unauthorized(response)
+    _assert_no_leak(response)
+
+
+def test_token_auth_rejects_posting_a_ticket_without_a_token(api: TestClient) -> None:
+    response = api.post("/v1/tickets", json={"subject": "s", "description": "d", "requester": "r"})
+    _assert_unauthorized(response)
+
+
+def test_a_revoked_token_is_rejected(api: TestClient, access: AccessKb) -> None:
+    _assert_unauthorized(api.get("/v1/articles", headers=_auth(access.tokens["rita"])))
+    with pytest.raises(Unauthorized):
+        access.kb.users.authenticate(access.tokens["rita"])
+
+
+def test_revoking_takes_effect_on_the_next_request(api: TestClient, access: AccessKb) -> None:
+    _, token = access.kb.users.add("tom", email="tom@example.com", role="employee")
+    assert api.get("/v1/articles", headers=_auth(token)).status_code == 200
+    assert access.kb.users.revoke("tom") == 1
+    _assert_unauthorized(api.get("/v1/articles", headers=_auth(token)))
+
+
+def test_an_expired_token_is_rejected(api: TestClient, access: AccessKb, embedder: SentenceTransformerEmbedder) -> None:
+    short = KnowledgeBase(access.settings.model_copy(update={"token_days": 1}), embedder=embedder)
+    try:
+        _, token = short.users.add("sam", email="sam@example.com", role="employee")
+        now = datetime.now(UTC)
+        assert short.users.authenticate(token).name == "sam"
+        assert _users_at(short, now + timedelta(hours=23), token_days=1).authenticate(token)
+        with pytest.raises(Unauthorized):
+            _users_at(short, now + timedelta(days=1, minutes=1), token_days=1).authenticate(token)
+        assert api.get("/v1/articles", headers=_auth(token)).status_code == 200
+
+        # A token issued two days ago with a one-day life is refused by the running API.
+        past = _users_at(short, now - timedelta(days=2), token_days=1)
+        _, old_token = past.add("old", email="old@example.com", role="admin")
+        _assert_unauthorized(api.get("/v1/articles", headers=_auth(old_token)))
+    finally:
+        short.close()
+
+
+def test_healthz_needs_no_token(api: TestClient) -> None:
+    assert api.get("/healthz").status_code == 200
+
+
+def test_local_auth_refuses_an_untrusted_client_without_a_token(
+    access: AccessKb, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = access.settings.model_copy(update={"auth": "local", "trusted_clients": ["127.0.0.1"]})
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        _assert_unauthorized(client.get("/v1/articles"))
+        _assert_unauthorized(client.get(f"/v1/articles/{SECRET_ID}"))
+        assert client.get("/healthz").status_code == 200
+        # A token still works, with that user's rights.
+        response = client.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens["erik"]))
+        assert response.status_code == 404
+        assert client.get("/v1/articles", headers=_auth(access.tokens["erik"])).status_code == 200
+
+
+def test_local_auth_treats_a_trusted_client_as_the_local_admin(
+    access: AccessKb, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = access.settings.model_copy(update={"auth": "local", "trusted_clients": TRUSTED})
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        assert client.get("/v1/articles").status_code == 200
+        assert client.get(f"/v1/articles/{SECRET_ID}").status_code == 200
+        # A token, when sent, wins over the trusted address: the user's rights, not the admin's.
+        assert client.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens["erik"])).status_code == 404
+        # And a bad token is refused rather than silently falling back to the local admin.
+        _assert_unauthorized(client.get("/v1/articles", headers=_auth("bogus")))
+
+
+def test_default_trusted_clients_do_not_include_the_test_client(tmp_path: Path) -> None:
+    assert "testclient" not in Settings(data_dir=tmp_path).trusted_clients
+
+
+# XSS --------------------------------------------------------------------------------------------------------
+class _ActiveContent(HTMLParser):
+    """Collects what a browser would run: script/style elements, event handlers, javascript: URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style", "iframe", "object", "embed"}:
+            self.found.append(tag)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"{tag}[{name}]")
+            if value and "javascript:" in "".join(value.split()).lower():
+                self.found.append(f"{tag}[{name}={value}]")
+
+
+def test_article_html_is_sanitised(api: TestClient, access: AccessKb) -> None:
+    response = api.get(f"/v1/articles/{XSS_ID}", headers=_auth(access.tokens["erik"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "<script>alert(1)</script>" in body["markdown"]  # the source is kept as written
+    html = body["html"]
+    assert "<script" not in html.lower()
+    assert "onerror" not in html.lower()
+    assert "onclick" not in html.lower()
+    active = _ActiveContent()
+    active.feed(html)
+    assert active.found == []
+    assert "descaling guide" in html and "refill the water tank" in html
+
+
+def test_a_javascript_link_survives_only_as_inert_text(api: TestClient, access: AccessKb) -> None:
+    """markdown-it refuses to turn `[x](javascript:...)` into a link, so its source stays as plain text; the
+    literal `javascript:` then shows in the HTML, but outside any tag or attribute, where it cannot run."""
+    html = api.get(f"/v1/articles/{XSS_ID}", headers=_auth(access.tokens["erik"])).json()["html"]
+    tags_only = re.sub(r">[^<]*<", "><", f">{html}<")
+    assert "javascript:" not in tags_only.lower()
