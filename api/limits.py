@@ -6,9 +6,11 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import problem
 from kb.settings import Settings
@@ -37,20 +39,38 @@ class RateLimiter:
             return max(1, math.ceil((1.0 - tokens) / self._rate))
 
 
-def _caller(request: Request) -> str:
+def _caller(scope: Scope, headers: dict[bytes, bytes]) -> str:
     # Per token when there is one (hashed: the key never holds the secret), else per client address.
-    header = request.headers.get("authorization", "")
+    header = headers.get(b"authorization")
     if header:
-        return "token:" + hashlib.sha256(header.encode("utf-8")).hexdigest()
-    return "addr:" + (request.client.host if request.client else "unknown")
+        return "token:" + hashlib.sha256(header).hexdigest()
+    client = scope.get("client")
+    return "addr:" + (client[0] if client else "unknown")
 
 
-def install_limits(app: FastAPI, settings: Settings) -> None:
-    limiter = RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+class LimitsMiddleware:
+    """Body size and rate limit, as plain ASGI: no per-request wrapping of the response stream."""
 
-    @app.middleware("http")
-    async def limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self._app = app
+        self._settings = settings
+        per_minute = settings.rate_limit_per_minute
+        self._limiter = RateLimiter(per_minute) if per_minute else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        rejection = self._reject(scope)
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+    def _reject(self, scope: Scope) -> Response | None:
+        settings = self._settings
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             return problem(
                 413,
@@ -58,8 +78,8 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
                 f"the body is limited to {settings.max_body_bytes} bytes (KB_MAX_BODY_BYTES)",
                 "body",
             )
-        if limiter is not None and request.url.path not in ("/healthz", "/readyz"):
-            wait = limiter.retry_after(_caller(request))
+        if self._limiter is not None and scope["path"] not in ("/healthz", "/readyz"):
+            wait = self._limiter.retry_after(_caller(scope, headers))
             if wait:
                 response = problem(
                     429,
@@ -68,4 +88,8 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
                 )
                 response.headers["Retry-After"] = str(wait)
                 return response
-        return await call_next(request)
+        return None
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(LimitsMiddleware, settings=settings)
