@@ -55,16 +55,6 @@ class IndexDocument:
 
 
 @dataclass(frozen=True)
-class ChunkRow:
-    """One row of the id map: which document and section a vector row belongs to."""
-
-    doc_id: str
-    title: str
-    section: str
-    text: str
-
-
-@dataclass(frozen=True)
 class BuildReport:
     embedded: list[str]
     reused: list[str]
@@ -80,7 +70,7 @@ class LoadedIndex:
 
     vectors: FaissVectorIndex
     keywords: Bm25KeywordIndex
-    rows: list[ChunkRow]
+    rows: list[Chunk]  # row position -> the chunk it holds (the id map)
     docs: dict[str, dict[str, Any]]
     meta: dict[str, Any]
     generation: str
@@ -158,7 +148,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
     if meta.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"the index in {root} has format {meta.get('format')}; rebuild it")
     rows = [
-        ChunkRow(**json.loads(line))
+        Chunk(**json.loads(line))
         for line in (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
         if line
     ]
@@ -218,7 +208,7 @@ def build_index(
         progress.start(len(texts))
     fresh = embedder.encode(texts, progress.advance if progress is not None else None)
 
-    rows: list[ChunkRow] = []
+    rows: list[Chunk] = []
     parts: list[Vectors] = []
     docs_meta: dict[str, dict[str, Any]] = {}
     offset = 0
@@ -229,7 +219,7 @@ def build_index(
             vectors = previous.vectors.vectors(np.asarray(old_rows, dtype=np.int64))
         else:
             chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
-            doc_rows = [ChunkRow(c.doc_id, c.title, c.section, c.text) for c in chunks]
+            doc_rows = chunks
             vectors = fresh[offset : offset + len(chunks)]
             offset += len(chunks)
         start = len(rows)
@@ -246,7 +236,7 @@ def build_index(
     staging = root / f".{generation}"
     staging.mkdir()
     FaissVectorIndex.build(all_vectors, embedder.dimension).save(staging / "vectors.faiss")
-    keyword_texts = [Chunk(r.doc_id, r.title, r.section, r.text).embedding_text for r in rows]
+    keyword_texts = [r.embedding_text for r in rows]
     Bm25KeywordIndex.build(keyword_texts).save(staging / "keyword")
     with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
         for row in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from indexer.build import Progress, current_generation, load_index
@@ -100,13 +101,11 @@ class KnowledgeBase:
     def searcher(self) -> Searcher:
         """The Searcher over the live generation, reloaded when `kb index` has swapped in a new one."""
         live = current_generation(self.settings.index_dir)
-        current = self._searcher
-        if current is not None and live is not None and current.index.generation == live.name:
+        if (current := self._searcher_of(live)) is not None:
             return current
         with self._lock:
             # Another request may have loaded the new generation while this one waited for the lock.
-            current = self._searcher
-            if current is not None and live is not None and current.index.generation == live.name:
+            if (current := self._searcher_of(live)) is not None:
                 return current
             try:
                 index = load_index(self.settings.index_dir, self.embedder.name, self.embedder.dimension)
@@ -123,6 +122,13 @@ class KnowledgeBase:
             )
             log.info("loaded index %s (%d chunks)", index.generation, len(index.rows))
             return self._searcher
+
+    def _searcher_of(self, live: Path | None) -> Searcher | None:
+        """The loaded Searcher if it serves the live generation."""
+        current = self._searcher
+        if current is not None and live is not None and current.index.generation == live.name:
+            return current
+        return None
 
     # Search -------------------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 5, *, reader: Principal = EVERYONE, record: bool = True) -> SearchOutcome:
