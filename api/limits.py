@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem
 from kb.settings import Settings
@@ -62,22 +62,48 @@ class LimitsMiddleware:
             await self._app(scope, receive, send)
             return
         rejection = self._reject(scope)
+        if rejection is None and b"content-length" not in dict(scope["headers"]):
+            receive, rejection = await self._buffer_unsized_body(receive)
         if rejection is not None:
             await rejection(scope, receive, send)
             return
         await self._app(scope, receive, send)
+
+    async def _buffer_unsized_body(self, receive: Receive) -> tuple[Receive, Response | None]:
+        """A chunked body has no Content-Length to check up front: read it here, up to the limit, and replay
+        it to the app; past the limit, stop reading and answer 413."""
+        limit = self._settings.max_body_bytes
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > limit:
+                return receive, self._too_large()
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        return replayed, None
+
+    def _too_large(self) -> Response:
+        limit = self._settings.max_body_bytes
+        return problem(
+            413, "Request body too large", f"the body is limited to {limit} bytes (KB_MAX_BODY_BYTES)", "body"
+        )
 
     def _reject(self, scope: Scope) -> Response | None:
         settings = self._settings
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return problem(
-                413,
-                "Request body too large",
-                f"the body is limited to {settings.max_body_bytes} bytes (KB_MAX_BODY_BYTES)",
-                "body",
-            )
+            return self._too_large()
         if self._limiter is not None and scope["path"] not in ("/healthz", "/readyz"):
             wait = self._limiter.retry_after(_caller(scope, headers))
             if wait:

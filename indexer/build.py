@@ -2,7 +2,7 @@
 
 Layout of the index root:
     CURRENT            name of the live generation folder, replaced atomically (os.replace)
-    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25), meta.json
+    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies), meta.json
 
 A build writes a fresh generation folder and only then swaps CURRENT, so a crash or kill at any moment
 leaves the previous generation live and loadable. Stale generations are removed on the next build.
@@ -32,7 +32,7 @@ from indexer.vector_index import FaissVectorIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: raw term frequencies instead of bm25s scores
 POINTER = "CURRENT"
 
 
@@ -154,7 +154,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
     ]
     return LoadedIndex(
         vectors=FaissVectorIndex.load(generation / "vectors.faiss"),
-        keywords=Bm25KeywordIndex.load(generation / "keyword", size=len(rows)),
+        keywords=Bm25KeywordIndex.load(generation / "keyword"),
         rows=rows,
         docs=meta["docs"],
         meta=meta,

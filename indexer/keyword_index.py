@@ -1,91 +1,133 @@
-"""BM25 over the same chunks as the vector index (bm25s: sparse matrices, tunable k1/b, saves to a folder)."""
+"""BM25 over the same chunks as the vector index, with its statistics taken over the rows a reader may see.
+
+bm25s (used until format 1) stores scores with the corpus-wide idf and average length baked in. A reader
+who may not see every article would then get scores shaped by articles hidden from them: a statistical
+side channel. So the index keeps raw term frequencies (a sparse chunk x term matrix) and computes BM25
+(Lucene's variant, as bm25s does) with the document count, document frequencies and average length of
+the allowed rows only. With every row allowed the scores equal bm25s's.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from scipy import sparse
 
 # Lower k1/b than Lucene's defaults suit short help-desk chunks: term repetition and length matter less.
 DEFAULT_K1 = 0.9
 DEFAULT_B = 0.4
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
 _stemmer = Stemmer.Stemmer("english")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default pattern
 _STOPWORDS = frozenset(STOPWORDS_EN)
 
+Mask = npt.NDArray[np.bool_]
+Scores = npt.NDArray[np.float32]
+
 
 def analyze(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed terms: the analysis bm25s.tokenize applies to chunks.
-
-    Done by hand on the query path because bm25s.tokenize builds progress-bar objects on every call
-    (about 40 µs), which adds up over the snippet's sentences.
-    """
+    """Lower-cased, stop-word-free, stemmed terms (bm25s.tokenize's analysis, without its per-call overhead)."""
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
     return [t for t in _stemmer.stemWords(words) if t]
 
 
 class Bm25KeywordIndex:
-    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
-        self._retriever = retriever
-        self._size = size
+    def __init__(self, frequencies: sparse.csc_array, vocab: dict[str, int], k1: float, b: float) -> None:
+        self._tf = frequencies  # rows: chunks, columns: terms; CSC so one term's postings are one slice
+        self._vocab = vocab
+        self._k1 = k1
+        self._b = b
+        self._lengths = np.asarray(frequencies.sum(axis=1), dtype=np.float32).ravel()
         self._term_ceiling: dict[str, float] = {}
+
+    @property
+    def size(self) -> int:
+        return int(self._tf.shape[0])
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> Bm25KeywordIndex:
-        retriever = bm25s.BM25(k1=k1, b=b)
-        # bm25s cannot index an empty corpus; one placeholder document keeps the shapes valid (and its
-        # scores are cut off by `size`).
-        corpus = list(texts) or ["placeholder"]
-        tokens = bm25s.tokenize(corpus, stemmer=_stemmer, show_progress=False)
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever, len(texts))
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
+        for row, text in enumerate(texts):
+            for term, count in Counter(analyze(text)).items():
+                rows.append(row)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                counts.append(count)
+        matrix = sparse.csc_array(
+            (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(cols))),
+            shape=(len(texts), len(vocab)),
+        )
+        return cls(matrix, vocab, k1, b)
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> Bm25KeywordIndex:
-        return cls(bm25s.BM25.load(str(folder)), size)
+    def load(cls, folder: Path) -> Bm25KeywordIndex:
+        params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+        matrix = sparse.csc_array(sparse.load_npz(folder / "frequencies.npz"))
+        return cls(matrix, params["vocab"], params["k1"], params["b"])
 
     def save(self, folder: Path) -> None:
-        self._retriever.save(str(folder), show_progress=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        sparse.save_npz(folder / "frequencies.npz", self._tf)
+        params = {"k1": self._k1, "b": self._b, "vocab": self._vocab}
+        (folder / "params.json").write_text(json.dumps(params), encoding="utf-8")
 
     def tokens(self, text: str) -> list[str]:
         """Stemmed query terms that exist in the vocabulary (unknown terms cannot score)."""
-        vocab = self._retriever.vocab_dict
-        return [t for t in analyze(text) if t in vocab]
+        return [t for t in analyze(text) if t in self._vocab]
 
-    def scores(self, text: str) -> npt.NDArray[np.float32]:
-        """BM25 score of every chunk row for `text` (zeros when no query term is known)."""
-        terms = self.tokens(text)
-        if not terms or self._size == 0:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)[: self._size]
+    def scores(self, text: str, allowed: Mask | None = None) -> Scores:
+        """BM25 score of every chunk row for `text`, with statistics over the `allowed` rows (zero elsewhere)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        stats = self._stats(allowed)
+        for term in self.tokens(text):
+            rows, scores = self._postings(term, allowed, stats)
+            out[rows] += scores  # a term's rows are distinct, so fancy-index += is exact
+        return out
 
-    def ceiling(
-        self, text: str, allowed: npt.NDArray[np.bool_] | None = None, cache: dict[str, float] | None = None
-    ) -> float:
+    def ceiling(self, text: str, allowed: Mask | None = None, cache: dict[str, float] | None = None) -> float:
         """The score a chunk would get by holding every query term as well as the best chunk holds each.
 
         Dividing by it puts BM25 on a [0, 1] scale that means the same on a small and a large corpus
-        (unlike dividing by the query's best hit, which always makes someone score 1). With `allowed`, only
-        those rows count: a word that only hidden chunks hold must not move a reader's scores. `cache` holds
-        per-term results for that same set of rows.
+        (unlike dividing by the query's best hit, which always makes someone score 1). `cache` holds
+        per-term results for the same `allowed` rows.
         """
         if cache is None:
             cache = self._term_ceiling if allowed is None else {}
+        stats: tuple[int, float] | None = None
         total = 0.0
         for term in self.tokens(text):
             if term not in cache:
-                scores = self._retriever.get_scores([term])[: self._size]
-                cache[term] = float(np.max(scores if allowed is None else scores[allowed], initial=0.0))
+                stats = stats or self._stats(allowed)
+                cache[term] = float(np.max(self._postings(term, allowed, stats)[1], initial=0.0))
             total += cache[term]
         return total
+
+    def _stats(self, allowed: Mask | None) -> tuple[int, float]:
+        """(document count, average length) over the allowed rows."""
+        lengths = self._lengths if allowed is None else self._lengths[allowed]
+        return len(lengths), float(lengths.mean()) if len(lengths) else 1.0
+
+    def _postings(
+        self, term: str, allowed: Mask | None, stats: tuple[int, float]
+    ) -> tuple[npt.NDArray[np.int32], Scores]:
+        column = self._vocab[term]
+        start, end = self._tf.indptr[column], self._tf.indptr[column + 1]
+        rows, tf = self._tf.indices[start:end], self._tf.data[start:end]
+        if allowed is not None:
+            keep = allowed[rows]
+            rows, tf = rows[keep], tf[keep]
+        count, average_length = stats
+        idf = math.log(1.0 + (count - len(rows) + 0.5) / (len(rows) + 0.5))
+        norm = self._k1 * (1.0 - self._b + self._b * self._lengths[rows] / average_length)
+        return rows, (idf * tf / (tf + norm)).astype(np.float32)

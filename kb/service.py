@@ -13,10 +13,11 @@ from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
 from kb.access import Principal, can_read_article, can_read_ticket
 from kb.articles import LoadResult, render_html
+from kb.articles.listing import ArticlePage, facets
 from kb.errors import IndexNotReady, InvalidInput, NotFound
 from kb.indexing import IndexReport, index_articles, read_articles
 from kb.search import Searcher, SearchOutcome
-from kb.search.searcher import EVERYONE
+from kb.search.searcher import EVERYONE, SearchHit
 from kb.settings import Settings
 from kb.store import Store
 from kb.teams import TeamDirectory, load_teams
@@ -166,17 +167,31 @@ class KnowledgeBase:
             raise NotFound(f"no article {article_id!r}", field="article_id")
         return {**found, "html": render_html(found["body"])}
 
+    def related_articles(self, article_id: str, limit: int = 5, reader: Principal = EVERYONE) -> list[SearchHit]:
+        """Articles like `article_id`; 404 for an article the reader may not read, as for a missing one."""
+        if not 1 <= limit <= self.settings.max_results:
+            raise InvalidInput(f"`limit` must be between 1 and {self.settings.max_results}", field="limit")
+        self.article(article_id, reader)
+        return self.searcher().related(article_id, limit, reader)
+
     def articles(
-        self, *, page: int = 1, per_page: int = 20, team: str | None = None, reader: Principal = EVERYONE
-    ) -> tuple[list[dict[str, Any]], int]:
-        """A page of the published articles `reader` may read; the total counts only those."""
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        team: str | None = None,
+        tag: str | None = None,
+        reader: Principal = EVERYONE,
+    ) -> ArticlePage:
+        """A page of the published articles `reader` may read; the total and the facets count only those."""
         if page < 1:
             raise InvalidInput("`page` must be 1 or more", field="page")
         if not 1 <= per_page <= 100:
             raise InvalidInput("`per_page` must be between 1 and 100", field="per_page")
-        readable = [a for a in self.store.articles.published(team=team) if can_read_article(reader, a["audience"])]
+        readable = [a for a in self.store.articles.published() if can_read_article(reader, a["audience"])]
+        matching = [a for a in readable if (team is None or a["team"] == team) and (tag is None or tag in a["tags"])]
         start = (page - 1) * per_page
-        return readable[start : start + per_page], len(readable)
+        return ArticlePage(matching[start : start + per_page], len(matching), facets(readable))
 
     # Tickets ------------------------------------------------------------------------------------------
     def create_ticket(self, new: NewTicket) -> dict[str, Any]:

@@ -1,13 +1,16 @@
-"""GET /v1/articles and /v1/articles/{id}."""
+"""GET /v1/articles, /v1/articles/{id} and /v1/articles/{id}/related."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import KB, Reader
-from api.schemas.articles import ArticleDetail, ArticlePage, ArticleSummary
+from api.deps import KB, ModelThread, Reader
+from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary
+from api.schemas.search import SearchResult
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
@@ -18,14 +21,33 @@ def list_articles(
     reader: Reader,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-    team: Annotated[str | None, Query(max_length=100)] = None,
+    team: Annotated[str | None, Query(max_length=100, description="Only this team's articles.")] = None,
+    tag: Annotated[str | None, Query(max_length=100, description="Only articles with this tag.")] = None,
 ) -> ArticlePage:
-    rows, total = kb.articles(page=page, per_page=per_page, team=team, reader=reader)
-    items = [ArticleSummary.model_validate({**r, "url": f"/v1/articles/{r['id']}"}) for r in rows]
-    return ArticlePage(items=items, page=page, per_page=per_page, total=total)
+    found = kb.articles(page=page, per_page=per_page, team=team, tag=tag, reader=reader)
+    items = [ArticleSummary.model_validate({**r, "url": f"/v1/articles/{r['id']}"}) for r in found.items]
+    return ArticlePage(
+        items=items, page=page, per_page=per_page, total=found.total, facets=ArticleFacets(**found.facets)
+    )
 
 
 @router.get("/{article_id}", response_model=ArticleDetail, summary="One article: metadata, Markdown, safe HTML")
 def get_article(kb: KB, reader: Reader, article_id: Annotated[str, Path(max_length=200)]) -> ArticleDetail:
     article = kb.article(article_id, reader)
     return ArticleDetail.model_validate({**article, "markdown": article["body"]})
+
+
+@router.get(
+    "/{article_id}/related", response_model=list[SearchResult], summary="Articles about the same problem, nearest first"
+)
+async def related_articles(
+    kb: KB,
+    reader: Reader,
+    model_thread: ModelThread,
+    article_id: Annotated[str, Path(max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
+) -> list[SearchResult]:
+    hits = await asyncio.get_running_loop().run_in_executor(
+        model_thread, functools.partial(kb.related_articles, article_id, limit, reader)
+    )
+    return [SearchResult(**vars(hit), url=f"/v1/articles/{hit.article_id}") for hit in hits]

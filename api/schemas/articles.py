@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ArticleSummary(BaseModel):
@@ -15,11 +15,17 @@ class ArticleSummary(BaseModel):
     url: str
 
 
+class ArticleFacets(BaseModel):
+    team: dict[str, int] = Field(description="Readable articles per owning team.")
+    tag: dict[str, int] = Field(description="Readable articles per tag.")
+
+
 class ArticlePage(BaseModel):
     items: list[ArticleSummary]
     page: int
     per_page: int
-    total: int
+    total: int = Field(description="Articles matching the filters that you may read.")
+    facets: ArticleFacets = Field(description="Counts over every article you may read, before the filters.")
 
 
 class ArticleDetail(BaseModel):

@@ -127,6 +127,27 @@ class Searcher:
         outcome = self.search(text[: self._max_query_chars], limit=5)
         return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
 
+    def related(self, article_id: str, limit: int = 5, reader: Principal = EVERYONE) -> list[SearchHit]:
+        """The articles nearest to `article_id` (by the mean of its chunk vectors) that `reader` may read.
+
+        Like search, the reader's filter is applied inside FAISS, so a hidden article never takes a place.
+        """
+        own = np.array([row for row, doc in enumerate(self._doc_of_row) if doc == article_id], dtype=np.int64)
+        if not len(own):
+            return []
+        allowed = self._row_filter(reader)
+        mask = np.ones(len(self._doc_of_row), dtype=bool) if allowed is None else allowed.mask.copy()
+        mask[own] = False
+        if not mask.any():
+            return []
+        centroid = self.index.vectors.vectors(own).mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        scores, rows = self.index.vectors.search(centroid, CANDIDATE_DEPTH, RowFilter(mask))
+        title = self.index.rows[int(own[0])].title
+        return [
+            self._hit(doc, row, score, title) for doc, row, score in best_per_group(rows, scores, self._doc_of_row)
+        ][:limit]
+
     def retrieve(self, text: str, allowed: RowFilter | None = None) -> Retrieval:
         """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
         query_vector = self._embedder.encode([text])[0]
@@ -154,8 +175,7 @@ class Searcher:
         return Retrieval(ranked, Evidence(top_dense, second_dense))
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
-        scores = self.index.keywords.scores(text)
-        return scores if allowed is None else np.where(allowed.mask, scores, np.float32(0.0))
+        return self.index.keywords.scores(text, None if allowed is None else allowed.mask)
 
     def _row_filter(self, reader: Principal) -> RowFilter | None:
         """The rows `reader` may see (None: all of them), computed once per distinct audience."""

@@ -81,13 +81,13 @@ class ArticleRepository:
             row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
         return dict(row._mapping) if row else None
 
-    def published(self, *, team: str | None = None) -> list[dict[str, Any]]:
+    def published(self) -> list[dict[str, Any]]:
         """Every published article, by title. Readability is decided by the caller (kb.access), so the list
-        is filtered before it is paged or counted."""
+        is filtered before it is paged, counted or faceted."""
         table = schema.articles
-        condition = sa.and_(table.c.status == "published", *([table.c.team == team] if team else []))
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(table).where(condition).order_by(table.c.title, table.c.id)).all()
+            query = sa.select(table).where(table.c.status == "published").order_by(table.c.title, table.c.id)
+            rows = conn.execute(query).all()
         return [dict(r._mapping) for r in rows]
 
 

@@ -250,6 +250,36 @@ def test_a_word_only_in_hidden_articles_does_not_change_an_outsiders_scores(
     assert here.confidence == there.confidence
 
 
+@pytest.fixture(scope="module")
+def without_secret(
+    access: AccessKb, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[KnowledgeBase]:
+    """The same KB without the restricted article at all: what an outsider's world should look like."""
+    root = tmp_path_factory.mktemp("without-secret")
+    articles = root / "articles"
+    shutil.copytree(access.settings.articles_dir, articles)
+    (articles / f"{SECRET_ID}.md").unlink()
+    kb = KnowledgeBase(
+        access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
+    )
+    kb.index(strict=True)
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize("query", [PRINTER_QUERY, "quarterly bonus calibration payroll", "printer offline payroll"])
+def test_hidden_articles_do_not_shift_an_outsiders_scores_through_corpus_statistics(
+    access: AccessKb, without_secret: KnowledgeBase, query: str
+) -> None:
+    """BM25's idf and average length count only readable chunks: shared words in a hidden article must not
+    move a single score, so an outsider cannot infer a hidden article from scores either."""
+    outsider = access.kb.users.authenticate(access.tokens["erik"])
+    here = access.kb.search(query, 50, reader=outsider, record=False)
+    there = without_secret.search(query, 50, reader=outsider, record=False)
+    assert [(h.article_id, h.score) for h in here.hits] == [(h.article_id, h.score) for h in there.hits]
+    assert here.confidence == there.confidence
+
+
 def _all_article_ids(api: TestClient, token: str, per_page: int, **params: str) -> tuple[list[str], int]:
     ids: list[str] = []
     totals: set[int] = set()
@@ -288,6 +318,62 @@ def test_article_listing_and_total_hide_restricted_articles(
                 headers=_auth(access.tokens[outsider]),
             )
             _assert_no_leak(response)
+
+
+@pytest.mark.parametrize("tag", [None, "printer", "payroll"])
+def test_article_facets_and_tag_filter_count_only_readable_articles(
+    api: TestClient, access: AccessKb, tag: str | None
+) -> None:
+    params = {"tag": tag} if tag else {}
+    insider = api.get("/v1/articles", params=params, headers=_auth(access.tokens["hana"])).json()
+    for outsider in OUTSIDERS:
+        response = api.get("/v1/articles", params=params, headers=_auth(access.tokens[outsider]))
+        _assert_no_leak(response)
+        body = response.json()
+        assert body["total"] == insider["total"] - 1
+        assert body["facets"]["team"] == {**insider["facets"]["team"], "HR": insider["facets"]["team"]["HR"] - 1}
+        for secret_tag in ("payroll", "bonus", "printer"):
+            expected = insider["facets"]["tag"][secret_tag] - 1
+            assert body["facets"]["tag"].get(secret_tag, 0) == expected
+        if tag:
+            assert all(tag in item["tags"] for item in body["items"])
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+@pytest.mark.parametrize("article_id", ["printer-offline-floor-printer", XSS_ID])
+def test_related_articles_never_include_a_restricted_one(
+    api: TestClient, access: AccessKb, outsider: str, article_id: str
+) -> None:
+    insider = api.get(f"/v1/articles/{article_id}/related", params={"limit": 50}, headers=_auth(access.tokens["hana"]))
+    readable = [r["article_id"] for r in insider.json() if r["article_id"] != SECRET_ID]
+    assert article_id not in readable
+    for limit in (1, 2, 50):
+        response = api.get(
+            f"/v1/articles/{article_id}/related", params={"limit": limit}, headers=_auth(access.tokens[outsider])
+        )
+        assert response.status_code == 200, response.text
+        _assert_no_leak(response)
+        assert [r["article_id"] for r in response.json()] == readable[:limit]
+
+
+def test_the_insider_sees_the_restricted_article_among_the_related_ones(api: TestClient, access: AccessKb) -> None:
+    response = api.get(
+        "/v1/articles/printer-offline-floor-printer/related", params={"limit": 3}, headers=_auth(access.tokens["hana"])
+    )
+    assert SECRET_ID in [r["article_id"] for r in response.json()]
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_related_articles_of_a_restricted_article_are_a_404_like_a_missing_one(
+    api: TestClient, access: AccessKb, outsider: str
+) -> None:
+    headers = _auth(access.tokens[outsider])
+    hidden = api.get(f"/v1/articles/{SECRET_ID}/related", headers=headers)
+    missing = api.get("/v1/articles/no-such-article-at-all/related", headers=headers)
+    assert hidden.status_code == missing.status_code == 404
+    assert json.loads(hidden.text.replace(SECRET_ID, "ID")) == json.loads(
+        missing.text.replace("no-such-article-at-all", "ID")
+    )
 
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)

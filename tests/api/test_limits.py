@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
+TICKET_DESCRIPTION = ("The printer says offline. " * 40).strip()
 TICKET = {"subject": "Printer offline", "description": "It says offline.", "requester": "ana", "team": "IT"}
 
 
@@ -22,6 +25,28 @@ def test_oversized_body_is_413_problem_json_naming_the_limit(client: TestClient)
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "KB_MAX_BODY_BYTES" in response.json()["detail"]
     assert response.json()["field"] == "body"
+
+
+def _chunked(body: bytes, size: int = 1000) -> Iterator[bytes]:
+    """A body sent with Transfer-Encoding: chunked, so there is no Content-Length to trust."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_an_oversized_chunked_body_is_413_too(client: TestClient) -> None:
+    body = json.dumps({**TICKET, "description": "x" * 70_000}).encode()
+    response = client.post("/v1/tickets", content=_chunked(body), headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.json()["field"] == "body"
+
+
+def test_a_small_chunked_body_reaches_the_route_intact(client: TestClient) -> None:
+    body = json.dumps({**TICKET, "description": "The printer says offline. " * 40}).encode()
+    response = client.post("/v1/tickets", content=_chunked(body, 100), headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == TICKET_DESCRIPTION
 
 
 def test_rate_limit_answers_429_with_retry_after(
