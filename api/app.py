@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -10,11 +12,13 @@ from fastapi import FastAPI
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routers import articles, health, search, tickets
+from api.routers import articles, health, search, surveys, teams, tickets
 from indexer.embedders import Embedder
 from kb import __version__
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
@@ -27,9 +31,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         kb.embedder  # load the model at start-up, not on the first request  # noqa: B018
         app.state.kb = kb
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
+        housekeeping = asyncio.create_task(_maintain(kb)) if settings.maintenance_seconds else None
         try:
             yield
         finally:
+            if housekeeping is not None:
+                housekeeping.cancel()
             app.state.model_thread.shutdown(wait=True)
             kb.close()
 
@@ -41,9 +48,19 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     install_problem_handlers(app)
     install_limits(app, settings)
-    for router in (health.router, search.router, articles.router, tickets.router):
+    for router in (health.router, search.router, articles.router, tickets.router, surveys.router, teams.router):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+async def _maintain(kb: KnowledgeBase) -> None:
+    """Close old resolved tickets and flag SLA risk, now and every `maintenance_seconds`."""
+    while True:
+        try:
+            await asyncio.to_thread(kb.maintain)
+        except Exception:  # keep the loop alive: the next round retries
+            log.exception("ticket maintenance failed")
+        await asyncio.sleep(kb.settings.maintenance_seconds)
 
 
 def app_from_environment() -> FastAPI:

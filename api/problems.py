@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kb.errors import (
     ArticleProblemsError,
     ConfigurationError,
+    Conflict,
+    Forbidden,
     IndexNotReady,
     InvalidInput,
     KbError,
@@ -28,6 +30,8 @@ STATUS_BY_ERROR: dict[type[KbError], int] = {
     InvalidInput: 422,
     NotFound: 404,
     Unauthorized: 401,
+    Forbidden: 403,
+    Conflict: 409,
     IndexNotReady: 503,
     ArticleProblemsError: 422,
     ConfigurationError: 500,
@@ -49,7 +53,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
     for status, description in (
         (401, "Missing, unknown, revoked or expired token"),
+        (403, "Signed in, but not allowed to do this"),
         (404, "Not found (or not visible to the caller)"),
+        (409, "Conflicts with the current state (transition, survey already answered, idempotency key reuse)"),
         (413, "Request body too large"),
         (422, "Invalid input; `field` names the offending parameter"),
         (429, "Too many requests; see Retry-After"),

@@ -38,8 +38,18 @@ def can_read_article(principal: Principal, audience: Iterable[str]) -> bool:
     return bool(groups & {g.lower() for g in principal.groups})
 
 
-def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
-    """Requesters see their own tickets, agents their teams' tickets, admins all."""
-    if principal.role == "admin" or requester == principal.name:
+def can_work_ticket(principal: Principal, team: str) -> bool:
+    """Agents work their teams' tickets (reply, note, change, transfer); admins work every ticket."""
+    if principal.role == "admin":
         return True
     return principal.role == "agent" and team.lower() in {t.lower() for t in principal.teams}
+
+
+def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
+    """Requesters see their own tickets, agents their teams' tickets, admins all."""
+    return requester == principal.name or can_work_ticket(principal, team)
+
+
+def can_edit_teams(principal: Principal) -> bool:
+    """Only admins change teams (hours, holidays, channels, targets); every signed-in reader may see them."""
+    return principal.role == "admin"

@@ -32,6 +32,19 @@ class Unauthorized(KbError):
     title = "Unauthorized"
 
 
+class Forbidden(KbError):
+    """The caller is known but may not do this (they may see the thing, not change it)."""
+
+    title = "Forbidden"
+
+
+class Conflict(KbError):
+    """The request clashes with the current state: a transition that is not allowed, a survey already
+    answered, an idempotency key reused for a different request."""
+
+    title = "Conflict"
+
+
 class IndexNotReady(KbError):
     """No usable index yet: nothing has been indexed, or the index on disk cannot be used."""
 

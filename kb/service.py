@@ -5,23 +5,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from indexer.build import Progress, current_generation, load_index
 from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
-from kb.access import Principal, can_read_article, can_read_ticket
+from kb.access import Principal, can_read_article, can_work_ticket
 from kb.articles import LoadResult, render_html
 from kb.articles.listing import ArticlePage, facets
-from kb.errors import IndexNotReady, InvalidInput, NotFound
+from kb.errors import Forbidden, IndexNotReady, InvalidInput, NotFound
+from kb.events import Event, EventBus
 from kb.indexing import IndexReport, index_articles, read_articles
 from kb.search import Searcher, SearchOutcome
 from kb.search.searcher import EVERYONE, SearchHit
 from kb.settings import Settings
 from kb.store import Store
+from kb.store.teams import TeamOverrideRepository
+from kb.surveys import SurveyService
 from kb.teams import TeamDirectory, load_teams
+from kb.teams.editing import TeamService
+from kb.teams.schedule import TeamStatus
 from kb.tickets import NewTicket, TicketService
+from kb.tickets.drafts import Draft, write_draft
+from kb.tickets.similar import SimilarCases, find_similar
 from kb.users import UserService
 
 log = logging.getLogger(__name__)
@@ -44,11 +52,15 @@ class KnowledgeBase:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.resolved_database_url)
         self.teams: TeamDirectory = load_teams(settings.resolved_teams_file)
+        self.team_service = TeamService(self.teams, TeamOverrideRepository(self.store.engine), self.store.audit)
+        self.team_service.apply_overrides()  # admins' edits (stored) over the teams file
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
-        self.tickets = TicketService(self.store.tickets, self.teams, router=self._route)
+        self.events = EventBus()
+        self.tickets = TicketService(self.store.tickets, self.teams, self._route, self.store.users, self.events)
         self.users = UserService(self.store.users, self.store.audit, settings.token_days)
+        self.surveys = SurveyService(self.store.surveys)
 
     @property
     def embedder(self) -> Embedder:
@@ -89,6 +101,8 @@ class KnowledgeBase:
         for action, ids in (("article.index", build.embedded), ("article.remove", build.removed)):
             for article_id in ids:
                 self.store.audit.add(actor="indexer", action=action, target=article_id, origin="cli")
+                kind = "article.indexed" if action == "article.index" else "article.removed"
+                self.events.publish(Event(kind, {"article_id": article_id}))
         return report
 
     @property
@@ -139,10 +153,10 @@ class KnowledgeBase:
         started = time.perf_counter()
         outcome = self.searcher().search(query, limit, reader)
         if record:
-            self.record_search(outcome, (time.perf_counter() - started) * 1000)
+            self.record_search(outcome, (time.perf_counter() - started) * 1000, reader.name)
         return outcome
 
-    def record_search(self, outcome: SearchOutcome, latency_ms: float) -> None:
+    def record_search(self, outcome: SearchOutcome, latency_ms: float, user: str | None = None) -> None:
         """Write one search-log row. The API calls it after the response is sent: the durable commit costs a
         disk flush, which the person waiting for answers should not pay."""
         self.store.search_log.add(
@@ -151,6 +165,7 @@ class KnowledgeBase:
             confidence=outcome.confidence,
             top_ids=[h.article_id for h in outcome.hits],
             latency_ms=latency_ms,
+            user=user,
         )
 
     def _route(self, text: str) -> str:
@@ -193,14 +208,62 @@ class KnowledgeBase:
         start = (page - 1) * per_page
         return ArticlePage(matching[start : start + per_page], len(matching), facets(readable))
 
+    def record_article_view(self, article_id: str, reader: Principal) -> None:
+        self.surveys.feedback(article_id, reader, "view")
+
+    def article_feedback(self, article_id: str, helpful: bool, reader: Principal, query: str | None = None) -> None:
+        """A helpful / did-not-help vote by someone who may read the article (404 otherwise)."""
+        self.article(article_id, reader)
+        self.surveys.feedback(article_id, reader, "helpful" if helpful else "not_helpful", query)
+
     # Tickets ------------------------------------------------------------------------------------------
-    def create_ticket(self, new: NewTicket) -> dict[str, Any]:
-        return self.tickets.create(new)
+    def create_ticket(self, new: NewTicket, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+        """(ticket, replayed); the same key from the same requester returns the first ticket."""
+        ticket, replayed = self.tickets.create(new, idempotency_key)
+        return self.tickets.view(ticket, Principal(name=ticket["requester"]), history=False), replayed
 
     def ticket(self, ticket_id: int, reader: Principal = EVERYONE) -> dict[str, Any]:
-        ticket = self.tickets.get(ticket_id)
-        if not can_read_ticket(reader, ticket["requester"], ticket["team"]):
-            raise NotFound(f"no ticket {ticket_id}", field="ticket_id")
+        ticket = self.tickets.readable(ticket_id, reader)
         if reader.role in ("agent", "admin") and reader.name != ticket["requester"]:
             self.store.audit.add(actor=reader.name, action="ticket.view", target=str(ticket_id), origin=reader.origin)
-        return ticket
+        return self.tickets.view(ticket, reader)
+
+    def similar_cases(self, ticket_id: int, reader: Principal, limit: int = 5) -> SimilarCases:
+        """Resolved tickets and articles nearest to this ticket, among those `reader` may see."""
+        ticket = self.tickets.readable(ticket_id, reader)
+        return find_similar(ticket, reader, self.store.tickets, self.searcher(), self.embedder, limit)
+
+    def draft_article(self, ticket_id: int, reader: Principal) -> Draft:
+        """Turn a resolved ticket into a draft article file owned by its team, for the publishing flow."""
+        ticket = self.tickets.readable(ticket_id, reader)
+        if not can_work_ticket(reader, ticket["team"]):
+            raise Forbidden("drafting an article from a ticket is for the agents of its team")
+        notes = [e["body"] for e in self.store.tickets.events(ticket_id, internal=True) if e["kind"] == "note"]
+        draft = write_draft(ticket, notes, self.settings.articles_dir)
+        self.store.audit.add(actor=reader.name, action="article.draft", target=draft.article_id, origin=reader.origin)
+        self.events.publish(Event("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]}))
+        return draft
+
+    def maintain(self) -> dict[str, list[int]]:
+        """Periodic work: close tickets resolved long enough ago, and flag SLA risk once per ticket."""
+        return {
+            "closed": self.tickets.close_resolved(self.settings.auto_close_days),
+            "at_risk": self.tickets.flag_at_risk(),
+        }
+
+    # Teams --------------------------------------------------------------------------------------------
+    def team_statuses(self, at: datetime | None = None) -> list[TeamStatus]:
+        """Every team with its desk's and its channels' status at `at` (default: now)."""
+        return self.team_service.statuses(at)
+
+    def team_status(self, name: str, at: datetime | None = None) -> TeamStatus:
+        return self.team_service.status(name, at)
+
+    def put_team(self, name: str, config: dict[str, Any], editor: Principal) -> tuple[TeamStatus, bool]:
+        """Create or replace a team (admins only); also whether it is new."""
+        team, created = self.team_service.replace(name, config, editor)
+        return self.team_service.status(team.name), created
+
+    def patch_team(self, name: str, changes: dict[str, Any], editor: Principal) -> TeamStatus:
+        """Merge `changes` over a team (admins only)."""
+        return self.team_service.status(self.team_service.patch(name, changes, editor).name)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Requests per minute per token (per client address when anonymous); 0: off."
     )
+    auto_close_days: int = Field(7, ge=1, description="A resolved ticket closes after this many days unless reopened.")
+    maintenance_seconds: int = Field(
+        300, ge=0, description="How often the server closes old resolved tickets and flags SLA risk; 0: never."
+    )
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from kb.access import ROLES, Principal
 from kb.errors import InvalidInput, NotFound, Unauthorized
-from kb.store.database import AuditRepository, UserRepository, utc
+from kb.store.database import AuditRepository, UserRepository
+from kb.store.timestamps import utc
 
 
 def hash_token(token: str) -> str:

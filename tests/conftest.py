@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,3 +120,8 @@ def indexed_small_kb(
     kb = KnowledgeBase(indexed_small_settings, embedder=embedder)
     yield kb
     kb.close()
+
+
+def stable_ticket(ticket: dict[str, Any]) -> dict[str, Any]:
+    """A ticket as JSON without what moves with the clock or the view (SLA usage, the detail's history)."""
+    return {k: v for k, v in ticket.items() if k not in ("sla", "events")}

@@ -6,10 +6,10 @@ import asyncio
 import functools
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Path, Query
 
 from api.deps import KB, ModelThread, Reader
-from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary
+from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary, FeedbackCreate
 from api.schemas.search import SearchResult
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
@@ -32,9 +32,21 @@ def list_articles(
 
 
 @router.get("/{article_id}", response_model=ArticleDetail, summary="One article: metadata, Markdown, safe HTML")
-def get_article(kb: KB, reader: Reader, article_id: Annotated[str, Path(max_length=200)]) -> ArticleDetail:
+def get_article(
+    kb: KB, reader: Reader, background: BackgroundTasks, article_id: Annotated[str, Path(max_length=200)]
+) -> ArticleDetail:
     article = kb.article(article_id, reader)
+    background.add_task(kb.record_article_view, article_id, reader)  # counted for "top articles"
     return ArticleDetail.model_validate({**article, "markdown": article["body"]})
+
+
+@router.post(
+    "/{article_id}/feedback", status_code=204, summary="Did this article help? (feeds top articles and tickets)"
+)
+def article_feedback(
+    kb: KB, reader: Reader, article_id: Annotated[str, Path(max_length=200)], body: FeedbackCreate
+) -> None:
+    kb.article_feedback(article_id, body.helpful, reader, body.query)
 
 
 @router.get(

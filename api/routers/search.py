@@ -36,7 +36,7 @@ async def search(
     outcome = await asyncio.get_running_loop().run_in_executor(
         model_thread, functools.partial(kb.search, q, limit, reader=reader, record=False)
     )
-    background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000)
+    background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,
         answered=outcome.answered,

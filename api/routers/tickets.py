@@ -1,27 +1,134 @@
-"""POST /v1/tickets and GET /v1/tickets/{id}."""
+"""Tickets: create (idempotent), list, read, change, reply, note, rate; similar cases; draft an article."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Header, Path, Query, Response
 
-from api.deps import KB, Reader
-from api.schemas.tickets import TicketCreate, TicketOut
+from api.deps import KB, ModelThread, Reader
+from api.schemas.search import SearchResult
+from api.schemas.tickets import (
+    DraftOut,
+    MessageCreate,
+    SatisfactionCreate,
+    SimilarCasesOut,
+    SimilarTicket,
+    TicketCreate,
+    TicketDetail,
+    TicketEvent,
+    TicketOut,
+    TicketPage,
+    TicketUpdate,
+)
 from kb.access import LOCAL_ADMIN
-from kb.tickets import NewTicket
+from kb.tickets import NewTicket, TicketChange, TicketQuery
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
+TicketId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Send the same key when retrying: the first result is returned, never a duplicate.",
+    ),
+]
+REPLAYED = "Idempotent-Replayed"
+
 
 @router.post("", response_model=TicketOut, status_code=201, summary="Open a ticket with a team")
-def create_ticket(kb: KB, reader: Reader, body: TicketCreate) -> TicketOut:
+def create_ticket(
+    kb: KB, reader: Reader, body: TicketCreate, response: Response, idempotency_key: IdempotencyKey = None
+) -> TicketOut:
     fields = body.model_dump()
     if reader.name != LOCAL_ADMIN.name:  # a signed-in user always asks as themselves
         fields["requester"] = reader.name
-    return TicketOut.model_validate(kb.create_ticket(NewTicket(**fields)))
+    ticket, replayed = kb.create_ticket(NewTicket(**fields), idempotency_key)
+    response.headers[REPLAYED] = str(replayed).lower()
+    return TicketOut.model_validate(ticket)
 
 
-@router.get("/{ticket_id}", response_model=TicketOut, summary="One ticket")
-def get_ticket(kb: KB, reader: Reader, ticket_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> TicketOut:
+@router.get("", response_model=TicketPage, summary="Tickets you may see: yours, your teams', or all (admins)")
+def list_tickets(
+    kb: KB,
+    reader: Reader,
+    scope: Annotated[str, Query(pattern="^(mine|team|visible)$", description="mine, team, or visible")] = "visible",
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    team: Annotated[str | None, Query(max_length=100)] = None,
+    priority: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    sla: Annotated[str | None, Query(max_length=20, description="on_track, at_risk or breached")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> TicketPage:
+    query = TicketQuery(scope, status, team, priority, assignee, sla, page, per_page)
+    items, total = kb.tickets.find(reader, query)
+    return TicketPage(items=[TicketOut.model_validate(t) for t in items], page=page, per_page=per_page, total=total)
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail, summary="One ticket, with its SLA status and history")
+def get_ticket(kb: KB, reader: Reader, ticket_id: TicketId) -> TicketDetail:
+    return TicketDetail.model_validate(kb.ticket(ticket_id, reader))
+
+
+@router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change state, priority, team or assignee")
+def update_ticket(kb: KB, reader: Reader, ticket_id: TicketId, body: TicketUpdate) -> TicketDetail:
+    kb.tickets.update(ticket_id, TicketChange(**body.model_dump()), reader)
+    return TicketDetail.model_validate(kb.ticket(ticket_id, reader))
+
+
+@router.post("/{ticket_id}/replies", response_model=TicketEvent, status_code=201, summary="A reply the requester sees")
+def reply(
+    kb: KB,
+    reader: Reader,
+    ticket_id: TicketId,
+    body: MessageCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> TicketEvent:
+    event, replayed = kb.tickets.reply(ticket_id, body.body, reader, idempotency_key)
+    response.headers[REPLAYED] = str(replayed).lower()
+    return TicketEvent.model_validate(event)
+
+
+@router.post("/{ticket_id}/notes", response_model=TicketEvent, status_code=201, summary="An internal note")
+def note(kb: KB, reader: Reader, ticket_id: TicketId, body: MessageCreate) -> TicketEvent:
+    return TicketEvent.model_validate(kb.tickets.note(ticket_id, body.body, reader))
+
+
+@router.post("/{ticket_id}/satisfaction", response_model=TicketOut, summary="Rate a resolved ticket (once)")
+def satisfaction(kb: KB, reader: Reader, ticket_id: TicketId, body: SatisfactionCreate) -> TicketOut:
+    kb.tickets.rate(ticket_id, body.score, body.comment, reader)
     return TicketOut.model_validate(kb.ticket(ticket_id, reader))
+
+
+@router.get("/{ticket_id}/similar", response_model=SimilarCasesOut, summary="Similar resolved tickets and articles")
+async def similar(
+    kb: KB,
+    reader: Reader,
+    model_thread: ModelThread,
+    ticket_id: TicketId,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> SimilarCasesOut:
+    cases = await asyncio.get_running_loop().run_in_executor(
+        model_thread, functools.partial(kb.similar_cases, ticket_id, reader, limit)
+    )
+    return SimilarCasesOut(
+        tickets=[SimilarTicket.model_validate(vars(t)) for t in cases.tickets],
+        articles=[SearchResult(**vars(h), url=f"/v1/articles/{h.article_id}") for h in cases.articles],
+    )
+
+
+@router.post(
+    "/{ticket_id}/draft-article",
+    response_model=DraftOut,
+    status_code=201,
+    summary="Draft an article from a resolved ticket",
+)
+def draft_article(kb: KB, reader: Reader, ticket_id: TicketId) -> DraftOut:
+    draft = kb.draft_article(ticket_id, reader)
+    return DraftOut(article_id=draft.article_id, path=str(draft.path), markdown=draft.markdown)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ArticleSummary(BaseModel):
@@ -40,3 +40,10 @@ class ArticleDetail(BaseModel):
     front_matter: dict[str, Any]
     markdown: str
     html: str
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helpful: bool
+    query: str | None = Field(None, max_length=1000, description="The search that led to the article.")

@@ -5,7 +5,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.search import SearchResult
+
 Priority = Literal["low", "normal", "high", "urgent"]
+Status = Literal["new", "open", "pending", "resolved", "closed"]
+ClockState = Literal["on_track", "at_risk", "breached", "met"]
 
 
 class TicketCreate(BaseModel):
@@ -20,19 +24,130 @@ class TicketCreate(BaseModel):
     priority: Priority = "normal"
     search_query: str | None = Field(None, max_length=1000, description="The search that found no answer.")
     viewed_article_ids: list[str] = Field(default_factory=list, max_length=50)
+    not_helpful_article_ids: list[str] = Field(
+        default_factory=list, max_length=50, description="Articles the requester marked as not helping."
+    )
+
+
+class TicketUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    priority: Priority | None = None
+    team: str | None = Field(None, min_length=1, max_length=100, description="Transfer to this team.")
+    assignee: str | None = Field(None, max_length=200, description="An agent of the team; empty unassigns.")
+    resolution: str | None = Field(
+        None, max_length=20_000, description="Required when setting status to resolved: what fixed it."
+    )
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class SatisfactionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class NpsCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=0, le=10, description="How likely are you to recommend our internal services (0-10)?")
+    comment: str | None = Field(None, max_length=2000)
+    team: str | None = Field(None, max_length=100, description="The desk this answer is about, if one.")
+
+
+class NpsOut(BaseModel):
+    id: int
+    quarter: str
+    score: int
+
+
+class Clock(BaseModel):
+    state: ClockState
+    due: datetime
+    target_hours: float
+    used_hours: float = Field(description="Business hours used so far (the resolution clock stops while pending).")
+
+
+class Sla(BaseModel):
+    state: Literal["on_track", "at_risk", "breached"] = Field(description="The worse of the two clocks.")
+    paused: bool = Field(description="True while the ticket waits on the requester (pending).")
+    first_response: Clock
+    resolution: Clock
+
+
+class TicketEvent(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    kind: str = Field(description="created, change, reply, note (internal), resolution, csat")
+    field: str | None
+    old: str | None
+    new: str | None
+    body: str | None
+    internal: bool
 
 
 class TicketOut(BaseModel):
     id: int
-    status: str
+    status: Status
     team: str
     priority: Priority
     subject: str
     description: str
     requester: str
+    assignee: str | None
     search_query: str | None
     viewed_article_ids: list[str]
+    not_helpful_article_ids: list[str]
     created_at: datetime
+    updated_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: str | None
+    csat_score: int | None
     expected_first_response_by: datetime = Field(
         description="When the team will first respond, counted in its business hours and timezone."
     )
+    expected_resolution_by: datetime | None = Field(
+        None, description="When the team aims to resolve it, in business hours; moves later while pending."
+    )
+    sla: Sla | None = None
+
+
+class TicketDetail(TicketOut):
+    events: list[TicketEvent] = Field(description="Every change and message; internal notes only for agents.")
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class SimilarTicket(BaseModel):
+    id: int
+    subject: str
+    team: str
+    resolution: str | None
+    resolved_at: datetime | None
+    similarity: float
+
+
+class SimilarCasesOut(BaseModel):
+    tickets: list[SimilarTicket]
+    articles: list[SearchResult]
+
+
+class DraftOut(BaseModel):
+    article_id: str
+    path: str
+    markdown: str

@@ -12,11 +12,9 @@ from sqlalchemy.engine import Engine
 
 from kb.articles import Article
 from kb.store import schema
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+from kb.store.migrate import migrate
+from kb.store.tickets import SurveyRepository, TicketRepository
+from kb.store.timestamps import utc
 
 
 def create_engine(url: str, *, flush_every_commit: bool = True) -> Engine:
@@ -91,34 +89,21 @@ class ArticleRepository:
         return [dict(r._mapping) for r in rows]
 
 
-class TicketRepository:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def add(self, values: dict[str, Any]) -> dict[str, Any]:
-        with self._engine.begin() as conn:
-            result = conn.execute(sa.insert(schema.tickets).values(**values))
-            ticket_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        found = self.get(ticket_id)
-        assert found is not None  # just committed
-        return found
-
-    def get(self, ticket_id: int) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(schema.tickets).where(schema.tickets.c.id == ticket_id)).first()
-        if row is None:
-            return None
-        ticket = dict(row._mapping)
-        for key in ("created_at", "expected_first_response_by"):
-            ticket[key] = utc(ticket[key])
-        return ticket
-
-
 class SearchLogRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add(self, *, query: str, answered: bool, confidence: float, top_ids: list[str], latency_ms: float) -> None:
+    def add(
+        self,
+        *,
+        query: str,
+        answered: bool,
+        confidence: float,
+        top_ids: list[str],
+        latency_ms: float,
+        user: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         with self._engine.begin() as conn:
             conn.execute(
                 sa.insert(schema.search_log).values(
@@ -127,9 +112,27 @@ class SearchLogRepository:
                     confidence=confidence,
                     top_ids=top_ids,
                     latency_ms=latency_ms,
-                    created_at=datetime.now(UTC),
+                    user=user,
+                    created_at=at or datetime.now(UTC),
                 )
             )
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert (generated histories); each row has the columns of `add`, `created_at` included."""
+        if rows:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(schema.search_log), rows)
+
+    def between(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        table = schema.search_log
+        conditions: list[Any] = []
+        if start is not None:
+            conditions.append(table.c.created_at >= start)
+        if end is not None:
+            conditions.append(table.c.created_at < end)
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
+        return [{**dict(r._mapping), "created_at": utc(r._mapping["created_at"])} for r in rows]
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         table = schema.search_log
@@ -217,9 +220,10 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url)
         self._log_engine = create_engine(url, flush_every_commit=False)
-        schema.metadata.create_all(self.engine)
+        migrate(self.engine, schema.metadata)
         self.articles = ArticleRepository(self.engine)
         self.tickets = TicketRepository(self.engine)
+        self.surveys = SurveyRepository(self.engine)
         self.search_log = SearchLogRepository(self._log_engine)
         self.users = UserRepository(self.engine)
         self.audit = AuditRepository(self._log_engine)

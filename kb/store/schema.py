@@ -36,8 +36,87 @@ tickets = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("search_query", sa.Text),
     sa.Column("viewed_article_ids", sa.JSON, nullable=False, default=list),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("expected_first_response_by", sa.DateTime(timezone=True), nullable=False),
+    # Lifecycle (issue 6). Nullable so that a store created before them gains them with ALTER TABLE.
+    sa.Column("assignee", sa.String(200)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("first_response_at", sa.DateTime(timezone=True)),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("resolution", sa.Text),
+    sa.Column("pending_since", sa.DateTime(timezone=True)),
+    sa.Column("paused_hours", sa.Float),  # business hours spent pending: the SLA clock stops meanwhile
+    sa.Column("not_helpful_article_ids", sa.JSON),
+    sa.Column("csat_score", sa.Integer),
+    sa.Column("csat_comment", sa.Text),
+    sa.Column("csat_at", sa.DateTime(timezone=True)),
+    sa.Column("sla_risk_notified", sa.Boolean),
+    sa.Column("requester_email", sa.String(320)),
+)
+
+# Every change to a ticket: state, priority, team, assignee, replies, internal notes, resolution, rating.
+ticket_events = sa.Table(
+    "ticket_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),  # created, change, reply, note, csat
+    sa.Column("field", sa.String(30)),
+    sa.Column("old", sa.String(300)),
+    sa.Column("new", sa.String(300)),
+    sa.Column("body", sa.Text),
+    sa.Column("internal", sa.Boolean, nullable=False, default=False),
+)
+
+# One row per (caller, scope, key): the same Idempotency-Key returns the first result, never a duplicate.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("caller", sa.String(200), nullable=False),
+    sa.Column("scope", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("result_id", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("caller", "scope", "key"),
+)
+
+nps_responses = sa.Table(
+    "nps_responses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("quarter", sa.String(7), nullable=False),  # "2026-Q4"
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("team", sa.String(100)),  # the desk the answer is about, when given
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.UniqueConstraint("user", "quarter"),
+)
+
+# Article views and helpful / not-helpful votes, for "top articles" and the search context of tickets.
+article_feedback = sa.Table(
+    "article_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.String(200), nullable=False, index=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # view, helpful, not_helpful
+    sa.Column("query", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# The embedding of each resolved ticket (subject + description), for "similar past cases".
+ticket_vectors = sa.Table(
+    "ticket_vectors",
+    metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
 )
 
 search_log = sa.Table(
@@ -50,6 +129,7 @@ search_log = sa.Table(
     sa.Column("top_ids", sa.JSON, nullable=False, default=list),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("user", sa.String(200)),  # who searched, for deflection (no ticket from them within 24 h)
 )
 
 users = sa.Table(
@@ -86,4 +166,14 @@ audit_log = sa.Table(
     sa.Column("target", sa.String(300), nullable=False, default=""),
     sa.Column("origin", sa.String(200), nullable=False, default=""),
     sa.Column("detail", sa.JSON, nullable=False, default=dict),
+)
+
+# Teams edited through the API: each row replaces (or adds) the team of that name from the teams file.
+team_overrides = sa.Table(
+    "team_overrides",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),  # the team's name in lower case
+    sa.Column("config", sa.JSON, nullable=False),  # the whole team, as the teams file would describe it
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -17,6 +17,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 Priority = Literal["low", "normal", "high", "urgent"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Interval = tuple[dt.time, dt.time]
+# Response and resolution targets, in business hours: positive, and at most about five working years.
+TargetHours = Annotated[float, Field(gt=0, le=10_000)]
 
 
 def _parse_intervals(spec: str) -> list[Interval]:
@@ -31,24 +33,55 @@ def _parse_intervals(spec: str) -> list[Interval]:
     return sorted(intervals)
 
 
+def parse_weekly(hours: dict[str, str]) -> dict[int, list[Interval]]:
+    """{"mon": "08:00-12:00, 13:00-17:00"} → {0: [(08:00, 12:00), (13:00, 17:00)]} (Monday is 0)."""
+    return {WEEKDAYS.index(day): _parse_intervals(spec) for day, spec in hours.items()}
+
+
+def _validate_weekly(value: dict[str, str]) -> dict[str, str]:
+    for day, spec in value.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+        _parse_intervals(spec)
+    return value
+
+
 class Channel(BaseModel):
+    """A way to reach a team. `hours` is the label people read ("desk hours", "24/7 security desk", ...);
+    `schedule`, when set, is when the channel is really staffed, in the team's timezone and holidays. Without
+    a schedule the channel follows the desk hours, unless its label starts with "24/7" (always open)."""
+
     kind: Literal["portal", "email", "chat", "phone"]
     address: str
     hours: str = "desk hours"
+    schedule: dict[str, str] | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("a schedule names at least one weekday; leave it out to follow the desk hours")
+        return _validate_weekly(value)
+
+    @property
+    def always_open(self) -> bool:
+        return self.schedule is None and self.hours.strip().lower().startswith("24/7")
 
 
 class Team(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     description: str = ""
     email: str = ""
     timezone: str = "UTC"
     hours: dict[str, str] = Field(default_factory=dict)
     holidays: list[dt.date] = Field(default_factory=list)
     channels: list[Channel] = Field(default_factory=list)
-    first_response_hours: dict[Priority, float] = Field(default_factory=dict)
-    resolution_hours: dict[Priority, float] = Field(default_factory=dict)
+    first_response_hours: dict[Priority, TargetHours] = Field(default_factory=dict)
+    resolution_hours: dict[Priority, TargetHours] = Field(default_factory=dict)
     keywords: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -63,11 +96,7 @@ class Team(BaseModel):
     @field_validator("hours")
     @classmethod
     def _valid_hours(cls, value: dict[str, str]) -> dict[str, str]:
-        for day, spec in value.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
-            _parse_intervals(spec)
-        return value
+        return _validate_weekly(value)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -76,21 +105,36 @@ class Team(BaseModel):
     @cached_property
     def weekly_intervals(self) -> dict[int, list[Interval]]:
         """Weekday number (Monday 0) → the open intervals of that day."""
-        return {WEEKDAYS.index(day): _parse_intervals(spec) for day, spec in self.hours.items()}
+        return parse_weekly(self.hours)
 
     def first_response_target(self, priority: str) -> float:
         # A team that sets no target for a priority promises one business day.
         return float(self.first_response_hours.get(priority, 8.0))  # type: ignore[call-overload]
 
+    def resolution_target(self, priority: str) -> float:
+        # A team that sets no target for a priority promises a business week.
+        return float(self.resolution_hours.get(priority, 40.0))  # type: ignore[call-overload]
+
 
 class TeamDirectory:
-    """The configured teams, looked up by name case-insensitively."""
+    """The configured teams, looked up by name case-insensitively.
+
+    Services share one directory; `put` updates it in place, so an edited team is seen by all of them at once.
+    Each change swaps in a new mapping, so a reader iterating meanwhile sees the old teams or the new ones.
+    """
 
     def __init__(self, teams: list[Team]) -> None:
         self._teams = {t.name.lower(): t for t in teams}
 
     def __iter__(self) -> Any:
-        return iter(self._teams.values())
+        return iter(list(self._teams.values()))
+
+    def __len__(self) -> int:
+        return len(self._teams)
+
+    def put(self, team: Team) -> None:
+        """Add `team`, or replace the team of the same name (in any case) where it stood."""
+        self._teams = {**self._teams, team.name.lower(): team}
 
     def get(self, name: str) -> Team | None:
         return self._teams.get(name.strip().lower())

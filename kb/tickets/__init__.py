@@ -1,5 +1,5 @@
 """Tickets: what happens when the knowledge base has no answer."""
 
-from kb.tickets.service import NewTicket, TicketService
+from kb.tickets.service import NewTicket, TicketChange, TicketQuery, TicketService
 
-__all__ = ["NewTicket", "TicketService"]
+__all__ = ["NewTicket", "TicketChange", "TicketQuery", "TicketService"]

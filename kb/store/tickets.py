@@ -1,0 +1,269 @@
+"""Tickets, their events, idempotency keys, surveys and ticket vectors: every write in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kb.store import schema
+from kb.store.timestamps import utc
+
+_TIMES = (
+    "created_at",
+    "expected_first_response_by",
+    "updated_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "pending_since",
+    "csat_at",
+)
+
+
+def _ticket(row: Any) -> dict[str, Any]:
+    ticket = dict(row._mapping)
+    for key in _TIMES:
+        if ticket.get(key) is not None:
+            ticket[key] = utc(ticket[key])
+    ticket["viewed_article_ids"] = ticket.get("viewed_article_ids") or []
+    ticket["not_helpful_article_ids"] = ticket.get("not_helpful_article_ids") or []
+    ticket["paused_hours"] = ticket.get("paused_hours") or 0.0
+    return ticket
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Who sent which key for what: stored with the result, in the result's own transaction."""
+
+    caller: str
+    scope: str
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    requester: str | None = None
+    teams: Collection[str] | None = None  # None: every team
+    include_requester: str | None = None  # with `teams`: also this person's own tickets
+    status: str | None = None
+    team: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+class DuplicateKey(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
+class TicketRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # Tickets ----------------------------------------------------------------------------------------------
+    def add(
+        self, values: dict[str, Any], created: dict[str, Any], claim: IdempotencyClaim | None = None
+    ) -> dict[str, Any]:
+        """The ticket, its `created` event and the idempotency key, committed together (DuplicateKey if the key
+        was claimed meanwhile: then nothing of this request is kept)."""
+        try:
+            with self._engine.begin() as conn:
+                ticket_id = int(conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+                conn.execute(sa.insert(schema.ticket_events).values(ticket_id=ticket_id, **created))
+                if claim is not None:
+                    self._claim(conn, claim, ticket_id, values["created_at"])
+        except sa.exc.IntegrityError as exc:
+            if claim is not None and self.claimed(claim) is not None:
+                raise DuplicateKey from exc
+            raise
+        found = self.get(ticket_id)
+        assert found is not None  # just committed
+        return found
+
+    def insert_many(self, tickets: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[int]:
+        """Bulk insert of finished tickets with their events (generated histories)."""
+        ids: list[int] = []
+        with self._engine.begin() as conn:
+            for values, events in tickets:
+                ticket_id = int(conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+                if events:
+                    conn.execute(sa.insert(schema.ticket_events), [{**e, "ticket_id": ticket_id} for e in events])
+                ids.append(ticket_id)
+        return ids
+
+    def get(self, ticket_id: int) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(schema.tickets).where(schema.tickets.c.id == ticket_id)).first()
+        return _ticket(row) if row is not None else None
+
+    def update(
+        self,
+        ticket_id: int,
+        changes: dict[str, Any],
+        events: list[dict[str, Any]],
+        claim: IdempotencyClaim | None = None,
+    ) -> int | None:
+        """Apply `changes` and record `events` together; returns the last event's id."""
+        last: int | None = None
+        try:
+            with self._engine.begin() as conn:
+                if changes:
+                    conn.execute(sa.update(schema.tickets).where(schema.tickets.c.id == ticket_id).values(**changes))
+                for event in events:
+                    result = conn.execute(sa.insert(schema.ticket_events).values(ticket_id=ticket_id, **event))
+                    last = int(result.inserted_primary_key[0])  # type: ignore[index]
+                if claim is not None:
+                    assert last is not None
+                    self._claim(conn, claim, last, events[-1]["at"])
+        except sa.exc.IntegrityError as exc:
+            if claim is not None and self.claimed(claim) is not None:
+                raise DuplicateKey from exc
+            raise
+        return last
+
+    def find(self, where: TicketFilter) -> list[dict[str, Any]]:
+        table = schema.tickets
+        conditions: list[Any] = []
+        if where.requester is not None:
+            conditions.append(table.c.requester == where.requester)
+        if where.teams is not None:
+            visible: sa.ColumnElement[bool] = table.c.team.in_(list(where.teams))
+            if where.include_requester is not None:
+                visible = sa.or_(visible, table.c.requester == where.include_requester)
+            conditions.append(visible)
+        for column, value in (
+            (table.c.status, where.status),
+            (table.c.team, where.team),
+            (table.c.priority, where.priority),
+            (table.c.assignee, where.assignee),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if where.created_from is not None:
+            conditions.append(table.c.created_at >= where.created_from)
+        if where.created_to is not None:
+            conditions.append(table.c.created_at < where.created_to)
+        query = sa.select(table).where(*conditions).order_by(table.c.id.desc())
+        with self._engine.connect() as conn:
+            return [_ticket(row) for row in conn.execute(query)]
+
+    def resolved_before(self, cutoff: datetime) -> list[dict[str, Any]]:
+        table = schema.tickets
+        query = sa.select(table).where(table.c.status == "resolved", table.c.resolved_at < cutoff)
+        with self._engine.connect() as conn:
+            return [_ticket(row) for row in conn.execute(query)]
+
+    def unresolved(self) -> list[dict[str, Any]]:
+        table = schema.tickets
+        query = sa.select(table).where(table.c.status.in_(["new", "open", "pending"]))
+        with self._engine.connect() as conn:
+            return [_ticket(row) for row in conn.execute(query)]
+
+    # Events -----------------------------------------------------------------------------------------------
+    def events(self, ticket_id: int, *, internal: bool) -> list[dict[str, Any]]:
+        table = schema.ticket_events
+        conditions = [table.c.ticket_id == ticket_id]
+        if not internal:
+            conditions.append(table.c.internal.is_(False))
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
+        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+
+    def event(self, event_id: int) -> dict[str, Any] | None:
+        table = schema.ticket_events
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == event_id)).first()
+        return {**dict(row._mapping), "at": utc(row._mapping["at"])} if row else None
+
+    # Idempotency ------------------------------------------------------------------------------------------
+    def claimed(self, claim: IdempotencyClaim) -> tuple[str, int] | None:
+        """(request hash, result id) stored under this caller's key, if any."""
+        table = schema.idempotency_keys
+        query = sa.select(table.c.request_hash, table.c.result_id).where(
+            table.c.caller == claim.caller, table.c.scope == claim.scope, table.c.key == claim.key
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (str(row[0]), int(row[1])) if row else None
+
+    @staticmethod
+    def _claim(conn: Connection, claim: IdempotencyClaim, result_id: int, at: datetime) -> None:
+        conn.execute(
+            sa.insert(schema.idempotency_keys).values(
+                caller=claim.caller,
+                scope=claim.scope,
+                key=claim.key,
+                request_hash=claim.request_hash,
+                result_id=result_id,
+                created_at=at,
+            )
+        )
+
+    # Similar cases ----------------------------------------------------------------------------------------
+    def put_vectors(self, model: str, vectors: dict[int, npt.NDArray[np.float32]]) -> None:
+        table = schema.ticket_vectors
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(table).where(table.c.ticket_id.in_(list(vectors))))
+            conn.execute(
+                sa.insert(table),
+                [
+                    {"ticket_id": i, "model": model, "vector": v.astype(np.float32).tobytes()}
+                    for i, v in vectors.items()
+                ],
+            )
+
+    def vectors(self, model: str, ticket_ids: Collection[int]) -> dict[int, npt.NDArray[np.float32]]:
+        table = schema.ticket_vectors
+        query = sa.select(table.c.ticket_id, table.c.vector).where(
+            table.c.model == model, table.c.ticket_id.in_(list(ticket_ids))
+        )
+        with self._engine.connect() as conn:
+            return {int(i): np.frombuffer(v, dtype=np.float32) for i, v in conn.execute(query)}
+
+
+class SurveyRepository:
+    """NPS answers (one per user per quarter, enforced by a unique key) and article feedback."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add_nps(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored answer, or None when this user already answered this quarter."""
+        try:
+            with self._engine.begin() as conn:
+                answer_id = conn.execute(sa.insert(schema.nps_responses).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        except sa.exc.IntegrityError:
+            return None
+        return {"id": int(answer_id), **values}
+
+    def nps(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        return _between(self._engine, schema.nps_responses, "at", start, end)
+
+    def add_feedback(self, values: dict[str, Any]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(sa.insert(schema.article_feedback).values(**values))
+
+    def feedback(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        return _between(self._engine, schema.article_feedback, "at", start, end)
+
+
+def _between(
+    engine: Engine, table: sa.Table, column: str, start: datetime | None, end: datetime | None
+) -> list[dict[str, Any]]:
+    conditions: list[Any] = []
+    if start is not None:
+        conditions.append(table.c[column] >= start)
+    if end is not None:
+        conditions.append(table.c[column] < end)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
+    return [{**dict(r._mapping), column: utc(r._mapping[column])} for r in rows]

@@ -1,0 +1,82 @@
+"""Similar past cases: the resolved tickets and the articles nearest to a ticket, by the same embeddings
+as search. Ticket vectors are computed once per ticket and kept in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexer.embedders import Embedder
+from kb.access import Principal, can_read_ticket
+from kb.search.searcher import Searcher, SearchHit
+from kb.store.tickets import TicketFilter, TicketRepository
+
+# Embedding is the slow part; at most this many missing ticket vectors are filled per request.
+MAX_NEW_VECTORS = 256
+
+
+@dataclass(frozen=True)
+class SimilarTicket:
+    id: int
+    subject: str
+    team: str
+    resolution: str | None
+    resolved_at: Any
+    similarity: float
+
+
+@dataclass(frozen=True)
+class SimilarCases:
+    tickets: list[SimilarTicket]
+    articles: list[SearchHit]
+
+
+def ticket_text(ticket: dict[str, Any]) -> str:
+    return f"{ticket['subject']}. {ticket['description']}"
+
+
+def find_similar(
+    ticket: dict[str, Any],
+    reader: Principal,
+    repository: TicketRepository,
+    searcher: Searcher,
+    embedder: Embedder,
+    limit: int,
+) -> SimilarCases:
+    text = ticket_text(ticket)
+    articles = searcher.search(text[:1000], limit, reader).hits
+    past = [
+        t
+        for status in ("resolved", "closed")
+        for t in repository.find(TicketFilter(status=status))
+        if t["id"] != ticket["id"] and can_read_ticket(reader, t["requester"], t["team"])
+    ]
+    if not past:
+        return SimilarCases([], articles)
+    vectors = repository.vectors(embedder.name, [t["id"] for t in past])
+    missing = [t for t in past if t["id"] not in vectors][:MAX_NEW_VECTORS]
+    if missing:
+        fresh = embedder.encode([ticket_text(t) for t in missing])
+        new = {t["id"]: np.asarray(v, dtype=np.float32) for t, v in zip(missing, fresh, strict=True)}
+        repository.put_vectors(embedder.name, new)
+        vectors.update(new)
+    candidates = [t for t in past if t["id"] in vectors]
+    query = np.asarray(embedder.encode([text])[0], dtype=np.float32)
+    scores = np.stack([vectors[t["id"]] for t in candidates]) @ query
+    order = np.argsort(-scores)[:limit]
+    return SimilarCases(
+        [
+            SimilarTicket(
+                id=candidates[i]["id"],
+                subject=candidates[i]["subject"],
+                team=candidates[i]["team"],
+                resolution=candidates[i]["resolution"],
+                resolved_at=candidates[i]["resolved_at"],
+                similarity=round(float(scores[i]), 4),
+            )
+            for i in order
+        ],
+        articles,
+    )

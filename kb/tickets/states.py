@@ -1,0 +1,25 @@
+"""The ticket lifecycle: new → open → pending (waiting on the requester) → resolved → closed, and reopen."""
+
+from __future__ import annotations
+
+from kb.errors import Conflict
+
+STATES = ("new", "open", "pending", "resolved", "closed")
+ACTIVE = ("new", "open", "pending")
+
+# Closed is final: a new problem gets a new ticket, which keeps each ticket's numbers honest.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"open", "pending", "resolved"}),
+    "open": frozenset({"pending", "resolved"}),
+    "pending": frozenset({"open", "resolved"}),
+    "resolved": frozenset({"open", "closed"}),
+    "closed": frozenset(),
+}
+
+
+def check_transition(old: str, new: str) -> None:
+    if new not in STATES:
+        raise Conflict(f"unknown status {new!r}; use {', '.join(STATES)}", field="status")
+    if new != old and new not in TRANSITIONS[old]:
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (closed is final)"
+        raise Conflict(f"a {old} ticket cannot become {new}; it can become {allowed}", field="status")
