@@ -424,6 +424,32 @@ def test_tickets_and_ticket_offers_do_not_leak_to_an_outsider(api: TestClient, a
     _assert_no_leak(offer, echo="who approves the bonus calibration")
 
 
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_similar_cases_and_ticket_lists_do_not_leak_to_an_outsider(
+    api: TestClient, access: AccessKb, outsider: str
+) -> None:
+    payload = {
+        "subject": "The floor printer says offline during the bonus calibration",
+        "description": "The quarterly bonus calibration sheets for payroll staff do not print.",
+        "requester": "x",
+    }
+    for reader in (outsider, "hana"):
+        created = api.post("/v1/tickets", json=payload, headers=_auth(access.tokens[reader]))
+        assert created.status_code == 201, created.text
+        similar = api.get(
+            f"/v1/tickets/{created.json()['id']}/similar", params={"limit": 20}, headers=_auth(access.tokens[reader])
+        )
+        assert similar.status_code == 200, similar.text
+        ids = [a["article_id"] for a in similar.json()["articles"]]
+        if reader == "hana":
+            assert SECRET_ID in ids  # the insider's own ticket does find it
+        else:
+            _assert_no_leak(similar)
+            listing = api.get("/v1/tickets", params={"per_page": 100}, headers=_auth(access.tokens[reader]))
+            _assert_no_leak(listing)
+            assert all(t["requester"] == reader or t["team"] in ("IT",) for t in listing.json()["items"])
+
+
 def test_the_routed_team_does_not_depend_on_who_asks(api: TestClient, access: AccessKb) -> None:
     """Routing sees only public articles, so the team chosen cannot reveal a restricted one."""
     payload = {
