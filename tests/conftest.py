@@ -40,9 +40,12 @@ def embedder() -> SentenceTransformerEmbedder:
 
 @pytest.fixture(scope="session")
 def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # A copy: the API can write into the articles folder (draft articles from tickets), never into the repo's.
+    articles = tmp_path_factory.mktemp("starter-articles") / "articles"
+    shutil.copytree(STARTER_ARTICLES, articles)
     return Settings(
         data_dir=tmp_path_factory.mktemp("starter-data"),
-        articles_dir=STARTER_ARTICLES,
+        articles_dir=articles,
         trusted_clients=TRUSTED,
         rate_limit_per_minute=0,
     )
