@@ -24,6 +24,8 @@ from kb.teams.schedule import TeamStatus, team_status
 
 log = logging.getLogger(__name__)
 
+# What GET adds to a team and its channels: ignored in an edit, so a team read can be changed and sent back.
+READ_ONLY = frozenset({"open_now", "closes_at", "next_opening"})
 # Statuses are computed for instants in this range; far outside it a calendar means nothing (and overflows).
 EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 
@@ -31,9 +33,10 @@ EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 def validate_team(config: Mapping[str, Any]) -> Team:
     """A Team from a JSON-like config; an unknown field or a bad value is an InvalidInput naming the field
     (`timezone`, `hours`, `channels.1.schedule`, `first_response_hours.critical`, ...)."""
+    config = _without_read_only(config)
     _refuse_unknown_fields(config)
     try:
-        return Team.model_validate(dict(config))
+        return Team.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"] if part != "[key]") or "body"
@@ -41,17 +44,26 @@ def validate_team(config: Mapping[str, Any]) -> Team:
         raise InvalidInput(f"{field}: {message}", field=field) from exc
 
 
+def _without_read_only(config: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned = {k: v for k, v in config.items() if k not in READ_ONLY}
+    if isinstance(channels := cleaned.get("channels"), list):
+        cleaned["channels"] = [
+            {k: v for k, v in c.items() if k not in READ_ONLY} if isinstance(c, dict) else c for c in channels
+        ]
+    return cleaned
+
+
 def _refuse_unknown_fields(config: Mapping[str, Any]) -> None:
     for key in config:
         if key not in Team.model_fields:
-            raise InvalidInput(f"unknown field {key!r}; use {', '.join(Team.model_fields)}", field=str(key))
+            raise InvalidInput(f"{key}: unknown field; use {', '.join(Team.model_fields)}", field=str(key))
     channels = config.get("channels")
     if isinstance(channels, list):
         for index, channel in enumerate(channels):
             for key in channel if isinstance(channel, dict) else ():
                 if key not in Channel.model_fields:
                     field = f"channels.{index}.{key}"
-                    raise InvalidInput(f"unknown field {field!r}; use {', '.join(Channel.model_fields)}", field=field)
+                    raise InvalidInput(f"{field}: unknown field; use {', '.join(Channel.model_fields)}", field=field)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

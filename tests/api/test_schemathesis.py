@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -17,8 +18,14 @@ from kb.service import KnowledgeBase
 
 
 @pytest.fixture(scope="module")
-def started_app(starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> Iterator[FastAPI]:
-    app = create_app(starter_kb.settings, embedder=embedder)
+def started_app(
+    starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FastAPI]:
+    # The run files tickets and, as the local admin, creates and edits teams: on a copy of the starter data, so
+    # no other test meets a fuzzed team (its keywords would take part in routing).
+    data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
+    shutil.copytree(starter_kb.settings.data_dir, data_dir)
+    app = create_app(starter_kb.settings.model_copy(update={"data_dir": data_dir}), embedder=embedder)
     with TestClient(app):  # runs the lifespan, so app.state is ready for in-process calls
         yield app
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kb.teams import Team, add_business_hours
+from kb.teams import Team, add_business_hours, business_hours_between
 
 UTC = dt.UTC
 LISBON = ZoneInfo("Europe/Lisbon")
@@ -161,3 +161,142 @@ def test_invalid_hours_are_refused_when_the_team_is_built() -> None:
         Team(name="Funday", hours={"fun": "09:00-17:00"})
     with pytest.raises(ValueError, match="unknown timezone"):
         Team(name="Nowhere", timezone="Mars/Olympus_Mons")
+
+
+# DST, both ways, both functions ------------------------------------------------------------------------------
+# Lisbon: 01:00 WET -> 02:00 WEST on 29 March 2026, 02:00 WEST -> 01:00 WET on 25 October 2026.
+# Warsaw: 02:00 CET -> 03:00 CEST on 29 March 2026, 03:00 CEST -> 02:00 CET on 25 October 2026.
+@pytest.mark.parametrize(
+    ("timezone", "start", "hours", "due"),
+    [
+        # Friday 16:00 local, 2 h: one on Friday, one from Monday 09:00 local, in the new offset.
+        ("Europe/Lisbon", "2026-03-27T16:00", 2, "2026-03-30T09:00"),  # Monday 10:00 WEST
+        ("Europe/Warsaw", "2026-03-27T15:00", 2, "2026-03-30T08:00"),  # Monday 10:00 CEST
+        ("Europe/Lisbon", "2026-10-23T15:00", 2, "2026-10-26T10:00"),  # Monday 10:00 WET
+        ("Europe/Warsaw", "2026-10-23T14:00", 2, "2026-10-26T09:00"),  # Monday 10:00 CET
+        # A whole working week and a bit across each change.
+        ("Europe/Lisbon", "2026-03-25T12:00", 40, "2026-04-01T11:00"),  # Wednesday 12:00 WEST
+        ("Europe/Warsaw", "2026-10-21T10:00", 40, "2026-10-28T11:00"),  # Wednesday 12:00 CET
+    ],
+)
+def test_dst_weekends_in_both_directions(timezone: str, start: str, hours: float, due: str) -> None:
+    team = _team(timezone=timezone)
+    begin = dt.datetime.fromisoformat(start).replace(tzinfo=UTC)
+    end = dt.datetime.fromisoformat(due).replace(tzinfo=UTC)
+    assert add_business_hours(begin, hours, team) == end
+    assert business_hours_between(begin, end, team) == hours
+
+
+@pytest.mark.parametrize(
+    ("timezone", "saturday", "sunday_open", "sunday_close", "open_hours"),
+    [
+        ("Europe/Lisbon", "2026-03-28T12:00", "2026-03-29T00:00", "2026-03-29T05:00", 5),
+        ("Europe/Warsaw", "2026-03-28T12:00", "2026-03-28T23:00", "2026-03-29T04:00", 5),
+        ("Europe/Lisbon", "2026-10-24T12:00", "2026-10-24T23:00", "2026-10-25T06:00", 7),
+        ("Europe/Warsaw", "2026-10-24T12:00", "2026-10-24T22:00", "2026-10-25T05:00", 7),
+    ],
+)
+def test_a_night_window_shrinks_or_grows_with_the_clock_change(
+    timezone: str, saturday: str, sunday_open: str, sunday_close: str, open_hours: float
+) -> None:
+    """Sunday 00:00-06:00 local holds 5 real hours when the clocks go forward and 7 when they go back."""
+    team = _team(timezone=timezone, spec="00:00-06:00", days=("sun",))
+    start = dt.datetime.fromisoformat(saturday).replace(tzinfo=UTC)
+    opens = dt.datetime.fromisoformat(sunday_open).replace(tzinfo=UTC)
+    closes = dt.datetime.fromisoformat(sunday_close).replace(tzinfo=UTC)
+
+    assert business_hours_between(start, start + dt.timedelta(days=1), team) == open_hours
+    assert business_hours_between(opens, closes, team) == open_hours
+    assert add_business_hours(start, 0.5, team) == opens + dt.timedelta(minutes=30)
+    assert add_business_hours(start, open_hours, team) == closes
+    # One minute more is found a week later.
+    assert add_business_hours(start, open_hours + 1 / 60, team) > closes + dt.timedelta(days=6)
+
+
+def _grid(start: dt.datetime, days: int, step_minutes: int) -> list[dt.datetime]:
+    return [start + dt.timedelta(minutes=m) for m in range(0, days * 24 * 60, step_minutes)]
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Lisbon", "Europe/Warsaw"])
+@pytest.mark.parametrize("week", ["2026-03-25T00:00", "2026-10-21T00:00"])
+def test_the_two_functions_are_inverses_across_dst(timezone: str, week: str) -> None:
+    """Every 97 minutes of a DST week (lunch breaks, a Sunday shift, a holiday): counting the hours back from
+    the due instant gives the hours added; and adding the hours counted up to an open instant reaches it."""
+    team = _team(
+        timezone=timezone,
+        spec="08:00-12:00, 13:30-17:45",
+        days=(*WEEKDAYS, "sun"),
+        holidays=("2026-03-27", "2026-10-23"),
+    )
+    instants = _grid(dt.datetime.fromisoformat(week).replace(tzinfo=UTC), days=7, step_minutes=97)
+    for start in instants:
+        for hours in (0.25, 1, 2.75, 8, 13.5, 40):
+            due = add_business_hours(start, hours, team)
+            assert business_hours_between(start, due, team) == pytest.approx(hours), (start, hours)
+        for end in instants:
+            if end <= start or business_hours_between(end, end + dt.timedelta(minutes=1), team) == 0:
+                continue  # a closed instant is not reached by adding hours: the last closing time is
+            reached = add_business_hours(start, business_hours_between(start, end, team), team)
+            assert abs(reached - end) < dt.timedelta(milliseconds=1), (start, end)
+
+
+# Holidays and lunch breaks, counted -----------------------------------------------------------------------------
+def test_holidays_are_not_counted_between() -> None:
+    team = _team(holidays=("2026-12-24", "2026-12-25"))
+    # Wednesday 16:00 to Monday 11:00: 1 h on Wednesday, 2 h on Monday.
+    assert business_hours_between(_local(LISBON, "2026-12-23T16:00"), _local(LISBON, "2026-12-28T11:00"), team) == 3
+    assert business_hours_between(_local(LISBON, "2026-12-24T09:00"), _local(LISBON, "2026-12-25T17:00"), team) == 0
+
+
+def test_lunch_breaks_are_not_counted_between() -> None:
+    team = _team(spec="09:00-12:00,13:00-17:00")
+    monday = "2026-01-12T"
+    assert business_hours_between(_local(LISBON, monday + "11:00"), _local(LISBON, monday + "14:00"), team) == 2
+    assert business_hours_between(_local(LISBON, monday + "12:15"), _local(LISBON, monday + "14:00"), team) == 1
+    assert business_hours_between(_local(LISBON, monday + "12:05"), _local(LISBON, monday + "12:55"), team) == 0
+    assert business_hours_between(_local(LISBON, monday + "08:00"), _local(LISBON, monday + "18:00"), team) == 7
+
+
+def test_a_request_on_a_holiday_friday_waits_for_monday() -> None:
+    # Friday 25 December 2026 is a holiday, then comes the weekend.
+    team = _team(holidays=("2026-12-25",))
+    friday = _local(LISBON, "2026-12-25T10:00")
+
+    assert add_business_hours(friday, 2, team).astimezone(LISBON) == _local(LISBON, "2026-12-28T11:00")
+    assert business_hours_between(friday, _local(LISBON, "2026-12-28T09:00"), team) == 0
+    assert business_hours_between(friday, _local(LISBON, "2026-12-28T11:00"), team) == 2
+
+    # A desk whose holidays run Thursday to Saturday (HR's Christmas, in Warsaw) answers on Monday too.
+    hr = _team(timezone="Europe/Warsaw", holidays=("2026-12-24", "2026-12-25", "2026-12-26"))
+    thursday = _local(WARSAW, "2026-12-24T09:30")
+    assert add_business_hours(thursday, 2, hr) == dt.datetime(2026, 12, 28, 10, 0, tzinfo=UTC)  # 11:00 CET
+
+
+def test_the_same_instant_in_two_teams_calendars() -> None:
+    """Friday 14:30 UTC: the Lisbon desk (08:00-17:00 on Fridays) has 2.5 h left; the Warsaw desk
+    (09:00-15:00 on Fridays, 15:30 there) has closed for the weekend."""
+    lisbon = Team(
+        name="IT", timezone="Europe/Lisbon", hours={**dict.fromkeys(WEEKDAYS, "08:00-18:00"), "fri": "08:00-17:00"}
+    )
+    warsaw = Team(
+        name="HR", timezone="Europe/Warsaw", hours={**dict.fromkeys(WEEKDAYS, "09:00-17:00"), "fri": "09:00-15:00"}
+    )
+    friday = dt.datetime(2026, 1, 16, 14, 30, tzinfo=UTC)
+    monday_noon = dt.datetime(2026, 1, 19, 12, 0, tzinfo=UTC)
+
+    assert add_business_hours(friday, 2, lisbon) == dt.datetime(2026, 1, 16, 16, 30, tzinfo=UTC)
+    assert add_business_hours(friday, 2, warsaw) == dt.datetime(2026, 1, 19, 10, 0, tzinfo=UTC)  # 11:00 CET
+    assert business_hours_between(friday, monday_noon, lisbon) == 2.5 + 4  # Monday 08:00-12:00 UTC
+    assert business_hours_between(friday, monday_noon, warsaw) == 4  # Monday 09:00-13:00 CET
+    # In summer the offsets differ (UTC+1 and UTC+2), and so do the answers.
+    summer = dt.datetime(2026, 7, 17, 13, 30, tzinfo=UTC)  # 14:30 in Lisbon, 15:30 in Warsaw
+    assert add_business_hours(summer, 2, lisbon) == dt.datetime(2026, 7, 17, 15, 30, tzinfo=UTC)
+    assert add_business_hours(summer, 2, warsaw) == dt.datetime(2026, 7, 20, 9, 0, tzinfo=UTC)  # 11:00 CEST
+
+
+def test_between_is_zero_backwards_and_refuses_naive_instants() -> None:
+    start = _local(LISBON, "2026-01-13T10:00")
+    assert business_hours_between(start, start - dt.timedelta(hours=3), _team()) == 0
+    assert business_hours_between(start, start, _team()) == 0
+    with pytest.raises(ValueError, match="timezone-aware"):
+        business_hours_between(dt.datetime(2026, 1, 13, 10, 0), start, _team())
