@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,7 +120,7 @@ class TicketService:
             if (replay := self._replay(claim)) is not None:
                 return self.get(replay), True
         team = self._team(
-            new.team.strip() if new.team and new.team.strip() else self._route(f"{subject}. {description}")
+            new.team.strip() if new.team and new.team.strip() else self._route_text(new, subject, description)
         )
         created_at = self._clock()
         user = self._users.by_name(requester)
@@ -152,6 +152,11 @@ class TicketService:
             return self.get(replay), True
         self._publish("ticket.created", ticket)
         return ticket, False
+
+    def _route_text(self, new: NewTicket, subject: str, description: str) -> str:
+        """Route by what the requester searched for as well as what they wrote."""
+        context = f"{new.search_query.strip()}. " if new.search_query and new.search_query.strip() else ""
+        return self._route(f"{context}{subject}. {description}")
 
     def _replay(self, claim: IdempotencyClaim) -> int | None:
         stored = self._repository.claimed(claim)
@@ -224,25 +229,24 @@ class TicketService:
                 raise InvalidInput(f"unknown {name} {value!r}; use {', '.join(allowed)}", field=name)
         if not 1 <= query.per_page <= 100 or query.page < 1:
             raise InvalidInput("`page` must be 1 or more and `per_page` 1-100", field="per_page")
-        where = TicketFilter(status=query.status, priority=query.priority, assignee=query.assignee)
-        if query.team is not None:
-            where = TicketFilter(**{**asdict(where), "team": self._team(query.team).name})
+        where = TicketFilter(
+            status=query.status,
+            priority=query.priority,
+            assignee=query.assignee,
+            team=self._team(query.team).name if query.team is not None else None,
+        )
         if query.scope == "mine" or (query.scope == "visible" and reader.role == "employee"):
-            where = TicketFilter(**{**asdict(where), "requester": reader.name})
+            where = replace(where, requester=reader.name)
         elif query.scope == "team" or reader.role == "agent":
-            where = TicketFilter(
-                **{
-                    **asdict(where),
-                    "teams": self._teams_of(reader),
-                    "include_requester": None if query.scope == "team" else reader.name,
-                }
-            )
-        tickets = [self.view(t, reader, history=False) for t in self._repository.find(where)]
-        tickets = [t for t in tickets if can_read_ticket(reader, t["requester"], t["team"])]
-        if query.sla is not None:
-            tickets = [t for t in tickets if t.get("sla", {}).get("state") == query.sla]
-        start = (query.page - 1) * query.per_page
-        return tickets[start : start + query.per_page], len(tickets)
+            mine = None if query.scope == "team" else reader.name
+            where = replace(where, teams=self._teams_of(reader), include_requester=mine)
+        rows = [t for t in self._repository.find(where) if can_read_ticket(reader, t["requester"], t["team"])]
+        start, end = (query.page - 1) * query.per_page, query.page * query.per_page
+        if query.sla is None:  # SLA status only for the page shown
+            return [self.view(t, reader, history=False) for t in rows[start:end]], len(rows)
+        views = [self.view(t, reader, history=False) for t in rows]
+        matching = [v for v in views if v.get("sla", {}).get("state") == query.sla]
+        return matching[start:end], len(matching)
 
     def _teams_of(self, reader: Principal) -> list[str]:
         if reader.role == "admin":
