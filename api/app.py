@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routers import articles, health, search, surveys, teams, tickets
+from api.routers import articles, health, metrics, search, surveys, teams, tickets, webhooks
 from indexer.embedders import Embedder
 from kb import __version__
 from kb.service import KnowledgeBase
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.embedder  # load the model at start-up, not on the first request  # noqa: B018
         app.state.kb = kb
+        kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
         housekeeping = asyncio.create_task(_maintain(kb)) if settings.maintenance_seconds else None
         try:
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             if housekeeping is not None:
                 housekeeping.cancel()
             app.state.model_thread.shutdown(wait=True)
+            kb.stop_notifiers()
             kb.close()
 
     app = FastAPI(
@@ -48,7 +50,16 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     install_problem_handlers(app)
     install_limits(app, settings)
-    for router in (health.router, search.router, articles.router, tickets.router, surveys.router, teams.router):
+    for router in (
+        health.router,
+        search.router,
+        articles.router,
+        tickets.router,
+        surveys.router,
+        teams.router,
+        webhooks.router,
+        metrics.router,
+    ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 

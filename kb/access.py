@@ -53,3 +53,21 @@ def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
 def can_edit_teams(principal: Principal) -> bool:
     """Only admins change teams (hours, holidays, channels, targets); every signed-in reader may see them."""
     return principal.role == "admin"
+
+
+def can_view_metrics(principal: Principal, team: str | None) -> bool:
+    """Service metrics are for the desks: admins see every team; agents their own teams (with no team named,
+    their teams combined); employees none."""
+    if principal.role == "admin":
+        return True
+    if principal.role != "agent":
+        return False
+    if team is None:
+        return bool(principal.teams)
+    return can_work_ticket(principal, team)
+
+
+def can_manage_webhooks(principal: Principal) -> bool:
+    """Only admins register, list or delete webhooks: a receiver gets every ticket event it subscribes to,
+    whoever the ticket belongs to, so choosing receivers is an admin's decision."""
+    return principal.role == "admin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,15 @@ from kb.articles.listing import ArticlePage, facets
 from kb.errors import Forbidden, IndexNotReady, InvalidInput, NotFound
 from kb.events import Event, EventBus
 from kb.indexing import IndexReport, index_articles, read_articles
+from kb.metrics import ServiceMetrics, metrics_scope, metrics_window, service_metrics
+from kb.notify.email import EmailNotifier
+from kb.notify.webhooks import WebhookService, WebhookWorker
 from kb.search import Searcher, SearchOutcome
 from kb.search.searcher import EVERYONE, SearchHit
 from kb.settings import Settings
 from kb.store import Store
 from kb.store.teams import TeamOverrideRepository
+from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
 from kb.teams import TeamDirectory, load_teams
 from kb.teams.editing import TeamService
@@ -61,6 +65,13 @@ class KnowledgeBase:
         self.tickets = TicketService(self.store.tickets, self.teams, self._route, self.store.users, self.events)
         self.users = UserService(self.store.users, self.store.audit, settings.token_days)
         self.surveys = SurveyService(self.store.surveys)
+        # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
+        self.webhooks = WebhookService(WebhookRepository(self.store.engine), self.store.audit)
+        self.events.subscribe(self.webhooks.record)
+        self._webhook_worker = WebhookWorker(self.webhooks)
+        self.email = EmailNotifier.from_settings(settings) if settings.smtp_host else None
+        if self.email is not None:
+            self.events.subscribe(self.email)
 
     @property
     def embedder(self) -> Embedder:
@@ -69,6 +80,7 @@ class KnowledgeBase:
         return self._embedder
 
     def close(self) -> None:
+        self.stop_notifiers()
         self.store.close()
 
     # Indexing -----------------------------------------------------------------------------------------
@@ -267,3 +279,27 @@ class KnowledgeBase:
     def patch_team(self, name: str, changes: dict[str, Any], editor: Principal) -> TeamStatus:
         """Merge `changes` over a team (admins only)."""
         return self.team_service.status(self.team_service.patch(name, changes, editor).name)
+
+    # Metrics ------------------------------------------------------------------------------------------
+    def service_metrics(
+        self, reader: Principal, team: str | None = None, start: str | None = None, end: str | None = None
+    ) -> ServiceMetrics:
+        """Service standards metrics over [start, end) (ISO dates or datetimes; default: the last 30 days), for
+        the teams `reader` may see (kb.access.can_view_metrics): 403 before anything else for employees."""
+        now = datetime.now(UTC)
+        metrics_scope(reader, team, self.teams)
+        begin, stop = metrics_window(start, end, now)
+        return service_metrics(team, begin, stop, reader, store=self.store, teams=self.teams, now=now)
+
+    # Notifications ------------------------------------------------------------------------------------
+    def start_notifiers(self) -> None:
+        """Start the webhook delivery thread (it sends what the outbox holds at once) and the e-mail sender."""
+        self._webhook_worker.start()
+        if self.email is not None:
+            self.email.start()
+
+    def stop_notifiers(self) -> None:
+        """Stop both threads; undelivered webhook rows stay in the outbox for the next start."""
+        self._webhook_worker.stop()
+        if self.email is not None:
+            self.email.stop()

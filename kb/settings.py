@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     maintenance_seconds: int = Field(
         300, ge=0, description="How often the server closes old resolved tickets and flags SLA risk; 0: never."
     )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for ticket e-mails (confirmation, replies, resolution, SLA risk); unset: off."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP login, when the server asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password; never logged or shown.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS before logging in.")
+    smtp_from: str = Field("kb@localhost", description="Sender address of kb's e-mails.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
 

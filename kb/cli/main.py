@@ -13,6 +13,7 @@ from rich.table import Table
 from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
 from kb.cli.evaluate import eval_command
+from kb.cli.report import demo_data_command, report_command
 from kb.cli.users import app as users_app
 from kb.search.searcher import clean_query
 from kb.service import KnowledgeBase
@@ -21,6 +22,8 @@ app = typer.Typer(help="kb: an internal knowledge base with semantic search.", n
 app.command("eval")(eval_command)
 app.add_typer(users_app, name="users")
 app.command("audit")(audit_command)
+app.command("report")(report_command)
+app.command("demo-data")(demo_data_command)
 
 
 @app.command()

@@ -177,3 +177,34 @@ team_overrides = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_by", sa.String(200), nullable=False),
 )
+
+# Webhooks registered by admins: each receives the events it subscribed to ("*": all), signed with its secret.
+# The secret is kept as given (it signs every delivery, so it cannot be hashed); deleting a webhook deactivates it.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False, default=list),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+# The durable outbox: one row per (event, webhook), written when the event happens and sent by the delivery
+# worker, so a restart or an unreachable receiver loses nothing. `next_attempt_at` NULL and no `delivered_at`:
+# given up (or the webhook was deleted).
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.Integer, sa.ForeignKey("webhooks.id"), nullable=False, index=True),
+    sa.Column("event_kind", sa.String(50), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: {"event", "at", "data"}; the row id is added on sending
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), index=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+)

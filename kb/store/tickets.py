@@ -255,6 +255,18 @@ class SurveyRepository:
     def feedback(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
         return _between(self._engine, schema.article_feedback, "at", start, end)
 
+    def add_nps_many(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert of NPS answers (generated histories); the caller keeps (user, quarter) unique."""
+        if rows:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(schema.nps_responses), rows)
+
+    def add_feedback_many(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert of article views and votes (generated histories)."""
+        if rows:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(schema.article_feedback), rows)
+
 
 def _between(
     engine: Engine, table: sa.Table, column: str, start: datetime | None, end: datetime | None

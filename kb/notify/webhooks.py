@@ -1,0 +1,287 @@
+"""Webhooks: admins register receivers; every event is written to a durable outbox, then POSTed, signed, by a worker.
+
+- `WebhookService.record` is the event-bus subscriber: one outbox row per matching active webhook, committed
+  before it returns. The CLI (`kb index`) records too; the server's worker delivers.
+- `WebhookService.deliver_due(now)` sends every due row once: a 2xx marks it delivered; anything else counts an
+  attempt and schedules the next after 10 s * 2^(attempts-1), at most an hour apart; after 12 attempts the row is
+  given up (kept, with its last error). Delivery is at least once: a receiver that answered too late gets the same
+  `X-KB-Delivery` again and should ignore repeats.
+- `WebhookWorker` calls it in a thread: at start (rows left by a restart or an unreachable receiver), as soon as
+  new rows are recorded, and every few seconds for the retries.
+
+What a receiver gets follows the access rule for webhooks: ticket events carry the ticket's summary and, for
+replies, the public reply (internal notes are never published); article events carry ids only, so a restricted
+article's title or text never leaves through a webhook. Signature: `X-KB-Signature: sha256=<hex>`, the
+HMAC-SHA256 with the webhook's secret of `f"{X-KB-Timestamp}.{raw body}"`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from kb.access import Principal, can_manage_webhooks
+from kb.errors import Forbidden, InvalidInput, NotFound
+from kb.events import EVENT_KINDS, Event
+from kb.store.database import AuditRepository
+from kb.store.webhooks import OutboxEntry, WebhookRepository
+
+log = logging.getLogger(__name__)
+
+ALL_EVENTS = "*"
+MAX_URL = 2000
+MIN_SECRET, MAX_SECRET = 16, 200
+TIMEOUT_SECONDS = 5.0
+MAX_ATTEMPTS = 12
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(hours=1)
+LEASE = timedelta(seconds=60)  # a claimed row is due again after this if its sender died mid-send
+BATCH = 100
+# The keys of ticket event data that receivers get; anything else a future event adds stays inside until chosen.
+TICKET_KEYS = ("ticket", "requester_email", "team_email", "reply", "sla")
+
+
+# Pure parts ---------------------------------------------------------------------------------------------------
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """`sha256=` + hex HMAC-SHA256(secret, f"{timestamp}.{body}"): the X-KB-Signature header."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 10 s, 20 s, 40 s, ... at most an hour."""
+    doublings = min(max(attempts - 1, 0), 20)  # 10 s * 2^20 is far past the cap already
+    return min(FIRST_RETRY * (1 << doublings), LONGEST_RETRY)
+
+
+def payload_data(event: Event) -> dict[str, Any]:
+    """What of an event a receiver may see: ids only for articles, the published ticket summary for tickets."""
+    if event.kind.startswith("article."):
+        return {k: v for k, v in event.data.items() if k.endswith("_id")}
+    return {k: event.data[k] for k in TICKET_KEYS if k in event.data}
+
+
+def validate_url(url: str) -> str:
+    url = url.strip()
+    problem = InvalidInput("`url` must be an http or https URL with a host, like https://example.com/kb", field="url")
+    if not url or len(url) > MAX_URL or any(c.isspace() for c in url):
+        raise problem
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise problem from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise problem
+    return url
+
+
+def validate_events(events: Sequence[str]) -> list[str]:
+    """The subscribed kinds, deduplicated in order; `*` alone stands for every kind."""
+    kinds = list(dict.fromkeys(e.strip() for e in events))
+    if not kinds:
+        raise InvalidInput("`events` must name at least one event kind, or *", field="events")
+    for kind in kinds:
+        if kind != ALL_EVENTS and kind not in EVENT_KINDS:
+            raise InvalidInput(f"unknown event {kind!r}; use {', '.join(EVENT_KINDS)} or *", field="events")
+    return [ALL_EVENTS] if ALL_EVENTS in kinds else kinds
+
+
+def delivery_status(row: dict[str, Any]) -> str:
+    if row["delivered_at"] is not None:
+        return "delivered"
+    return "pending" if row["next_attempt_at"] is not None else "failed"
+
+
+def _public(webhook: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in webhook.items() if k != "secret"}
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0  # attempts that failed (retried later, or given up)
+    given_up: int = 0
+
+
+# The service --------------------------------------------------------------------------------------------------
+class WebhookService:
+    def __init__(
+        self,
+        repository: WebhookRepository,
+        audit: AuditRepository,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timeout_seconds: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self._repository = repository
+        self._audit = audit
+        self._clock = clock
+        self._timeout = timeout_seconds
+        self.recorded = threading.Event()  # set when rows are written, to wake the worker
+
+    # Admin ----------------------------------------------------------------------------------------------
+    def create(
+        self, principal: Principal, *, url: str, events: Sequence[str], secret: str | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """Register a receiver; returns it and its secret (generated unless given), which is never shown again."""
+        self._check(principal)
+        url, kinds = validate_url(url), validate_events(events)
+        if secret is None:
+            secret = secrets.token_urlsafe(32)
+        elif not MIN_SECRET <= len(secret) <= MAX_SECRET or secret != secret.strip():
+            raise InvalidInput(
+                f"`secret` must be {MIN_SECRET}-{MAX_SECRET} characters without surrounding spaces", field="secret"
+            )
+        webhook = self._repository.add(
+            url=url, secret=secret, events=kinds, created_by=principal.name, now=self._clock()
+        )
+        self._audit.add(
+            actor=principal.name,
+            action="webhook.create",
+            target=str(webhook["id"]),
+            origin=principal.origin,
+            url=url,
+            events=kinds,
+        )
+        return _public(webhook), secret
+
+    def registered(self, principal: Principal) -> list[dict[str, Any]]:
+        self._check(principal)
+        return [_public(w) for w in self._repository.active()]
+
+    def delete(self, principal: Principal, webhook_id: int) -> None:
+        """Deactivate the webhook; its undelivered rows are given up."""
+        self._check(principal)
+        if not self._repository.deactivate(webhook_id, self._clock()):
+            raise NotFound(f"no webhook {webhook_id}", field="webhook_id")
+        self._audit.add(actor=principal.name, action="webhook.delete", target=str(webhook_id), origin=principal.origin)
+
+    def deliveries(self, principal: Principal, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        """The webhook's recent outbox rows, newest first, each with its `status`."""
+        self._check(principal)
+        if self._repository.get(webhook_id) is None:
+            raise NotFound(f"no webhook {webhook_id}", field="webhook_id")
+        return [{**row, "status": delivery_status(row)} for row in self._repository.outbox(webhook_id, limit)]
+
+    @staticmethod
+    def _check(principal: Principal) -> None:
+        if not can_manage_webhooks(principal):
+            raise Forbidden("webhooks are managed by admins")
+
+    # Outbox ---------------------------------------------------------------------------------------------
+    def record(self, event: Event) -> None:
+        """The bus subscriber: one committed outbox row per active webhook subscribed to the event's kind."""
+        targets = [w for w in self._repository.active() if ALL_EVENTS in w["events"] or event.kind in w["events"]]
+        if not targets:
+            return
+        envelope = {"event": event.kind, "at": event.at.isoformat(), "data": payload_data(event)}
+        payload = json.dumps(envelope, ensure_ascii=False, default=str)
+        self._repository.enqueue([OutboxEntry(w["id"], event.kind, payload) for w in targets], self._clock())
+        self.recorded.set()
+
+    def deliver_due(self, now: datetime | None = None, *, stop: threading.Event | None = None) -> DeliveryReport:
+        """Send every row due at `now` once (default: the clock's now); stops early when `stop` is set."""
+        now = now if now is not None else self._clock()
+        report = DeliveryReport()
+        seen: set[int] = set()
+        rows = self._repository.due(now, BATCH)
+        if not rows:  # the usual case for a polling worker: no HTTP client to build
+            return report
+        with httpx.Client(timeout=self._timeout, follow_redirects=False) as client:
+            while rows:
+                for row in rows:
+                    if stop is not None and stop.is_set():
+                        return report
+                    seen.add(row["id"])
+                    # Another loop may have taken the row since `due` read it; only the winner sends it.
+                    if self._repository.claim(row["id"], row["next_attempt_at"], now + LEASE):
+                        self._attempt(client, row, now, report)
+                rows = [r for r in self._repository.due(now, BATCH) if r["id"] not in seen]
+        return report
+
+    def _attempt(self, client: httpx.Client, row: dict[str, Any], now: datetime, report: DeliveryReport) -> None:
+        body = json.dumps({"id": row["id"], **json.loads(row["payload"])}, ensure_ascii=False).encode("utf-8")
+        timestamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "kb-webhooks",
+            "X-KB-Event": row["event_kind"],
+            "X-KB-Delivery": str(row["id"]),
+            "X-KB-Timestamp": str(timestamp),
+            "X-KB-Signature": sign(row["secret"], timestamp, body),
+        }
+        attempts = row["attempts"] + 1
+        try:
+            response = client.post(row["url"], content=body, headers=headers)
+        except Exception as exc:  # unreachable, timeout, bad URL: all count as a failed attempt
+            error = f"{type(exc).__name__}: {exc}".strip()
+        else:
+            if response.is_success:
+                self._repository.delivered(row["id"], attempts=attempts, now=now)
+                report.delivered += 1
+                return
+            error = f"HTTP {response.status_code}: {' '.join(response.text[:200].split())}".strip()
+        report.failed += 1
+        retry_at = now + retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
+        self._repository.failed(row["id"], attempts=attempts, next_attempt_at=retry_at, error=error[:1000])
+        if retry_at is None:
+            report.given_up += 1
+            log.error(
+                "webhook delivery %d to %s given up after %d attempts: %s", row["id"], row["url"], attempts, error
+            )
+        else:
+            log.warning(
+                "webhook delivery %d to %s failed (attempt %d): %s; next at %s",
+                row["id"],
+                row["url"],
+                attempts,
+                error,
+                retry_at.isoformat(),
+            )
+
+
+class WebhookWorker:
+    """The delivery loop in a thread: delivers at start, when rows are recorded, and every `poll_seconds`."""
+
+    def __init__(self, service: WebhookService, *, poll_seconds: float = 5.0) -> None:
+        self._service = service
+        self._poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="kb-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loop after the delivery in flight (rows not sent stay in the outbox for the next start)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        self._service.recorded.set()
+        thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._service.recorded.clear()
+            try:
+                self._service.deliver_due(stop=self._stopping)
+            except Exception:  # keep the loop alive: the rows stay due and the next round retries
+                log.exception("webhook delivery round failed")
+            self._service.recorded.wait(self._poll_seconds)
