@@ -6,8 +6,8 @@ plausible business-hour delays (about one in ten misses its target), pending spe
 notes, CSAT on about 30 % of resolved tickets, NPS answers (at most one per user per quarter), searches
 (about 70 % answered; some followed by a ticket from the same person), article views and votes.
 
-Everything comes from one `random.Random(seed)` and the given `now`: the same seed and `now` give the same
-history. Rows are written with bulk inserts, in batches; no model is loaded.
+Everything comes from one `random.Random(seed)` and `now` (default: the start of the current hour): the same
+seed and `now` give the same history. Rows are written with bulk inserts, in batches; no model is loaded.
 """
 
 from __future__ import annotations
@@ -488,7 +488,8 @@ def generate_demo_data(
     metrics = MetricsRepository(store.engine)
     if not append and metrics.ticket_count():
         raise Conflict("the store already has tickets; pass --yes to add the demo history to them", field="yes")
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    # Without `now`: the start of the current hour, so that a seed gives the same history within the hour.
+    now = (now or datetime.now(UTC).replace(minute=0, second=0)).astimezone(UTC).replace(microsecond=0)
     start = now - timedelta(days=days)
     rng = random.Random(seed)
     generator = _Generator(rng, configured, articles, start, now)

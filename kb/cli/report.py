@@ -152,7 +152,7 @@ def _heat_table(m: ServiceMetrics) -> Table:
 def demo_data_command(
     tickets: Annotated[int, typer.Option(min=1, max=200_000, help="How many tickets to generate.")] = 3000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Over how many days before now.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed (and day) gives the same history.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed (within the hour) gives the same history.")] = 7,
     yes: Annotated[bool, typer.Option("--yes", help="Add to a store that already has tickets.")] = False,
 ) -> None:
     """Fill the KB's store with a realistic generated history: tickets with replies, notes and pending spells,
