@@ -33,7 +33,7 @@ from kb.teams.editing import TeamService
 from kb.teams.schedule import TeamStatus
 from kb.tickets import NewTicket, TicketService
 from kb.tickets.drafts import Draft, write_draft
-from kb.tickets.similar import SimilarCases, find_similar
+from kb.tickets.similar import SimilarCases, embed_resolved_tickets, find_similar
 from kb.users import UserService
 
 log = logging.getLogger(__name__)
@@ -256,11 +256,13 @@ class KnowledgeBase:
         self.events.publish(Event("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]}))
         return draft
 
-    def maintain(self) -> dict[str, list[int]]:
-        """Periodic work: close tickets resolved long enough ago, and flag SLA risk once per ticket."""
+    def maintain(self) -> dict[str, list[int] | int]:
+        """Periodic work: close tickets resolved long enough ago, flag SLA risk once per ticket, and embed newly
+        resolved tickets for similar cases."""
         return {
             "closed": self.tickets.close_resolved(self.settings.auto_close_days),
             "at_risk": self.tickets.flag_at_risk(),
+            "embedded": embed_resolved_tickets(self.store.tickets, self.embedder),
         }
 
     # Teams --------------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from indexer.embedders import Embedder
 from kb.access import Principal, can_read_ticket
 from kb.search.searcher import Searcher, SearchHit
 from kb.store.tickets import TicketFilter, TicketRepository
 
-# Embedding is the slow part; at most this many missing ticket vectors are filled per request.
+# Embedding is the slow part: a request fills at most this many missing ticket vectors; maintenance does the rest.
 MAX_NEW_VECTORS = 256
 
 
@@ -37,6 +38,32 @@ def ticket_text(ticket: dict[str, Any]) -> str:
     return f"{ticket['subject']}. {ticket['description']}"
 
 
+def _resolved(repository: TicketRepository) -> list[dict[str, Any]]:
+    return [t for status in ("resolved", "closed") for t in repository.find(TicketFilter(status=status))]
+
+
+def _embed(
+    repository: TicketRepository, embedder: Embedder, tickets: list[dict[str, Any]]
+) -> dict[int, npt.NDArray[np.float32]]:
+    if not tickets:
+        return {}
+    fresh = embedder.encode([ticket_text(t) for t in tickets])
+    vectors = {t["id"]: np.asarray(v, dtype=np.float32) for t, v in zip(tickets, fresh, strict=True)}
+    repository.put_vectors(embedder.name, vectors)
+    return vectors
+
+
+def embed_resolved_tickets(repository: TicketRepository, embedder: Embedder, batch: int = 256) -> int:
+    """Embed every resolved ticket that has no vector yet (server maintenance), so that similar cases look at
+    all of them; a request only fills a few itself. Returns how many were embedded."""
+    past = _resolved(repository)
+    known = repository.vectors(embedder.name, [t["id"] for t in past])
+    missing = [t for t in past if t["id"] not in known]
+    for start in range(0, len(missing), batch):
+        _embed(repository, embedder, missing[start : start + batch])
+    return len(missing)
+
+
 def find_similar(
     ticket: dict[str, Any],
     reader: Principal,
@@ -49,19 +76,13 @@ def find_similar(
     articles = searcher.search(text[:1000], limit, reader).hits
     past = [
         t
-        for status in ("resolved", "closed")
-        for t in repository.find(TicketFilter(status=status))
+        for t in _resolved(repository)
         if t["id"] != ticket["id"] and can_read_ticket(reader, t["requester"], t["team"])
     ]
     if not past:
         return SimilarCases([], articles)
     vectors = repository.vectors(embedder.name, [t["id"] for t in past])
-    missing = [t for t in past if t["id"] not in vectors][:MAX_NEW_VECTORS]
-    if missing:
-        fresh = embedder.encode([ticket_text(t) for t in missing])
-        new = {t["id"]: np.asarray(v, dtype=np.float32) for t, v in zip(missing, fresh, strict=True)}
-        repository.put_vectors(embedder.name, new)
-        vectors.update(new)
+    vectors.update(_embed(repository, embedder, [t for t in past if t["id"] not in vectors][:MAX_NEW_VECTORS]))
     candidates = [t for t in past if t["id"] in vectors]
     query = np.asarray(embedder.encode([text])[0], dtype=np.float32)
     scores = np.stack([vectors[t["id"]] for t in candidates]) @ query

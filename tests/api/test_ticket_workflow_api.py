@@ -219,3 +219,16 @@ def test_article_feedback_is_recorded_for_readers_only(desk: Desk) -> None:
     assert ok.status_code == 204
     missing = desk.api.post("/v1/articles/nope/feedback", json={"helpful": True}, headers=desk.as_("ana"))
     assert missing.status_code == 404
+
+
+def test_maintenance_embeds_every_resolved_ticket_once(desk: Desk) -> None:
+    ticket = _ticket(desk, subject="Teams camera is black")
+    desk.api.patch(
+        f"/v1/tickets/{ticket['id']}",
+        json={"status": "resolved", "resolution": "Camera privacy switch."},
+        headers=desk.as_("ivan"),
+    )
+    kb = desk.api.app.state.kb  # type: ignore[attr-defined]
+    first = kb.maintain()
+    assert first["embedded"] >= 1
+    assert kb.maintain()["embedded"] == 0
