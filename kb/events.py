@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from kb.errors import NotFound
+from kb.store.event_log import Announcement, EventLogRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,59 @@ class EventBus:
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> bool:
+        """Hand `event` to every subscriber; False when one of them failed (the event is then kept for a retry)."""
+        delivered = True
         for subscriber in self._subscribers:
             try:
                 subscriber(event)
             except Exception:  # a notifier must never undo or fail the change itself
                 log.exception("event subscriber failed for %s", event.kind)
+                delivered = False
+        return delivered
+
+
+class EventRelay:
+    """Publishes recorded events (kb.store.event_log) on the bus and marks them dispatched.
+
+    The change that raised an event relays it right after committing; `relay_stale` (server maintenance)
+    publishes any that a crash or a failing subscriber left behind, so every event reaches the notifiers at
+    least once.
+    """
+
+    def __init__(
+        self,
+        log: EventLogRepository,
+        bus: EventBus,
+        ticket_data: Callable[[dict[str, Any]], dict[str, Any]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._log = log
+        self._bus = bus
+        self._ticket_data = ticket_data
+        self._clock = clock
+
+    def announce(self, kind: str, data: dict[str, Any]) -> None:
+        """Record and relay an event that is not part of a ticket change (articles)."""
+        self.relay([self._log.add(Announcement(kind, data), self._clock())])
+
+    def relay(self, ids: list[int]) -> None:
+        if ids:
+            self._dispatch(self._log.undispatched(ids=ids))
+
+    def relay_stale(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Dispatch events recorded more than `older_than` ago and not yet dispatched; returns how many.
+        The age keeps it from racing with the request that is relaying a fresh one."""
+        rows = self._log.undispatched(recorded_before=self._clock() - older_than)
+        self._dispatch(rows)
+        return len(rows)
+
+    def _dispatch(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            try:
+                data = self._ticket_data(row) if row["ticket_id"] is not None else dict(row["data"])
+            except NotFound:  # the ticket is gone: nothing left to announce
+                self._log.mark_dispatched(row["id"], self._clock())
+                continue
+            if self._bus.publish(Event(row["kind"], data, at=row["at"])):
+                self._log.mark_dispatched(row["id"], self._clock())

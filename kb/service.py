@@ -12,11 +12,11 @@ from typing import Any
 from indexer.build import Progress, current_generation, load_index
 from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
-from kb.access import Principal, can_read_article, can_work_ticket
+from kb.access import Principal, can_read_article, can_read_ticket, can_work_ticket
 from kb.articles import LoadResult, render_html
 from kb.articles.listing import ArticlePage, facets
 from kb.errors import Forbidden, IndexNotReady, InvalidInput, NotFound
-from kb.events import Event, EventBus
+from kb.events import EventBus, EventRelay
 from kb.indexing import IndexReport, index_articles, read_articles
 from kb.metrics import ServiceMetrics, metrics_scope, metrics_window, service_metrics
 from kb.notify.email import EmailNotifier
@@ -31,7 +31,7 @@ from kb.surveys import SurveyService
 from kb.teams import TeamDirectory, load_teams
 from kb.teams.editing import TeamService
 from kb.teams.schedule import TeamStatus
-from kb.tickets import NewTicket, TicketService
+from kb.tickets import NewTicket, TicketChange, TicketService
 from kb.tickets.drafts import Draft, write_draft
 from kb.tickets.similar import SimilarCases, embed_resolved_tickets, find_similar
 from kb.users import UserService
@@ -62,7 +62,15 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
         self.events = EventBus()
-        self.tickets = TicketService(self.store.tickets, self.teams, self._route, self.store.users, self.events)
+        self.relay = EventRelay(self.store.event_log, self.events, lambda pending: self.tickets.event_data(pending))
+        self.tickets = TicketService(
+            self.store.tickets,
+            self.teams,
+            self._route,
+            self.store.users,
+            audience_of=self._audience_of,
+            relay=self.relay.relay,
+        )
         self.users = UserService(self.store.users, self.store.audit, settings.token_days)
         self.surveys = SurveyService(self.store.surveys)
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
@@ -93,6 +101,7 @@ class KnowledgeBase:
         source: LoadResult | None = None,
     ) -> IndexReport:
         """Index `source`, or the articles folder of the settings when it is not given."""
+        before = self.store.articles.audiences()
         loaded = (
             source
             if source is not None
@@ -110,11 +119,17 @@ class KnowledgeBase:
         )
         self._searcher = None
         build = report.build
-        for action, ids in (("article.index", build.embedded), ("article.remove", build.removed)):
+        after = self.store.articles.audiences()
+        for action, ids, audiences in (
+            ("article.index", build.embedded, after),
+            ("article.remove", build.removed, before),
+        ):
             for article_id in ids:
                 self.store.audit.add(actor="indexer", action=action, target=article_id, origin="cli")
-                kind = "article.indexed" if action == "article.index" else "article.removed"
-                self.events.publish(Event(kind, {"article_id": article_id}))
+                # Receivers are not readers: only articles meant for everyone are announced at all.
+                if not audiences.get(article_id):
+                    kind = "article.indexed" if action == "article.index" else "article.removed"
+                    self.relay.announce(kind, {"article_id": article_id})
         return report
 
     @property
@@ -180,6 +195,10 @@ class KnowledgeBase:
             user=user,
         )
 
+    def _audience_of(self, article_id: str) -> list[str] | None:
+        found = self.store.articles.get(article_id)
+        return None if found is None else list(found["audience"])
+
     def _route(self, text: str) -> str:
         try:
             return self.searcher().route(text)
@@ -240,6 +259,14 @@ class KnowledgeBase:
             self.store.audit.add(actor=reader.name, action="ticket.view", target=str(ticket_id), origin=reader.origin)
         return self.tickets.view(ticket, reader)
 
+    def update_ticket(self, ticket_id: int, change: TicketChange, reader: Principal) -> dict[str, Any]:
+        """Apply a PATCH. An agent who transferred the ticket away may no longer read it: they get the result
+        without its history rather than a 404 for a change that did happen."""
+        updated = self.tickets.update(ticket_id, change, reader)
+        if can_read_ticket(reader, updated["requester"], updated["team"]):
+            return self.tickets.view(updated, reader)
+        return {**self.tickets.view(updated, reader, history=False), "events": []}
+
     def similar_cases(self, ticket_id: int, reader: Principal, limit: int = 5) -> SimilarCases:
         """Resolved tickets and articles nearest to this ticket, among those `reader` may see."""
         ticket = self.tickets.readable(ticket_id, reader)
@@ -253,7 +280,7 @@ class KnowledgeBase:
         notes = [e["body"] for e in self.store.tickets.events(ticket_id, internal=True) if e["kind"] == "note"]
         draft = write_draft(ticket, notes, self.settings.articles_dir)
         self.store.audit.add(actor=reader.name, action="article.draft", target=draft.article_id, origin=reader.origin)
-        self.events.publish(Event("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]}))
+        self.relay.announce("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]})
         return draft
 
     def maintain(self) -> dict[str, list[int] | int]:
@@ -263,6 +290,7 @@ class KnowledgeBase:
             "closed": self.tickets.close_resolved(self.settings.auto_close_days),
             "at_risk": self.tickets.flag_at_risk(),
             "embedded": embed_resolved_tickets(self.store.tickets, self.embedder),
+            "relayed": self.relay.relay_stale(),
         }
 
     # Teams --------------------------------------------------------------------------------------------

@@ -77,8 +77,7 @@ def get_ticket(kb: KB, reader: Reader, ticket_id: TicketId) -> TicketDetail:
 
 @router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change state, priority, team or assignee")
 def update_ticket(kb: KB, reader: Reader, ticket_id: TicketId, body: TicketUpdate) -> TicketDetail:
-    kb.tickets.update(ticket_id, TicketChange(**body.model_dump()), reader)
-    return TicketDetail.model_validate(kb.ticket(ticket_id, reader))
+    return TicketDetail.model_validate(kb.update_ticket(ticket_id, TicketChange(**body.model_dump()), reader))
 
 
 @router.post("/{ticket_id}/replies", response_model=TicketEvent, status_code=201, summary="A reply the requester sees")

@@ -105,6 +105,10 @@ class Searcher:
         self._doc_of_row = [row.doc_id for row in index.rows]
         self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
 
+    @property
+    def max_query_chars(self) -> int:
+        return self._max_query_chars
+
     def search(self, query: str, limit: int = 5, reader: Principal = EVERYONE) -> SearchOutcome:
         """Search as `reader`: articles they may not read are filtered inside both retrievers, before
         ranking, so they never show, never shape the confidence and never push a readable one out."""

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from kb.articles import Article
 from kb.store import schema
+from kb.store.event_log import EventLogRepository
 from kb.store.migrate import migrate
 from kb.store.tickets import SurveyRepository, TicketRepository
 from kb.store.timestamps import utc
@@ -78,6 +79,12 @@ class ArticleRepository:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
         return dict(row._mapping) if row else None
+
+    def audiences(self) -> dict[str, list[str]]:
+        """Every stored article's audience, by id."""
+        table = schema.articles
+        with self._engine.connect() as conn:
+            return {row.id: list(row.audience or []) for row in conn.execute(sa.select(table.c.id, table.c.audience))}
 
     def published(self) -> list[dict[str, Any]]:
         """Every published article, by title. Readability is decided by the caller (kb.access), so the list
@@ -224,6 +231,7 @@ class Store:
         self.articles = ArticleRepository(self.engine)
         self.tickets = TicketRepository(self.engine)
         self.surveys = SurveyRepository(self.engine)
+        self.event_log = EventLogRepository(self.engine)
         self.search_log = SearchLogRepository(self._log_engine)
         self.users = UserRepository(self.engine)
         self.audit = AuditRepository(self._log_engine)

@@ -53,6 +53,22 @@ tickets = sa.Table(
     sa.Column("csat_at", sa.DateTime(timezone=True)),
     sa.Column("sla_risk_notified", sa.Boolean),
     sa.Column("requester_email", sa.String(320)),
+    # Bumped by every change: a change made from a stale read is refused instead of overwriting another one.
+    sa.Column("version", sa.Integer),
+)
+
+# Events recorded in the same transaction as the change that raised them, then handed to the notifiers (and
+# marked). One left undispatched by a crash is dispatched by the next maintenance round: none is lost.
+pending_events = sa.Table(
+    "pending_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ticket_id", sa.Integer),  # ticket events: the payload is built from the ticket when dispatched
+    sa.Column("event_id", sa.Integer),  # the reply a `ticket.replied` is about
+    sa.Column("data", sa.JSON, nullable=False, default=dict),
+    sa.Column("dispatched_at", sa.DateTime(timezone=True), index=True),
 )
 
 # Every change to a ticket: state, priority, team, assignee, replies, internal notes, resolution, rating.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kb.store import schema
+from kb.store.event_log import Announcement, record
 from kb.store.timestamps import utc
 
 _TIMES = (
@@ -35,6 +36,7 @@ def _ticket(row: Any) -> dict[str, Any]:
     ticket["viewed_article_ids"] = ticket.get("viewed_article_ids") or []
     ticket["not_helpful_article_ids"] = ticket.get("not_helpful_article_ids") or []
     ticket["paused_hours"] = ticket.get("paused_hours") or 0.0
+    ticket["version"] = ticket.get("version") or 0
     return ticket
 
 
@@ -57,12 +59,14 @@ class TicketFilter:
     team: str | None = None
     priority: str | None = None
     assignee: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
 
 
 class DuplicateKey(Exception):
     """Another request with the same idempotency key committed first."""
+
+
+class StaleTicket(Exception):
+    """The ticket changed between reading it and writing a change based on that read."""
 
 
 class TicketRepository:
@@ -71,23 +75,30 @@ class TicketRepository:
 
     # Tickets ----------------------------------------------------------------------------------------------
     def add(
-        self, values: dict[str, Any], created: dict[str, Any], claim: IdempotencyClaim | None = None
-    ) -> dict[str, Any]:
-        """The ticket, its `created` event and the idempotency key, committed together (DuplicateKey if the key
-        was claimed meanwhile: then nothing of this request is kept)."""
+        self,
+        values: dict[str, Any],
+        created: dict[str, Any],
+        claim: IdempotencyClaim | None = None,
+        announce: Sequence[Announcement] = (),
+    ) -> tuple[dict[str, Any], list[int]]:
+        """The ticket, its `created` event, the idempotency key and the announced events, committed together
+        (DuplicateKey if the key was claimed meanwhile: then nothing of this request is kept). Returns the
+        ticket and the ids of the recorded events."""
         try:
             with self._engine.begin() as conn:
-                ticket_id = int(conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+                result = conn.execute(sa.insert(schema.tickets).values(**values, version=0))
+                ticket_id = int(result.inserted_primary_key[0])  # type: ignore[index]
                 conn.execute(sa.insert(schema.ticket_events).values(ticket_id=ticket_id, **created))
                 if claim is not None:
                     self._claim(conn, claim, ticket_id, values["created_at"])
+                recorded = [record(conn, a, values["created_at"], ticket_id, None) for a in announce]
         except sa.exc.IntegrityError as exc:
             if claim is not None and self.claimed(claim) is not None:
                 raise DuplicateKey from exc
             raise
         found = self.get(ticket_id)
         assert found is not None  # just committed
-        return found
+        return found, recorded
 
     def insert_many(self, tickets: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[int]:
         """Bulk insert of finished tickets with their events (generated histories)."""
@@ -111,24 +122,38 @@ class TicketRepository:
         changes: dict[str, Any],
         events: list[dict[str, Any]],
         claim: IdempotencyClaim | None = None,
-    ) -> int | None:
-        """Apply `changes` and record `events` together; returns the last event's id."""
+        *,
+        version: int,
+        announce: Sequence[Announcement] = (),
+        at: datetime,
+    ) -> tuple[int | None, list[int]]:
+        """Apply `changes`, record `events` and the announcements together, if the ticket is still at `version`
+        (StaleTicket otherwise: someone changed it since it was read). Returns the last event's id and the
+        recorded events' ids."""
+        table = schema.tickets
         last: int | None = None
         try:
             with self._engine.begin() as conn:
-                if changes:
-                    conn.execute(sa.update(schema.tickets).where(schema.tickets.c.id == ticket_id).values(**changes))
+                current = sa.func.coalesce(table.c.version, 0)
+                result = conn.execute(
+                    sa.update(table)
+                    .where(table.c.id == ticket_id, current == version)
+                    .values(**changes, version=current + 1)
+                )
+                if result.rowcount != 1:
+                    raise StaleTicket(ticket_id)
                 for event in events:
-                    result = conn.execute(sa.insert(schema.ticket_events).values(ticket_id=ticket_id, **event))
-                    last = int(result.inserted_primary_key[0])  # type: ignore[index]
+                    inserted = conn.execute(sa.insert(schema.ticket_events).values(ticket_id=ticket_id, **event))
+                    last = int(inserted.inserted_primary_key[0])  # type: ignore[index]
                 if claim is not None:
                     assert last is not None
-                    self._claim(conn, claim, last, events[-1]["at"])
+                    self._claim(conn, claim, last, at)
+                recorded = [record(conn, a, at, ticket_id, last) for a in announce]
         except sa.exc.IntegrityError as exc:
             if claim is not None and self.claimed(claim) is not None:
                 raise DuplicateKey from exc
             raise
-        return last
+        return last, recorded
 
     def find(self, where: TicketFilter) -> list[dict[str, Any]]:
         table = schema.tickets
@@ -148,10 +173,6 @@ class TicketRepository:
         ):
             if value is not None:
                 conditions.append(column == value)
-        if where.created_from is not None:
-            conditions.append(table.c.created_at >= where.created_from)
-        if where.created_to is not None:
-            conditions.append(table.c.created_at < where.created_to)
         query = sa.select(table).where(*conditions).order_by(table.c.id.desc())
         with self._engine.connect() as conn:
             return [_ticket(row) for row in conn.execute(query)]

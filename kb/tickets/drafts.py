@@ -32,7 +32,7 @@ def _slug(text: str) -> str:
 
 
 def draft_markdown(ticket: dict[str, Any], notes: list[str], article_id: str) -> str:
-    if not ticket.get("resolution"):
+    if ticket["status"] not in ("resolved", "closed") or not ticket.get("resolution"):
         raise Conflict("resolve the ticket (with a resolution note) before drafting an article", field="status")
     front = {
         "id": article_id,

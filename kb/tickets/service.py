@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kb.access import Principal, can_read_ticket, can_work_ticket
+from kb.access import Principal, can_read_article, can_read_ticket, can_work_ticket
 from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
-from kb.events import Event, EventBus
 from kb.store.database import UserRepository
-from kb.store.tickets import DuplicateKey, IdempotencyClaim, TicketFilter, TicketRepository
+from kb.store.event_log import Announcement
+from kb.store.tickets import DuplicateKey, IdempotencyClaim, StaleTicket, TicketFilter, TicketRepository
 from kb.teams import PRIORITIES, Team, TeamDirectory, add_business_hours, business_hours_between
 from kb.tickets.sla import SLA_STATES, sla_status
 from kb.tickets.states import ACTIVE, STATES, check_transition
@@ -26,6 +26,7 @@ MAX_SUBJECT = 300
 MAX_DESCRIPTION = 20_000
 MAX_MESSAGE = 20_000
 MAX_KEY = 200
+MESSAGE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,18 @@ class TicketService:
         teams: TeamDirectory,
         router: Callable[[str], str],
         users: UserRepository,
-        bus: EventBus | None = None,
+        audience_of: Callable[[str], list[str] | None] = lambda _: [],
+        relay: Callable[[list[int]], None] = lambda _: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`audience_of(article_id)`: the article's audience, None when there is no such article; `relay`
+        hands recorded events to the notifiers once their change has committed."""
         self._repository = repository
         self._teams = teams
         self._route = router
         self._users = users
-        self._bus = bus or EventBus()
+        self._audience_of = audience_of
+        self._relay = relay
         self._clock = clock
 
     # Create -----------------------------------------------------------------------------------------------
@@ -133,8 +138,8 @@ class TicketService:
             "priority": new.priority,
             "status": "new",
             "search_query": new.search_query,
-            "viewed_article_ids": list(new.viewed_article_ids),
-            "not_helpful_article_ids": list(new.not_helpful_article_ids),
+            "viewed_article_ids": self._known_articles(new.viewed_article_ids),
+            "not_helpful_article_ids": self._known_articles(new.not_helpful_article_ids),
             "created_at": created_at,
             "updated_at": created_at,
             "paused_hours": 0.0,
@@ -144,14 +149,17 @@ class TicketService:
         }
         created = _event(created_at, requester, "created", field="team", new=team.name)
         try:
-            ticket = self._repository.add(values, created, claim)
+            ticket, recorded = self._repository.add(values, created, claim, [Announcement("ticket.created")])
         except DuplicateKey:
             assert claim is not None
             replay = self._replay(claim)
             assert replay is not None  # the key exists: that is why the insert failed
             return self.get(replay), True
-        self._publish("ticket.created", ticket)
+        self._relay(recorded)
         return ticket, False
+
+    def _known_articles(self, article_ids: list[str]) -> list[str]:
+        return [a for a in dict.fromkeys(article_ids) if self._audience_of(a) is not None]
 
     def _route_text(self, new: NewTicket, subject: str, description: str) -> str:
         """Route by what the requester searched for as well as what they wrote."""
@@ -196,6 +204,9 @@ class TicketService:
         team = self._teams.get(ticket["team"])
         now = self._clock()
         view = dict(ticket)
+        # The requester may have read articles this reader may not: their ids stay out of the reader's view.
+        for key in ("viewed_article_ids", "not_helpful_article_ids"):
+            view[key] = [a for a in ticket[key] if can_read_article(reader, self._audience_of(a) or [])]
         if team is not None:
             sla = sla_status(ticket, team, now)
             view["expected_resolution_by"] = sla.resolution.due
@@ -300,15 +311,22 @@ class TicketService:
             raise InvalidInput("a resolution is given when setting `status` to resolved", field="resolution")
         if not events:
             return ticket
-        if team is not None and changes.get("priority"):
+        if team is not None and ("priority" in changes or "team" in changes):
+            # The promise is the owning team's: a transfer or a new priority moves it.
+            priority = changes.get("priority", ticket["priority"])
             changes["expected_first_response_by"] = add_business_hours(
-                ticket["created_at"], team.first_response_target(changes["priority"]), team
+                ticket["created_at"], team.first_response_target(priority), team
             )
         changes["updated_at"] = now
-        self._repository.update(ticket_id, changes, events)
-        updated = self.get(ticket_id)
-        self._publish("ticket.resolved" if changes.get("status") == "resolved" else "ticket.updated", updated)
-        return updated
+        kind = "ticket.resolved" if changes.get("status") == "resolved" else "ticket.updated"
+        try:
+            _, recorded = self._repository.update(
+                ticket_id, changes, events, version=ticket["version"], announce=[Announcement(kind)], at=now
+            )
+        except StaleTicket as exc:
+            raise Conflict("the ticket changed while you were editing it; reload it and try again") from exc
+        self._relay(recorded)
+        return self.get(ticket_id)
 
     def _check_requester_change(self, ticket: dict[str, Any], change: TicketChange) -> None:
         """A requester may only reopen or close their own resolved ticket; the rest is the team's work."""
@@ -341,6 +359,7 @@ class TicketService:
             updates["resolved_at"] = now
         if old == "resolved" and new == "open":
             updates["resolved_at"] = None
+            updates["resolution"] = None  # the next resolution says what finally fixed it
             updates["sla_risk_notified"] = False
         if new == "closed":
             updates["closed_at"] = now
@@ -373,14 +392,23 @@ class TicketService:
     ) -> tuple[dict[str, Any], bool]:
         key = _key(idempotency_key)
         text = _text(body, "body", MAX_MESSAGE)
-        ticket = self.readable(ticket_id, actor)
-        claim = None
-        if key is not None:
-            claim = IdempotencyClaim(actor.name, f"reply:{ticket_id}", key, _fingerprint(text))
-            if (replay := self._replay(claim)) is not None:
-                found = self._repository.event(replay)
-                assert found is not None
-                return found, True
+        claim = None if key is None else IdempotencyClaim(actor.name, f"reply:{ticket_id}", key, _fingerprint(text))
+        # A message never conflicts with a concurrent change: on a stale read it is simply written again.
+        for _ in range(MESSAGE_ATTEMPTS):
+            if claim is not None and (replay := self._replay(claim)) is not None:
+                return self._stored_event(replay), True
+            ticket = self.readable(ticket_id, actor)
+            try:
+                return self._write_message(ticket, text, actor, internal, claim), False
+            except DuplicateKey:
+                continue  # the same key committed first: the loop returns its message
+            except StaleTicket:
+                continue
+        raise Conflict("the ticket is changing too fast to add a message; try again", field="body")
+
+    def _write_message(
+        self, ticket: dict[str, Any], text: str, actor: Principal, internal: bool, claim: IdempotencyClaim | None
+    ) -> dict[str, Any]:
         if ticket["status"] == "closed":
             raise Conflict("the ticket is closed; open a new one", field="status")
         now = self._clock()
@@ -404,21 +432,18 @@ class TicketService:
             if new_status is not None:
                 changes.update(self._move(ticket, new_status, now, record))
         message = {**_event(now, actor.name, "note" if internal else "reply"), "body": text, "internal": internal}
-        try:
-            event_id = self._repository.update(ticket_id, changes, [*events, message], claim)
-        except DuplicateKey:
-            assert claim is not None
-            replay = self._replay(claim)
-            assert replay is not None
-            found = self._repository.event(replay)
-            assert found is not None
-            return found, True
+        announce = [] if internal else [Announcement("ticket.replied", about_message=True)]
+        event_id, recorded = self._repository.update(
+            ticket["id"], changes, [*events, message], claim, version=ticket["version"], announce=announce, at=now
+        )
         assert event_id is not None
-        stored = self._repository.event(event_id)
-        assert stored is not None
-        if not internal:
-            self._publish("ticket.replied", self.get(ticket_id), reply={"author": actor.name, "body": text})
-        return stored, False
+        self._relay(recorded)
+        return self._stored_event(event_id)
+
+    def _stored_event(self, event_id: int) -> dict[str, Any]:
+        found = self._repository.event(event_id)
+        assert found is not None  # ids come from committed rows
+        return found
 
     # Satisfaction -----------------------------------------------------------------------------------------
     def rate(self, ticket_id: int, score: int, comment: str | None, actor: Principal) -> dict[str, Any]:
@@ -434,22 +459,38 @@ class TicketService:
         now = self._clock()
         comment = comment.strip() if comment and comment.strip() else None
         event = {**_event(now, actor.name, "csat", field="csat_score", new=str(score)), "body": comment}
-        self._repository.update(ticket_id, {"csat_score": score, "csat_comment": comment, "csat_at": now}, [event])
+        rating = {"csat_score": score, "csat_comment": comment, "csat_at": now}
+        try:
+            self._repository.update(ticket_id, rating, [event], version=ticket["version"], at=now)
+        except StaleTicket as exc:  # rated (or reopened) meanwhile: the first rating stands
+            raise Conflict("this ticket changed meanwhile (already rated?); reload it", field="score") from exc
         return self.get(ticket_id)
 
     # Housekeeping -----------------------------------------------------------------------------------------
     def close_resolved(self, after_days: int) -> list[int]:
-        """Close tickets resolved more than `after_days` days ago; the requester had that long to reopen."""
+        """Close tickets resolved more than `after_days` days ago; the requester had that long to reopen.
+        A ticket reopened between the read and the write is left open."""
         now = self._clock()
         closed = []
         for ticket in self._repository.resolved_before(now - timedelta(days=after_days)):
             event = _event(now, "system", "change", field="status", old="resolved", new="closed")
-            self._repository.update(ticket["id"], {"status": "closed", "closed_at": now, "updated_at": now}, [event])
+            try:
+                _, recorded = self._repository.update(
+                    ticket["id"],
+                    {"status": "closed", "closed_at": now, "updated_at": now},
+                    [event],
+                    version=ticket["version"],
+                    announce=[Announcement("ticket.updated")],
+                    at=now,
+                )
+            except StaleTicket:
+                continue
+            self._relay(recorded)
             closed.append(ticket["id"])
         return closed
 
     def flag_at_risk(self) -> list[int]:
-        """Publish `ticket.sla_at_risk` once for each active ticket whose SLA is at risk or breached."""
+        """Announce `ticket.sla_at_risk` once for each active ticket whose SLA is at risk or breached."""
         now = self._clock()
         flagged = []
         for ticket in self._repository.unresolved():
@@ -457,16 +498,30 @@ class TicketService:
             if ticket["sla_risk_notified"] or team is None or ticket["status"] not in ACTIVE:
                 continue
             sla = sla_status(ticket, team, now)
-            if sla.state != "on_track" and not sla.paused:
-                self._repository.update(ticket["id"], {"sla_risk_notified": True}, [])
-                self._publish("ticket.sla_at_risk", ticket, sla={"state": sla.state})
-                flagged.append(ticket["id"])
+            if sla.state == "on_track" or sla.paused:
+                continue
+            try:
+                _, recorded = self._repository.update(
+                    ticket["id"],
+                    {"sla_risk_notified": True},
+                    [],
+                    version=ticket["version"],
+                    announce=[Announcement("ticket.sla_at_risk", {"sla": {"state": sla.state}})],
+                    at=now,
+                )
+            except StaleTicket:
+                continue  # changed meanwhile: the next round judges it again
+            self._relay(recorded)
+            flagged.append(ticket["id"])
         return flagged
 
     # Events -----------------------------------------------------------------------------------------------
-    def _publish(self, kind: str, ticket: dict[str, Any], **extra: Any) -> None:
+    def event_data(self, pending: dict[str, Any]) -> dict[str, Any]:
+        """The payload of a recorded ticket event, built from the ticket as it is when dispatched. Only public
+        fields: internal notes and the article ids of the search context never leave."""
+        ticket = self.get(pending["ticket_id"])
         team = self._teams.get(ticket["team"])
-        data = {
+        data: dict[str, Any] = {
             "ticket": {
                 "id": ticket["id"],
                 "url": f"/v1/tickets/{ticket['id']}",
@@ -478,6 +533,9 @@ class TicketService:
             },
             "requester_email": ticket.get("requester_email"),
             "team_email": team.email if team else None,
-            **extra,
+            **pending["data"],
         }
-        self._bus.publish(Event(kind, json.loads(json.dumps(data, default=str)), at=self._clock()))
+        if pending["event_id"] is not None:
+            message = self._stored_event(pending["event_id"])
+            data["reply"] = {"author": message["actor"], "body": message["body"]}
+        return data

@@ -450,6 +450,41 @@ def test_similar_cases_and_ticket_lists_do_not_leak_to_an_outsider(
             assert all(t["requester"] == reader or t["team"] in ("IT",) for t in listing.json()["items"])
 
 
+def test_the_articles_a_requester_viewed_are_shown_only_to_those_who_may_read_them(
+    api: TestClient, access: AccessKb
+) -> None:
+    """Hana (hr) read the restricted article before filing with IT: Ivan (IT, not hr) works the ticket but must
+    not learn the article's id from its search context; Hana and an admin still see it."""
+    created = api.post(
+        "/v1/tickets",
+        json={
+            "subject": "Printer offline",
+            "description": "The floor printer says offline.",
+            "requester": "x",
+            "team": "IT",
+            "viewed_article_ids": [SECRET_ID, "printer-offline-floor-printer"],
+            "not_helpful_article_ids": [SECRET_ID],
+        },
+        headers=_auth(access.tokens["hana"]),
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/tickets/{created.json()['id']}"
+    for outsider_view in (
+        api.get(url, headers=_auth(access.tokens["ivan"])),
+        api.get("/v1/tickets", params={"per_page": 100}, headers=_auth(access.tokens["ivan"])),
+        api.patch(url, json={"priority": "high"}, headers=_auth(access.tokens["ivan"])),
+    ):
+        assert outsider_view.status_code == 200, outsider_view.text
+        _assert_no_leak(outsider_view)
+    assert api.get(url, headers=_auth(access.tokens["ivan"])).json()["viewed_article_ids"] == [
+        "printer-offline-floor-printer"
+    ]
+    for insider in ("hana", "ada"):
+        body = api.get(url, headers=_auth(access.tokens[insider])).json()
+        assert body["viewed_article_ids"] == [SECRET_ID, "printer-offline-floor-printer"]
+        assert body["not_helpful_article_ids"] == [SECRET_ID]
+
+
 def test_the_routed_team_does_not_depend_on_who_asks(api: TestClient, access: AccessKb) -> None:
     """Routing sees only public articles, so the team chosen cannot reveal a restricted one."""
     payload = {

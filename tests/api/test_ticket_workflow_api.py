@@ -232,3 +232,12 @@ def test_maintenance_embeds_every_resolved_ticket_once(desk: Desk) -> None:
     first = kb.maintain()
     assert first["embedded"] >= 1
     assert kb.maintain()["embedded"] == 0
+
+
+def test_an_agent_who_transfers_a_ticket_away_gets_the_result_not_a_404(desk: Desk) -> None:
+    ticket = _ticket(desk, subject="Payslip shows the wrong bank account")
+    moved = desk.api.patch(f"/v1/tickets/{ticket['id']}", json={"team": "HR"}, headers=desk.as_("ivan"))
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["team"] == "HR" and moved.json()["events"] == []  # no longer Ivan's to read
+    assert desk.api.get(f"/v1/tickets/{ticket['id']}", headers=desk.as_("ivan")).status_code == 404
+    assert desk.api.get(f"/v1/tickets/{ticket['id']}", headers=desk.as_("hanna")).json()["team"] == "HR"

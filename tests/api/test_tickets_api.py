@@ -113,14 +113,15 @@ def test_created_ticket_can_be_read_back(ticket_client: TestClient) -> None:
         ticket_client,
         team="IT",
         search_query="fan loud",
-        viewed_article_ids=["laptop-running-slow"],
+        viewed_article_ids=["vpn-drops-on-public-wifi", "no-such-article", "vpn-drops-on-public-wifi"],
     )
 
     response = ticket_client.get(f"/v1/tickets/{created['id']}")
 
     assert response.status_code == 200
     assert stable_ticket(response.json()) == stable_ticket(created)
-    assert response.json()["viewed_article_ids"] == ["laptop-running-slow"]
+    # Unknown ids are dropped and repeats collapsed: the context names real articles only.
+    assert response.json()["viewed_article_ids"] == ["vpn-drops-on-public-wifi"]
 
 
 def test_priority_defaults_to_normal(ticket_client: TestClient) -> None:

@@ -12,8 +12,9 @@ import pytest
 
 from kb.access import Principal
 from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
-from kb.events import Event, EventBus
+from kb.events import Event, EventBus, EventRelay
 from kb.store import Store
+from kb.store.tickets import StaleTicket
 from kb.teams import TeamDirectory, load_teams
 from kb.tickets import NewTicket, TicketChange, TicketQuery, TicketService
 from tests.conftest import STARTER_ARTICLES
@@ -65,10 +66,15 @@ def published() -> list[Event]:
 
 @pytest.fixture
 def service(store: Store, clock: Clock, published: list[Event]) -> TicketService:
+    """The service as KnowledgeBase wires it: events recorded with each change, relayed to the bus after it."""
     bus = EventBus()
     bus.subscribe(published.append)
     teams: TeamDirectory = load_teams(STARTER_ARTICLES / "teams.yaml")
-    return TicketService(store.tickets, teams, lambda _: "IT", store.users, bus, clock=clock)
+    tickets = TicketService(
+        store.tickets, teams, lambda _: "IT", store.users, relay=lambda ids: relay.relay(ids), clock=clock
+    )
+    relay = EventRelay(store.event_log, bus, tickets.event_data, clock=clock)
+    return tickets
 
 
 def _open(service: TicketService, priority: str = "normal", key: str | None = None) -> dict:
@@ -325,3 +331,87 @@ def test_listing_follows_who_may_see_what(service: TicketService) -> None:
     assert service.find(ADA, TicketQuery(team="HR"))[1] == 1
     with pytest.raises(InvalidInput):
         service.find(ADA, TicketQuery(status="sleeping"))
+
+
+def test_a_transfer_moves_the_first_response_promise_to_the_new_team(service: TicketService) -> None:
+    ticket = _open(service, priority="urgent")  # IT urgent: 1 h, so due 10:00 UTC
+    assert ticket["expected_first_response_by"] == MONDAY + dt.timedelta(hours=1)
+    moved = service.update(ticket["id"], TicketChange(team="HR"), IVAN)
+    # HR (Warsaw, 09:00-17:00 CET = 08:00-16:00 UTC) promises urgent in 2 h: 11:00 UTC.
+    assert moved["expected_first_response_by"] == MONDAY + dt.timedelta(hours=2)
+
+
+def test_reopening_clears_the_old_resolution(service: TicketService) -> None:
+    ticket = _open(service)
+    service.update(ticket["id"], TicketChange(status="resolved", resolution="Restarted the router."), IVAN)
+    service.reply(ticket["id"], "It broke again.", ANA)
+    reopened = service.get(ticket["id"])
+    assert (reopened["status"], reopened["resolution"], reopened["resolved_at"]) == ("open", None, None)
+
+
+def test_a_change_from_a_stale_read_is_refused(service: TicketService, store: Store, clock: Clock) -> None:
+    ticket = _open(service)
+    service.update(ticket["id"], TicketChange(status="resolved", resolution="Fixed."), IVAN)
+    stale = service.get(ticket["id"])
+    service.reply(ticket["id"], "Not fixed.", ANA)  # reopens: the version moves on
+    with pytest.raises(StaleTicket):
+        store.tickets.update(stale["id"], {"status": "closed"}, [], version=stale["version"], at=clock.now)
+    assert service.get(ticket["id"])["status"] == "open"
+
+
+def test_concurrent_ratings_keep_the_first_one(service: TicketService) -> None:
+    ticket = _open(service)
+    service.update(ticket["id"], TicketChange(status="resolved", resolution="Fixed."), IVAN)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def rate(score: int) -> None:
+        barrier.wait()
+        try:
+            service.rate(ticket["id"], score, None, ANA)
+            outcomes.append("rated")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=rate, args=(score,)) for score in (1, 2, 3, 4, 5, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("rated") == 1 and outcomes.count("conflict") == 5
+    assert [e["kind"] for e in service.view(service.get(ticket["id"]), IVAN)["events"]].count("csat") == 1
+
+
+def test_auto_close_is_announced(service: TicketService, clock: Clock, published: list[Event]) -> None:
+    ticket = _open(service)
+    service.update(ticket["id"], TicketChange(status="resolved", resolution="Fixed."), IVAN)
+    clock.advance(days=8)
+    service.close_resolved(after_days=7)
+    assert published[-1].kind == "ticket.updated"
+    assert published[-1].data["ticket"]["status"] == "closed"
+
+
+def test_an_event_a_subscriber_failed_on_is_relayed_again_later(store: Store, clock: Clock) -> None:
+    """The event is recorded in the ticket's own transaction; one that did not reach the notifiers (a crash
+    before relaying, a failing subscriber) is relayed by maintenance: nothing is lost."""
+    received: list[Event] = []
+    failures = iter([True])
+
+    def flaky(event: Event) -> None:
+        if next(failures, False):
+            raise OSError("store locked")
+        received.append(event)
+
+    bus = EventBus()
+    bus.subscribe(flaky)
+    teams = load_teams(STARTER_ARTICLES / "teams.yaml")
+    crashed = TicketService(store.tickets, teams, lambda _: "IT", store.users, clock=clock)  # never relays
+    relay = EventRelay(store.event_log, bus, crashed.event_data, clock=clock)
+    first, _ = crashed.create(NewTicket(subject="A", description="A", requester="ana", team="IT"))
+    relay.relay([e["id"] for e in store.event_log.undispatched()])
+    assert received == []  # the subscriber failed: the event stays pending
+
+    clock.advance(minutes=2)
+    assert relay.relay_stale() == 1
+    assert [(e.kind, e.data["ticket"]["id"]) for e in received] == [("ticket.created", first["id"])]
+    assert relay.relay_stale() == 0  # dispatched once

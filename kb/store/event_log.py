@@ -1,0 +1,64 @@
+"""The pending events: written inside the transaction of the change that raised them, dispatched after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kb.store import schema
+from kb.store.timestamps import utc
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """An event to record with a change. `about_message`: it concerns the reply or note written with it."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    about_message: bool = False
+
+
+def record(
+    conn: Connection, announcement: Announcement, at: datetime, ticket_id: int | None, event_id: int | None
+) -> int:
+    result = conn.execute(
+        sa.insert(schema.pending_events).values(
+            kind=announcement.kind,
+            at=at,
+            ticket_id=ticket_id,
+            event_id=event_id if announcement.about_message else None,
+            data=announcement.data,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+class EventLogRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, announcement: Announcement, at: datetime) -> int:
+        with self._engine.begin() as conn:
+            return record(conn, announcement, at, None, None)
+
+    def undispatched(
+        self, ids: list[int] | None = None, recorded_before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        table = schema.pending_events
+        conditions: list[Any] = [table.c.dispatched_at.is_(None)]
+        if ids is not None:
+            conditions.append(table.c.id.in_(ids))
+        if recorded_before is not None:
+            conditions.append(table.c.at < recorded_before)
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
+        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+
+    def mark_dispatched(self, event_id: int, at: datetime) -> None:
+        table = schema.pending_events
+        with self._engine.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == event_id).values(dispatched_at=at))
