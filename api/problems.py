@@ -55,7 +55,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing, unknown, revoked or expired token"),
         (403, "Signed in, but not allowed to do this"),
         (404, "Not found (or not visible to the caller)"),
-        (409, "Conflicts with the current state (transition, survey already answered, idempotency key reuse)"),
+        (409, "Conflicts with the current state (transition, survey already answered, concurrent edit)"),
         (413, "Request body too large"),
         (422, "Invalid input; `field` names the offending parameter"),
         (429, "Too many requests; see Retry-After"),

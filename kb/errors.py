@@ -40,7 +40,8 @@ class Forbidden(KbError):
 
 class Conflict(KbError):
     """The request clashes with the current state: a transition that is not allowed, a survey already
-    answered, an idempotency key reused for a different request."""
+    answered, a ticket changed by someone else meanwhile. (An idempotency key reused for a different request is
+    InvalidInput on `Idempotency-Key`, a 422: the request is wrong whatever the state.)"""
 
     title = "Conflict"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kb.access import ROLES, Principal
+from kb.access import LOCAL_ADMIN, ROLES, Principal
 from kb.errors import InvalidInput, NotFound, Unauthorized
 from kb.store.database import AuditRepository, UserRepository
 from kb.store.timestamps import utc
@@ -42,6 +42,9 @@ class UserService:
         name = name.strip()
         if not name:
             raise InvalidInput("the user name must not be empty", field="name")
+        if name.casefold() == LOCAL_ADMIN.name.casefold():
+            # The API treats this principal specially (it may file tickets for any requester): no token may be it.
+            raise InvalidInput(f"{name!r} is reserved for the trusted local admin; choose another name", field="name")
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}; use {', '.join(ROLES)}", field="role")
         if "@" not in email:

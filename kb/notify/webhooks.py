@@ -2,10 +2,10 @@
 
 - `WebhookService.record` is the event-bus subscriber: one outbox row per matching active webhook, committed
   before it returns. The CLI (`kb index`) records too; the server's worker delivers.
-- `WebhookService.deliver_due(now)` sends every due row once: a 2xx marks it delivered; anything else counts an
-  attempt and schedules the next after 10 s * 2^(attempts-1), at most an hour apart; after 12 attempts the row is
-  given up (kept, with its last error). Delivery is at least once: a receiver that answered too late gets the same
-  `X-KB-Delivery` again and should ignore repeats.
+- `WebhookService.deliver_due(now)` sends every row due at `now` once: a 2xx marks it delivered; anything else
+  counts an attempt and schedules the next 10 s * 2^(attempts-1) after it ended, at most an hour apart; after 12
+  attempts the row is given up (kept, with its last error). Delivery is at least once: a receiver that answered
+  too late gets the same `X-KB-Delivery` again and should ignore repeats.
 - `WebhookWorker` calls it in a thread: at start (rows left by a restart or an unreachable receiver), as soon as
   new rows are recorded, and every few seconds for the retries.
 
@@ -192,11 +192,15 @@ class WebhookService:
         self.recorded.set()
 
     def deliver_due(self, now: datetime | None = None, *, stop: threading.Event | None = None) -> DeliveryReport:
-        """Send every row due at `now` once (default: the clock's now); stops early when `stop` is set."""
-        now = now if now is not None else self._clock()
+        """Send every row due at `now` once (default: the clock's now); stops early when `stop` is set.
+
+        `now` only chooses the rows. Each row reads the clock afresh when it is claimed and signed and when its
+        outcome is written: a slow receiver must not age the X-KB-Timestamp of the rows after it past the
+        receivers' freshness window, nor leave a lease or a retry time already in the past."""
+        due_at = now if now is not None else self._clock()
         report = DeliveryReport()
         seen: set[int] = set()
-        rows = self._repository.due(now, BATCH)
+        rows = self._repository.due(due_at, BATCH)
         if not rows:  # the usual case for a polling worker: no HTTP client to build
             return report
         with httpx.Client(timeout=self._timeout, follow_redirects=False) as client:
@@ -206,14 +210,15 @@ class WebhookService:
                         return report
                     seen.add(row["id"])
                     # Another loop may have taken the row since `due` read it; only the winner sends it.
-                    if self._repository.claim(row["id"], row["next_attempt_at"], now + LEASE):
-                        self._attempt(client, row, now, report)
-                rows = [r for r in self._repository.due(now, BATCH) if r["id"] not in seen]
+                    claimed_at = self._clock()
+                    if self._repository.claim(row["id"], row["next_attempt_at"], claimed_at + LEASE):
+                        self._attempt(client, row, claimed_at, report)
+                rows = [r for r in self._repository.due(due_at, BATCH) if r["id"] not in seen]
         return report
 
-    def _attempt(self, client: httpx.Client, row: dict[str, Any], now: datetime, report: DeliveryReport) -> None:
+    def _attempt(self, client: httpx.Client, row: dict[str, Any], claimed_at: datetime, report: DeliveryReport) -> None:
         body = json.dumps({"id": row["id"], **json.loads(row["payload"])}, ensure_ascii=False).encode("utf-8")
-        timestamp = int(now.timestamp())
+        timestamp = int(claimed_at.timestamp())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "kb-webhooks",
@@ -229,12 +234,13 @@ class WebhookService:
             error = f"{type(exc).__name__}: {exc}".strip()
         else:
             if response.is_success:
-                self._repository.delivered(row["id"], attempts=attempts, now=now)
+                self._repository.delivered(row["id"], attempts=attempts, now=self._clock())
                 report.delivered += 1
                 return
             error = f"HTTP {response.status_code}: {' '.join(response.text[:200].split())}".strip()
         report.failed += 1
-        retry_at = now + retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
+        # The wait runs from the end of this attempt (which may have taken up to the timeout), not from the round.
+        retry_at = self._clock() + retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
         self._repository.failed(row["id"], attempts=attempts, next_attempt_at=retry_at, error=error[:1000])
         if retry_at is None:
             report.given_up += 1

@@ -183,10 +183,14 @@ class TeamService:
 
     @staticmethod
     def _body_name(config: Mapping[str, Any], key: str, current: Team | None) -> str:
-        """The name to keep: the body's, which may change only the case of the path's; else the current one."""
+        """The name to keep. An existing team is never renamed, not even in case: tickets store the team's name
+        and filters compare it exactly, so "IT" becoming "it" would hide its tickets. A body `name` equal to the
+        team's in any case is accepted and the stored spelling kept. A new team takes the body's spelling, which
+        may differ from the path's only in case, or the path's when the body has none."""
         given = config.get("name")
+        expected = current.name if current is not None else key
         if given is None:
-            return current.name if current is not None else key
-        if not isinstance(given, str) or given.strip().lower() != key.strip().lower():
-            raise InvalidInput(f"`name` in the body must be {key!r}, the team of the path", field="name")
-        return given.strip()
+            return expected
+        if not isinstance(given, str) or given.strip().lower() != expected.strip().lower():
+            raise InvalidInput(f"`name` in the body must be {expected!r}, the team of the path", field="name")
+        return expected if current is not None else given.strip()

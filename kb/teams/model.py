@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,7 +31,20 @@ def _parse_intervals(spec: str) -> list[Interval]:
         if end <= start:
             raise ValueError(f"interval {part.strip()!r} ends before it starts")
         intervals.append((start, end))
-    return sorted(intervals)
+    intervals.sort()
+    # Overlaps would be counted twice by the business-hours arithmetic; touching intervals (12:00-14:00 after
+    # 08:00-12:00) are fine. Sorted by start, any overlap shows between neighbours.
+    for earlier, later in pairwise(intervals):
+        if later[0] < earlier[1]:
+            raise ValueError(f"intervals {_format(earlier)!r} and {_format(later)!r} overlap; merge them into one")
+    return intervals
+
+
+def _format(interval: Interval) -> str:
+    def clock(t: dt.time) -> str:
+        return t.isoformat("minutes" if not (t.second or t.microsecond) else "auto")
+
+    return f"{clock(interval[0])}-{clock(interval[1])}"
 
 
 def parse_weekly(hours: dict[str, str]) -> dict[int, list[Interval]]:
@@ -76,7 +90,7 @@ class Team(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
     email: str = ""
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", max_length=64)  # the longest IANA key is about half that
     hours: dict[str, str] = Field(default_factory=dict)
     holidays: list[dt.date] = Field(default_factory=list)
     channels: list[Channel] = Field(default_factory=list)
@@ -89,7 +103,9 @@ class Team(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except Exception as exc:
+            # Not only ZoneInfoNotFoundError: a folder of the tz database ("Europe") raises IsADirectoryError, a
+            # long key "file name too long", a file that is not a zone ValueError; each is a bad value, not a 500.
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 

@@ -244,6 +244,14 @@ INVALID_EDITS = [
     ({"timzone": "UTC"}, "timzone"),
     ({"name": "Operations"}, "name"),
     ({"name": ""}, "name"),
+    ({"timezone": "Europe"}, "timezone"),  # a folder of the tz database: IsADirectoryError, once a 500
+    ({"timezone": "a" * 300}, "timezone"),  # "file name too long", once a 500
+    ({"timezone": "../etc/passwd"}, "timezone"),
+    ({"hours": {"mon": "08:00-12:00, 10:00-14:00"}}, "hours"),  # overlapping intervals would count twice
+    (
+        {"channels": [{"kind": "phone", "address": "1", "schedule": {"tue": "10:00-12:00, 11:30-13:00"}}]},
+        "channels.0.schedule",
+    ),
 ]
 
 
@@ -258,6 +266,43 @@ def test_an_invalid_edit_is_a_422_naming_the_field_and_changes_nothing(
     assert problem["detail"].startswith(f"{field}:") or field == "name", problem["detail"]
     assert api.get("/v1/teams/IT", params={"at": SUNDAY}).json() == before
     assert _team_updates(small_settings, embedder) == []
+
+
+def test_touching_intervals_are_accepted(api: TestClient) -> None:
+    response = api.patch("/v1/teams/IT", json={"hours": {"mon": "08:00-12:00, 12:00-14:00"}})
+    assert response.status_code == 200, response.text
+    assert response.json()["hours"]["mon"] == "08:00-12:00, 12:00-14:00"
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("name", ["it", "It", " iT "])
+def test_the_body_name_never_changes_the_case_of_an_existing_team(
+    api: TestClient, small_settings: Settings, embedder: SentenceTransformerEmbedder, method: str, name: str
+) -> None:
+    """Tickets store the team's name and filters compare it exactly: renaming "IT" to "it" would hide its
+    tickets from lists and metrics. A body name equal in any case is accepted; the stored spelling stays."""
+    ticket = api.post(
+        "/v1/tickets",
+        json={"subject": "Laptop", "description": "It will not boot", "requester": "x", "team": "IT"},
+    )
+    assert ticket.status_code == 201, ticket.text
+    body = {**api.get("/v1/teams/IT").json(), "name": name} if method == "put" else {"name": name}
+
+    response = api.request(method.upper(), "/v1/teams/it", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "IT"
+    assert [t["name"] for t in api.get("/v1/teams").json()] == ["IT", "HR", "Facilities", "Finance"]
+    listed = api.get("/v1/tickets", params={"team": "IT"})
+    assert listed.status_code == 200, listed.text
+    assert ticket.json()["id"] in [t["id"] for t in listed.json()["items"]]
+    (update,) = _team_updates(small_settings, embedder)
+    assert update["target"] == "IT" and "name" not in update["detail"]["changed"]
+
+
+def test_a_new_team_keeps_the_spelling_of_the_path_or_the_body(api: TestClient) -> None:
+    assert api.put("/v1/teams/legal", json={"name": "LeGal", "timezone": "UTC"}).json()["name"] == "LeGal"
+    assert api.put("/v1/teams/Payroll", json={"timezone": "UTC"}).json()["name"] == "Payroll"
+    _assert_problem(api.put("/v1/teams/Audit", json={"name": "Legal"}), 422, "name")
 
 
 def test_a_body_that_is_not_an_object_is_refused(api: TestClient) -> None:

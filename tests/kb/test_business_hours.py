@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from kb.teams import Team, add_business_hours, business_hours_between
 
@@ -161,6 +162,31 @@ def test_invalid_hours_are_refused_when_the_team_is_built() -> None:
         Team(name="Funday", hours={"fun": "09:00-17:00"})
     with pytest.raises(ValueError, match="unknown timezone"):
         Team(name="Nowhere", timezone="Mars/Olympus_Mons")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["08:00-12:00, 10:00-14:00", "13:00-17:00, 08:00-18:00", "09:00-12:00, 09:00-12:00", "08:00-12:00,11:59-13:00"],
+)
+def test_overlapping_intervals_are_refused(spec: str) -> None:
+    """Overlaps would be counted twice by `business_hours_between` (8 h for 08:00-14:00) but once by
+    `add_business_hours`: the two clocks would disagree, so such hours are refused when the team is built."""
+    with pytest.raises(ValueError, match="overlap"):
+        Team(name="Overlap", hours={"mon": spec})
+
+
+def test_touching_intervals_count_once() -> None:
+    team = _team(spec="08:00-12:00, 12:00-14:00")
+    monday = "2026-01-12T"
+    assert business_hours_between(_local(LISBON, monday + "07:00"), _local(LISBON, monday + "18:00"), team) == 6
+    assert add_business_hours(_local(LISBON, monday + "07:00"), 6, team) == _local(LISBON, monday + "14:00")
+
+
+@pytest.mark.parametrize("timezone", ["Europe", "a" * 300, "../etc/passwd", "zone.tab", ""])
+def test_a_timezone_that_is_not_a_zone_is_an_unknown_timezone(timezone: str) -> None:
+    """Not only missing keys: a folder of the tz database, an over-long key or a path all fail validation."""
+    with pytest.raises(ValidationError, match="timezone"):
+        Team(name="Nowhere", timezone=timezone)
 
 
 # DST, both ways, both functions ------------------------------------------------------------------------------

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from kb.errors import ConfigurationError
 from kb.teams import Team, add_business_hours, business_hours_between, load_teams
 from kb.teams.model import Channel
 from kb.teams.schedule import DeskStatus, channel_status, desk_status, is_open, next_opening, team_status
@@ -223,6 +226,32 @@ def test_a_channel_schedule_is_validated() -> None:
         Channel(kind="phone", address="1", schedule={"tue": "12:00-10:00"})
     with pytest.raises(ValidationError, match="at least one weekday"):
         Channel(kind="phone", address="1", schedule={})
+    with pytest.raises(ValidationError, match="overlap"):
+        Channel(kind="phone", address="1", schedule={"tue": "10:00-12:00, 11:00-13:00"})
     # A schedule wins over a "24/7" label.
     channel = Channel(kind="chat", address="#x", hours="24/7", schedule={"mon": "10:00-11:00"})
     assert not channel_status(_team(), channel, _local(LISBON, "2026-01-13T10:30")).open_now
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "what"),
+    [
+        ({"hours": {"mon": "08:00-12:00, 10:00-14:00"}}, "hours", "overlap"),
+        (
+            {"channels": [{"kind": "phone", "address": "1", "schedule": {"tue": "10:00-12:00, 11:00-13:00"}}]},
+            "channels.0.schedule",
+            "overlap",
+        ),
+        ({"timezone": "Europe"}, "timezone", "unknown timezone"),
+    ],
+)
+def test_a_bad_teams_file_is_a_configuration_error_naming_the_file(
+    tmp_path: Path, entry: dict[str, object], where: str, what: str
+) -> None:
+    path = tmp_path / "teams.yaml"
+    path.write_text(yaml.safe_dump({"teams": [{"name": "X", **entry}]}), encoding="utf-8")
+    with pytest.raises(ConfigurationError) as raised:
+        load_teams(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: {where}: ") and what in message, message
+    assert raised.value.field == "teams_file"

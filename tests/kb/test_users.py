@@ -77,6 +77,15 @@ def test_an_empty_name_or_a_bad_email_is_refused(small_kb: KnowledgeBase) -> Non
     assert small_kb.users.list() == []
 
 
+@pytest.mark.parametrize("name", ["local-admin", "Local-Admin", " LOCAL-ADMIN "])
+def test_the_local_admin_name_is_reserved(small_kb: KnowledgeBase, name: str) -> None:
+    """The API lets the principal named local-admin file tickets for anyone: no token may sign in as it."""
+    with pytest.raises(InvalidInput) as caught:
+        small_kb.users.add(name, email="x@example.com", role="employee")
+    assert caught.value.field == "name"
+    assert small_kb.users.list() == []
+
+
 def test_revoking_an_unknown_user_is_not_found(small_kb: KnowledgeBase) -> None:
     with pytest.raises(NotFound):
         small_kb.users.revoke("nobody")
@@ -182,8 +191,9 @@ def test_cli_revoke_then_the_token_fails(cli: CliRunner, small_settings: Setting
         ["users", "add", "x", "--email", "x@example.com", "--role", "root"],
         ["users", "add", "x", "--email", "not-an-email"],
         ["users", "revoke", "nobody"],
+        ["users", "add", "local-admin", "--email", "x@example.com", "--role", "admin"],
     ],
-    ids=["bad-role", "bad-email", "revoke-unknown"],
+    ids=["bad-role", "bad-email", "revoke-unknown", "reserved-name"],
 )
 def test_cli_refuses_bad_input_with_a_message_not_a_traceback(cli: CliRunner, args: list[str]) -> None:
     result = cli.invoke(app, args)

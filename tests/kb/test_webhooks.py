@@ -1,6 +1,7 @@
 """Webhooks end to end: real events, the outbox in the real store, deliveries to a real local HTTP receiver.
 
-`deliver_due(now)` is called with a chosen clock, so retries and backoff are tested without waiting.
+Retries and backoff are tested without waiting: the service gets a clock the test sets (`Clock`), which it reads
+for each row as it claims, signs and records it; `deliver_due(now)` only chooses the rows due at `now`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,19 +23,39 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.access import Principal
 from kb.errors import Forbidden, InvalidInput
 from kb.events import Event
-from kb.notify.webhooks import MAX_ATTEMPTS, retry_delay
+from kb.notify.webhooks import LEASE, MAX_ATTEMPTS, WebhookService, retry_delay
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+from kb.store.webhooks import WebhookRepository
 from kb.tickets import NewTicket, TicketChange
 
 ADMIN = Principal(name="ada", role="admin", origin="test")
 AGENT = Principal(name="ivan", role="agent", teams=frozenset({"IT"}))
 
 
-class Receiver:
-    """A local HTTP server in a thread that records every POST and answers `status`."""
+class Clock:
+    """A clock the test sets: the service reads it for each row (claim, signature, outcome)."""
 
-    def __init__(self, port: int = 0, status: int = 200) -> None:
+    def __init__(self, at: datetime | None = None) -> None:
+        self.at = at if at is not None else datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> datetime:
+        self.at += timedelta(**delta)
+        return self.at
+
+
+def _service(kb: KnowledgeBase, clock: Clock) -> WebhookService:
+    """A delivery service over the KB's store that reads `clock` (the KB's own reads the real one)."""
+    return WebhookService(WebhookRepository(kb.store.engine), kb.store.audit, clock=clock)
+
+
+class Receiver:
+    """A local HTTP server in a thread that records every POST, calls `on_post` (if any), and answers `status`."""
+
+    def __init__(self, port: int = 0, status: int = 200, on_post: Callable[[], None] | None = None) -> None:
         self.requests: list[tuple[Any, bytes]] = []  # (headers, raw body)
         self.status = status
         receiver = self
@@ -43,6 +64,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((self.headers, body))
+                if on_post is not None:
+                    on_post()
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -111,6 +134,7 @@ def test_an_event_is_delivered_once_with_a_signature_that_verifies(small_kb: Kno
 
     now = datetime.now(UTC)
     report = small_kb.webhooks.deliver_due(now)
+    after = datetime.now(UTC)
     assert (report.delivered, report.failed) == (1, 0)
     [(headers, body)] = receiver.requests
     assert verify(secret, headers, body)
@@ -118,7 +142,7 @@ def test_an_event_is_delivered_once_with_a_signature_that_verifies(small_kb: Kno
     assert not verify(secret, headers, body.replace(b"Printer", b"Plotter"))
     assert headers["Content-Type"] == "application/json"
     assert headers["X-KB-Event"] == "ticket.created"
-    assert headers["X-KB-Timestamp"] == str(int(now.timestamp()))
+    assert int(now.timestamp()) <= int(headers["X-KB-Timestamp"]) <= int(after.timestamp())  # when it was sent
     payload = json.loads(body)
     assert set(payload) == {"id", "event", "at", "data"}
     assert headers["X-KB-Delivery"] == str(payload["id"]) == str(row["id"])
@@ -175,21 +199,26 @@ def test_an_unreachable_receiver_gets_the_event_once_it_is_back(small_kb: Knowle
     port = closed_port()
     webhook, secret = small_kb.webhooks.create(ADMIN, url=f"http://127.0.0.1:{port}/hooks/kb", events=["*"])
     _ticket(small_kb)
-    now = datetime.now(UTC)
+    clock = Clock()
+    webhooks = _service(small_kb, clock)
+    now = clock.at
 
-    report = small_kb.webhooks.deliver_due(now)
+    report = webhooks.deliver_due()
     assert (report.delivered, report.failed) == (0, 1)
     [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["next_attempt_at"] == now + retry_delay(1) > now
     assert "Connect" in row["last_error"]
-    assert small_kb.webhooks.deliver_due(now + timedelta(seconds=5)).failed == 0  # not due yet: not tried
+    clock.advance(seconds=5)
+    assert webhooks.deliver_due().failed == 0  # not due yet: not tried
 
     receiver = Receiver(port)
     try:
-        assert small_kb.webhooks.deliver_due(now + timedelta(seconds=5)).delivered == 0
-        assert small_kb.webhooks.deliver_due(now + timedelta(seconds=11)).delivered == 1
-        assert small_kb.webhooks.deliver_due(now + timedelta(hours=3)).delivered == 0
+        assert webhooks.deliver_due().delivered == 0
+        clock.advance(seconds=6)
+        assert webhooks.deliver_due().delivered == 1
+        clock.advance(hours=3)
+        assert webhooks.deliver_due().delivered == 0
         [(headers, body)] = receiver.requests  # delivered exactly once
         assert verify(secret, headers, body)
         [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
@@ -206,15 +235,16 @@ def test_pending_rows_survive_a_restart(
     before = KnowledgeBase(small_settings, embedder=embedder)
     webhook, secret = before.webhooks.create(ADMIN, url=f"http://127.0.0.1:{port}/hooks/kb", events=["*"])
     first, second = _ticket(before, "First"), _ticket(before)
-    now = datetime.now(UTC)
-    assert before.webhooks.deliver_due(now).failed == 2  # receiver down
+    clock = Clock()
+    assert _service(before, clock).deliver_due().failed == 2  # receiver down
     third = _ticket(before, "Third")  # recorded, never tried: the process stops first
     before.close()
 
     receiver = Receiver(port)
     after = KnowledgeBase(small_settings, embedder=embedder)  # the restart: same data dir, a new process's objects
     try:
-        assert after.webhooks.deliver_due(now + timedelta(seconds=11)).delivered == 3
+        clock.advance(seconds=11)
+        assert _service(after, clock).deliver_due().delivered == 3
         delivered = sorted(b["data"]["ticket"]["id"] for b in receiver.bodies())
         assert delivered == sorted([first["id"], second["id"], third["id"]])
         assert all(verify(secret, headers, body) for headers, body in receiver.requests)
@@ -254,20 +284,62 @@ def test_a_receiver_that_keeps_failing_is_given_up_with_its_last_error(small_kb:
     try:
         webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
         _ticket(small_kb)
-        clock = datetime.now(UTC)
+        clock = Clock()
+        webhooks = _service(small_kb, clock)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            assert small_kb.webhooks.deliver_due(clock).failed == 1
+            assert webhooks.deliver_due().failed == 1
             [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
             assert row["attempts"] == attempt
             if attempt < MAX_ATTEMPTS:
-                assert row["next_attempt_at"] == clock + retry_delay(attempt)
-                clock = row["next_attempt_at"]
+                assert row["next_attempt_at"] == clock.at + retry_delay(attempt)
+                clock.at = row["next_attempt_at"]
         assert (row["status"], row["next_attempt_at"], row["last_error"]) == ("failed", None, "HTTP 500:")
         assert len(receiver.requests) == MAX_ATTEMPTS
-        assert small_kb.webhooks.deliver_due(clock + timedelta(days=1)).failed == 0
+        clock.advance(days=1)
+        assert webhooks.deliver_due().failed == 0
     finally:
         receiver.close()
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 9, 10, 11)] == [10, 20, 40, 2560, 3600, 3600]
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_each_row_reads_the_clock_when_it_is_sent_not_when_the_round_began(
+    small_kb: KnowledgeBase, status: int
+) -> None:
+    """A receiver that takes 200 s per answer: the second row's signature, lease and outcome are from its own
+    moment, not the round's start, so its X-KB-Timestamp is fresh, its lease and its retry lie ahead."""
+    clock = Clock()
+    webhooks = _service(small_kb, clock)
+    seen: list[tuple[datetime, datetime]] = []  # (the clock, the row's next_attempt_at) while the receiver works
+
+    def slow_answer() -> None:
+        sending = int(receiver.requests[-1][0]["X-KB-Delivery"])
+        [row] = [r for r in small_kb.webhooks.deliveries(ADMIN, webhook["id"]) if r["id"] == sending]
+        seen.append((clock(), row["next_attempt_at"]))
+        clock.advance(seconds=200)
+
+    receiver = Receiver(status=status, on_post=slow_answer)
+    try:
+        webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
+        _ticket(small_kb, "First")
+        _ticket(small_kb, "Second")
+        start = clock.at = datetime.now(UTC)  # the KB recorded the rows by the real clock: both are due now
+        report = webhooks.deliver_due()
+        assert (report.delivered, report.failed) == ((2, 0) if status == 200 else (0, 2))
+        timestamps = [int(headers["X-KB-Timestamp"]) for headers, _ in receiver.requests]
+        assert timestamps == [int(start.timestamp()), int(start.timestamp()) + 200]
+        assert [lease for _, lease in seen] == [start + LEASE, start + timedelta(seconds=200) + LEASE]
+        assert all(lease > at for at, lease in seen)  # each row's lease lies ahead while it is sent
+
+        second, first = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+        if status == 200:
+            assert first["delivered_at"] == start + timedelta(seconds=200)
+            assert second["delivered_at"] == start + timedelta(seconds=400)
+        else:
+            assert first["next_attempt_at"] == start + timedelta(seconds=200) + retry_delay(1)
+            assert second["next_attempt_at"] == start + timedelta(seconds=400) + retry_delay(1) > clock.at
+    finally:
+        receiver.close()
 
 
 def test_deleting_a_webhook_stops_its_deliveries(small_kb: KnowledgeBase, receiver: Receiver) -> None:
