@@ -33,6 +33,7 @@ class Event:
     kind: str
     data: dict[str, Any]  # JSON-ready: what a receiver needs without calling back
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: int | None = None  # the recorded event's id: the same on a re-dispatch, so receivers can drop repeats
 
 
 Subscriber = Callable[[Event], None]
@@ -99,5 +100,5 @@ class EventRelay:
             except NotFound:  # the ticket is gone: nothing left to announce
                 self._log.mark_dispatched(row["id"], self._clock())
                 continue
-            if self._bus.publish(Event(row["kind"], data, at=row["at"])):
+            if self._bus.publish(Event(row["kind"], data, at=row["at"], id=row["id"])):
                 self._log.mark_dispatched(row["id"], self._clock())

@@ -186,7 +186,7 @@ class WebhookService:
         targets = [w for w in self._repository.active() if ALL_EVENTS in w["events"] or event.kind in w["events"]]
         if not targets:
             return
-        envelope = {"event": event.kind, "at": event.at.isoformat(), "data": payload_data(event)}
+        envelope = {"event": event.kind, "event_id": event.id, "at": event.at.isoformat(), "data": payload_data(event)}
         payload = json.dumps(envelope, ensure_ascii=False, default=str)
         self._repository.enqueue([OutboxEntry(w["id"], event.kind, payload) for w in targets], self._clock())
         self.recorded.set()

@@ -144,7 +144,8 @@ def test_an_event_is_delivered_once_with_a_signature_that_verifies(small_kb: Kno
     assert headers["X-KB-Event"] == "ticket.created"
     assert int(now.timestamp()) <= int(headers["X-KB-Timestamp"]) <= int(after.timestamp())  # when it was sent
     payload = json.loads(body)
-    assert set(payload) == {"id", "event", "at", "data"}
+    assert set(payload) == {"id", "event", "event_id", "at", "data"}
+    assert isinstance(payload["event_id"], int)  # the recorded event: the same if it is ever handed over twice
     assert headers["X-KB-Delivery"] == str(payload["id"]) == str(row["id"])
     assert payload["event"] == "ticket.created"
     assert datetime.fromisoformat(payload["at"]) <= now
