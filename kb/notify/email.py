@@ -17,7 +17,6 @@ import logging
 import queue
 import smtplib
 import ssl
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -27,6 +26,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from kb.events import Event
+from kb.notify.worker import BackgroundThread
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,8 @@ class EmailNotifier:
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds  # waits 1, 2, 4, ... times this between attempts
         self._queue: queue.Queue[EmailMessage] = queue.Queue(maxsize=max_queue)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = BackgroundThread("kb-email", self._run)
+        self._stopping = self._thread.stopping
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> EmailNotifier:
@@ -212,20 +212,11 @@ class EmailNotifier:
         return self._queue.unfinished_tasks
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="kb-email", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Send what is queued (one attempt each, no more backoff), then end the thread, waiting `timeout` at most."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        thread.join(timeout)
-        if self.pending:
+        if self._thread.stop(timeout) and self.pending:
             log.warning("stopping with %d e-mail(s) not sent", self.pending)
 
     def _run(self) -> None:

@@ -34,6 +34,7 @@ import httpx
 from kb.access import Principal, can_manage_webhooks
 from kb.errors import Forbidden, InvalidInput, NotFound
 from kb.events import EVENT_KINDS, Event
+from kb.notify.worker import BackgroundThread
 from kb.store.database import AuditRepository
 from kb.store.webhooks import OutboxEntry, WebhookRepository
 
@@ -264,24 +265,15 @@ class WebhookWorker:
     def __init__(self, service: WebhookService, *, poll_seconds: float = 5.0) -> None:
         self._service = service
         self._poll_seconds = poll_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = BackgroundThread("kb-webhooks", self._run)
+        self._stopping = self._thread.stopping
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="kb-webhooks", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the loop after the delivery in flight (rows not sent stay in the outbox for the next start)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        self._service.recorded.set()
-        thread.join(timeout)
+        self._thread.stop(timeout, wake=self._service.recorded.set)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
