@@ -32,6 +32,7 @@ _STOPWORDS = frozenset(STOPWORDS_EN)
 
 Mask = npt.NDArray[np.bool_]
 Scores = npt.NDArray[np.float32]
+Postings = tuple[npt.NDArray[np.int32], Scores]  # (rows holding a term, their BM25 share for it)
 
 
 def analyze(text: str) -> list[str]:
@@ -48,6 +49,7 @@ class Bm25KeywordIndex:
         self._b = b
         self._lengths = np.asarray(frequencies.sum(axis=1), dtype=np.float32).ravel()
         self._term_ceiling: dict[str, float] = {}
+        self._term_postings: dict[str, Postings] = {}
 
     @property
     def size(self) -> int:
@@ -86,12 +88,17 @@ class Bm25KeywordIndex:
         """Stemmed query terms that exist in the vocabulary (unknown terms cannot score)."""
         return [t for t in analyze(text) if t in self._vocab]
 
-    def scores(self, text: str, allowed: Mask | None = None) -> Scores:
-        """BM25 score of every chunk row for `text`, with statistics over the `allowed` rows (zero elsewhere)."""
+    def scores(self, text: str, allowed: Mask | None = None, cache: dict[str, Postings] | None = None) -> Scores:
+        """BM25 score of every chunk row for `text`, with statistics over the `allowed` rows (zero elsewhere).
+
+        `cache` keeps each term's scored postings for the same `allowed` rows (for all rows, the index keeps
+        its own), so a term costs its arithmetic once, as scores stored at index time would.
+        """
+        if cache is None:
+            cache = self._term_postings if allowed is None else {}
         out = np.zeros(self.size, dtype=np.float32)
-        stats = self._stats(allowed)
         for term in self.tokens(text):
-            rows, scores = self._postings(term, allowed, stats)
+            rows, scores = self._cached_postings(term, allowed, cache)
             out[rows] += scores  # a term's rows are distinct, so fancy-index += is exact
         return out
 
@@ -104,23 +111,24 @@ class Bm25KeywordIndex:
         """
         if cache is None:
             cache = self._term_ceiling if allowed is None else {}
-        stats: tuple[int, float] | None = None
         total = 0.0
         for term in self.tokens(text):
             if term not in cache:
-                stats = stats or self._stats(allowed)
-                cache[term] = float(np.max(self._postings(term, allowed, stats)[1], initial=0.0))
+                cache[term] = float(np.max(self._postings(term, allowed, self._stats(allowed))[1], initial=0.0))
             total += cache[term]
         return total
+
+    def _cached_postings(self, term: str, allowed: Mask | None, cache: dict[str, Postings]) -> Postings:
+        if term not in cache:
+            cache[term] = self._postings(term, allowed, self._stats(allowed))
+        return cache[term]
 
     def _stats(self, allowed: Mask | None) -> tuple[int, float]:
         """(document count, average length) over the allowed rows."""
         lengths = self._lengths if allowed is None else self._lengths[allowed]
         return len(lengths), float(lengths.mean()) if len(lengths) else 1.0
 
-    def _postings(
-        self, term: str, allowed: Mask | None, stats: tuple[int, float]
-    ) -> tuple[npt.NDArray[np.int32], Scores]:
+    def _postings(self, term: str, allowed: Mask | None, stats: tuple[int, float]) -> Postings:
         column = self._vocab[term]
         start, end = self._tf.indptr[column], self._tf.indptr[column + 1]
         rows, tf = self._tf.indices[start:end], self._tf.data[start:end]

@@ -18,7 +18,9 @@ class RowFilter:
         self.mask = mask
         self._ids = np.flatnonzero(mask).astype(np.int64)  # the selector reads this buffer: keep it alive
         self.selector = faiss.IDSelectorBatch(self._ids)
-        self.keyword_ceilings: dict[str, float] = {}  # per-term BM25 ceilings over these rows only
+        # Per-term BM25 results with statistics over these rows only (see Bm25KeywordIndex.scores / ceiling).
+        self.keyword_ceilings: dict[str, float] = {}
+        self.keyword_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
 
 
 class FaissVectorIndex:

@@ -179,7 +179,9 @@ class Searcher:
         return Retrieval(ranked, Evidence(top_dense, second_dense))
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
-        return self.index.keywords.scores(text, None if allowed is None else allowed.mask)
+        if allowed is None:
+            return self.index.keywords.scores(text)
+        return self.index.keywords.scores(text, allowed.mask, allowed.keyword_postings)
 
     def _row_filter(self, reader: Principal) -> RowFilter | None:
         """The rows `reader` may see (None: all of them), computed once per distinct audience."""

@@ -60,3 +60,12 @@ def test_an_empty_corpus_scores_nothing() -> None:
     index = Bm25KeywordIndex.build([])
     assert index.scores("vpn").shape == (0,)
     assert index.ceiling("vpn") == 0.0
+
+
+def test_cached_term_postings_give_the_same_scores() -> None:
+    index = Bm25KeywordIndex.build(TEXTS)
+    allowed = np.array([True, False, True, True, False, True])
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for query in QUERIES * 2:  # the second round is served from the caches
+        np.testing.assert_array_equal(index.scores(query), Bm25KeywordIndex.build(TEXTS).scores(query))
+        np.testing.assert_array_equal(index.scores(query, allowed, cache), index.scores(query, allowed))
