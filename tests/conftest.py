@@ -32,6 +32,18 @@ SMALL_ARTICLE_FILES = (
 )
 
 
+def copy_small_articles(folder: Path) -> Path:
+    """`folder` filled with a private copy of the `SMALL_ARTICLE_FILES` set (teams file included)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SMALL_ARTICLE_FILES:
+        shutil.copy(STARTER_ARTICLES / name, folder / name)
+    return folder
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
@@ -70,11 +82,7 @@ def client(starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> 
 @pytest.fixture
 def small_articles(tmp_path: Path) -> Path:
     """A private copy of a few starter articles plus the teams file, safe to edit."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, folder / name)
-    return folder
+    return copy_small_articles(tmp_path / "articles")
 
 
 @pytest.fixture
@@ -95,10 +103,7 @@ def small_kb(small_settings: Settings, embedder: SentenceTransformerEmbedder) ->
 def small_index_template(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
     """A data dir (index + SQLite) for the `small_articles` set, built once; copy it, never change it."""
     root = tmp_path_factory.mktemp("small-template")
-    articles = root / "articles"
-    articles.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    articles = copy_small_articles(root / "articles")
     kb = KnowledgeBase(
         Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0),
         embedder=embedder,

@@ -26,7 +26,7 @@ from kb.errors import Unauthorized
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.users import UserService
-from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED, stable_ticket
+from tests.conftest import SMALL_ARTICLE_FILES, TRUSTED, bearer, copy_small_articles, stable_ticket
 
 SECRET_ID = "payroll-bonus-secret"
 SECRET_WORD = "zanzibarquokka"
@@ -95,10 +95,6 @@ def _users_at(kb: KnowledgeBase, when: datetime, *, token_days: int) -> UserServ
     return UserService(kb.store.users, kb.store.audit, token_days, clock=lambda: when)
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _assert_no_leak(response: httpx.Response, *, echo: str | None = None) -> None:
     """Neither the body nor a header mentions the restricted article. `echo` is the caller's own query,
     which a search response repeats (as `query`, ticket subject and quoted in the ticket description)."""
@@ -124,10 +120,7 @@ def _assert_no_leak(response: httpx.Response, *, echo: str | None = None) -> Non
 @pytest.fixture(scope="module")
 def access(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[AccessKb]:
     root = tmp_path_factory.mktemp("access")
-    articles = root / "articles"
-    articles.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    articles = copy_small_articles(root / "articles")
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
     (articles / f"{XSS_ID}.md").write_text(XSS_ARTICLE, encoding="utf-8")
     base = Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
@@ -169,7 +162,7 @@ def test_search_never_shows_a_restricted_article_to_an_outsider(
 ) -> None:
     full: list[str] | None = None
     for limit in range(50, 0, -1):
-        response = api.get("/v1/search", params={"q": query, "limit": limit}, headers=_auth(access.tokens[outsider]))
+        response = api.get("/v1/search", params={"q": query, "limit": limit}, headers=bearer(access.tokens[outsider]))
         assert response.status_code == 200, response.text
         _assert_no_leak(response, echo=query)
         ids = [r["article_id"] for r in response.json()["results"]]
@@ -182,7 +175,7 @@ def test_search_never_shows_a_restricted_article_to_an_outsider(
 
 def test_the_insider_finds_the_restricted_article(api: TestClient, access: AccessKb) -> None:
     for reader in ("hana", "ada"):
-        response = api.get("/v1/search", params={"q": SECRET_WORD}, headers=_auth(access.tokens[reader]))
+        response = api.get("/v1/search", params={"q": SECRET_WORD}, headers=bearer(access.tokens[reader]))
         assert response.status_code == 200, response.text
         results = response.json()["results"]
         assert results and results[0]["article_id"] == SECRET_ID
@@ -191,18 +184,18 @@ def test_the_insider_finds_the_restricted_article(api: TestClient, access: Acces
             _assert_no_leak(response, echo=SECRET_WORD)
 
         response = api.get(
-            "/v1/search", params={"q": "quarterly bonus calibration payroll"}, headers=_auth(access.tokens[reader])
+            "/v1/search", params={"q": "quarterly bonus calibration payroll"}, headers=bearer(access.tokens[reader])
         )
         assert response.json()["results"][0]["article_id"] == SECRET_ID
 
 
 def test_a_restricted_article_does_not_push_a_readable_one_out_of_the_top_k(api: TestClient, access: AccessKb) -> None:
-    insider = api.get("/v1/search", params={"q": PRINTER_QUERY, "limit": 5}, headers=_auth(access.tokens["hana"]))
+    insider = api.get("/v1/search", params={"q": PRINTER_QUERY, "limit": 5}, headers=bearer(access.tokens["hana"]))
     insider_ids = [r["article_id"] for r in insider.json()["results"]]
     assert SECRET_ID in insider_ids  # it really competes for this question
     for outsider in OUTSIDERS:
         response = api.get(
-            "/v1/search", params={"q": PRINTER_QUERY, "limit": 1}, headers=_auth(access.tokens[outsider])
+            "/v1/search", params={"q": PRINTER_QUERY, "limit": 1}, headers=bearer(access.tokens[outsider])
         )
         results = response.json()["results"]
         assert [r["article_id"] for r in results] == ["printer-offline-floor-printer"]
@@ -213,11 +206,11 @@ def test_the_outsider_gets_the_insider_ranking_minus_the_restricted_article(
     api: TestClient, access: AccessKb, query: str
 ) -> None:
     """Where the restricted article ranks for the insider, the outsider gets the next readable one instead."""
-    insider = api.get("/v1/search", params={"q": query, "limit": 50}, headers=_auth(access.tokens["hana"]))
+    insider = api.get("/v1/search", params={"q": query, "limit": 50}, headers=bearer(access.tokens["hana"]))
     readable = [r["article_id"] for r in insider.json()["results"] if r["article_id"] != SECRET_ID]
     assert len(readable) == len(insider.json()["results"]) - 1
     for limit in (1, 2, 3, 50):
-        outsider = api.get("/v1/search", params={"q": query, "limit": limit}, headers=_auth(access.tokens["erik"]))
+        outsider = api.get("/v1/search", params={"q": query, "limit": limit}, headers=bearer(access.tokens["erik"]))
         assert [r["article_id"] for r in outsider.json()["results"]] == readable[:limit]
 
 
@@ -285,7 +278,7 @@ def _all_article_ids(api: TestClient, token: str, per_page: int, **params: str) 
     totals: set[int] = set()
     page = 1
     while True:
-        response = api.get("/v1/articles", params={"page": page, "per_page": per_page, **params}, headers=_auth(token))
+        response = api.get("/v1/articles", params={"page": page, "per_page": per_page, **params}, headers=bearer(token))
         assert response.status_code == 200, response.text
         body = response.json()
         totals.add(body["total"])
@@ -315,7 +308,7 @@ def test_article_listing_and_total_hide_restricted_articles(
             response = api.get(
                 "/v1/articles",
                 params={"page": page, "per_page": per_page, **params},
-                headers=_auth(access.tokens[outsider]),
+                headers=bearer(access.tokens[outsider]),
             )
             _assert_no_leak(response)
 
@@ -325,9 +318,9 @@ def test_article_facets_and_tag_filter_count_only_readable_articles(
     api: TestClient, access: AccessKb, tag: str | None
 ) -> None:
     params = {"tag": tag} if tag else {}
-    insider = api.get("/v1/articles", params=params, headers=_auth(access.tokens["hana"])).json()
+    insider = api.get("/v1/articles", params=params, headers=bearer(access.tokens["hana"])).json()
     for outsider in OUTSIDERS:
-        response = api.get("/v1/articles", params=params, headers=_auth(access.tokens[outsider]))
+        response = api.get("/v1/articles", params=params, headers=bearer(access.tokens[outsider]))
         _assert_no_leak(response)
         body = response.json()
         assert body["total"] == insider["total"] - 1
@@ -344,12 +337,12 @@ def test_article_facets_and_tag_filter_count_only_readable_articles(
 def test_related_articles_never_include_a_restricted_one(
     api: TestClient, access: AccessKb, outsider: str, article_id: str
 ) -> None:
-    insider = api.get(f"/v1/articles/{article_id}/related", params={"limit": 50}, headers=_auth(access.tokens["hana"]))
+    insider = api.get(f"/v1/articles/{article_id}/related", params={"limit": 50}, headers=bearer(access.tokens["hana"]))
     readable = [r["article_id"] for r in insider.json() if r["article_id"] != SECRET_ID]
     assert article_id not in readable
     for limit in (1, 2, 50):
         response = api.get(
-            f"/v1/articles/{article_id}/related", params={"limit": limit}, headers=_auth(access.tokens[outsider])
+            f"/v1/articles/{article_id}/related", params={"limit": limit}, headers=bearer(access.tokens[outsider])
         )
         assert response.status_code == 200, response.text
         _assert_no_leak(response)
@@ -358,7 +351,7 @@ def test_related_articles_never_include_a_restricted_one(
 
 def test_the_insider_sees_the_restricted_article_among_the_related_ones(api: TestClient, access: AccessKb) -> None:
     response = api.get(
-        "/v1/articles/printer-offline-floor-printer/related", params={"limit": 3}, headers=_auth(access.tokens["hana"])
+        "/v1/articles/printer-offline-floor-printer/related", params={"limit": 3}, headers=bearer(access.tokens["hana"])
     )
     assert SECRET_ID in [r["article_id"] for r in response.json()]
 
@@ -367,7 +360,7 @@ def test_the_insider_sees_the_restricted_article_among_the_related_ones(api: Tes
 def test_related_articles_of_a_restricted_article_are_a_404_like_a_missing_one(
     api: TestClient, access: AccessKb, outsider: str
 ) -> None:
-    headers = _auth(access.tokens[outsider])
+    headers = bearer(access.tokens[outsider])
     hidden = api.get(f"/v1/articles/{SECRET_ID}/related", headers=headers)
     missing = api.get("/v1/articles/no-such-article-at-all/related", headers=headers)
     assert hidden.status_code == missing.status_code == 404
@@ -378,7 +371,7 @@ def test_related_articles_of_a_restricted_article_are_a_404_like_a_missing_one(
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
 def test_a_restricted_article_is_a_404_like_a_missing_one(api: TestClient, access: AccessKb, outsider: str) -> None:
-    headers = _auth(access.tokens[outsider])
+    headers = bearer(access.tokens[outsider])
     hidden = api.get(f"/v1/articles/{SECRET_ID}", headers=headers)
     missing = api.get("/v1/articles/no-such-article-at-all", headers=headers)
 
@@ -394,7 +387,7 @@ def test_a_restricted_article_is_a_404_like_a_missing_one(api: TestClient, acces
 
 @pytest.mark.parametrize("reader", ["hana", "ada"])
 def test_the_insider_and_an_admin_read_the_restricted_article(api: TestClient, access: AccessKb, reader: str) -> None:
-    response = api.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens[reader]))
+    response = api.get(f"/v1/articles/{SECRET_ID}", headers=bearer(access.tokens[reader]))
     assert response.status_code == 200, response.text
     assert response.json()["title"] == SECRET_TITLE
     assert SECRET_WORD in response.json()["html"]
@@ -402,7 +395,7 @@ def test_the_insider_and_an_admin_read_the_restricted_article(api: TestClient, a
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
 def test_tickets_and_ticket_offers_do_not_leak_to_an_outsider(api: TestClient, access: AccessKb, outsider: str) -> None:
-    headers = _auth(access.tokens[outsider])
+    headers = bearer(access.tokens[outsider])
     created = api.post(
         "/v1/tickets",
         json={
@@ -434,10 +427,10 @@ def test_similar_cases_and_ticket_lists_do_not_leak_to_an_outsider(
         "requester": "x",
     }
     for reader in (outsider, "hana"):
-        created = api.post("/v1/tickets", json=payload, headers=_auth(access.tokens[reader]))
+        created = api.post("/v1/tickets", json=payload, headers=bearer(access.tokens[reader]))
         assert created.status_code == 201, created.text
         similar = api.get(
-            f"/v1/tickets/{created.json()['id']}/similar", params={"limit": 20}, headers=_auth(access.tokens[reader])
+            f"/v1/tickets/{created.json()['id']}/similar", params={"limit": 20}, headers=bearer(access.tokens[reader])
         )
         assert similar.status_code == 200, similar.text
         ids = [a["article_id"] for a in similar.json()["articles"]]
@@ -445,7 +438,7 @@ def test_similar_cases_and_ticket_lists_do_not_leak_to_an_outsider(
             assert SECRET_ID in ids  # the insider's own ticket does find it
         else:
             _assert_no_leak(similar)
-            listing = api.get("/v1/tickets", params={"per_page": 100}, headers=_auth(access.tokens[reader]))
+            listing = api.get("/v1/tickets", params={"per_page": 100}, headers=bearer(access.tokens[reader]))
             _assert_no_leak(listing)
             assert all(t["requester"] == reader or t["team"] in ("IT",) for t in listing.json()["items"])
 
@@ -465,22 +458,22 @@ def test_the_articles_a_requester_viewed_are_shown_only_to_those_who_may_read_th
             "viewed_article_ids": [SECRET_ID, "printer-offline-floor-printer"],
             "not_helpful_article_ids": [SECRET_ID],
         },
-        headers=_auth(access.tokens["hana"]),
+        headers=bearer(access.tokens["hana"]),
     )
     assert created.status_code == 201, created.text
     url = f"/v1/tickets/{created.json()['id']}"
     for outsider_view in (
-        api.get(url, headers=_auth(access.tokens["ivan"])),
-        api.get("/v1/tickets", params={"per_page": 100}, headers=_auth(access.tokens["ivan"])),
-        api.patch(url, json={"priority": "high"}, headers=_auth(access.tokens["ivan"])),
+        api.get(url, headers=bearer(access.tokens["ivan"])),
+        api.get("/v1/tickets", params={"per_page": 100}, headers=bearer(access.tokens["ivan"])),
+        api.patch(url, json={"priority": "high"}, headers=bearer(access.tokens["ivan"])),
     ):
         assert outsider_view.status_code == 200, outsider_view.text
         _assert_no_leak(outsider_view)
-    assert api.get(url, headers=_auth(access.tokens["ivan"])).json()["viewed_article_ids"] == [
+    assert api.get(url, headers=bearer(access.tokens["ivan"])).json()["viewed_article_ids"] == [
         "printer-offline-floor-printer"
     ]
     for insider in ("hana", "ada"):
-        body = api.get(url, headers=_auth(access.tokens[insider])).json()
+        body = api.get(url, headers=bearer(access.tokens[insider])).json()
         assert body["viewed_article_ids"] == [SECRET_ID, "printer-offline-floor-printer"]
         assert body["not_helpful_article_ids"] == [SECRET_ID]
 
@@ -493,7 +486,7 @@ def test_the_routed_team_does_not_depend_on_who_asks(api: TestClient, access: Ac
         "requester": "someone",
     }
     teams = {
-        reader: api.post("/v1/tickets", json=payload, headers=_auth(access.tokens[reader])).json()["team"]
+        reader: api.post("/v1/tickets", json=payload, headers=bearer(access.tokens[reader])).json()["team"]
         for reader in ("hana", "erik", "ada")
     }
     assert len(set(teams.values())) == 1, teams
@@ -510,7 +503,7 @@ def test_ticket_visibility_follows_requester_team_and_role(api: TestClient, acce
             "requester": "somebody-else@example.com",
             "team": "IT",
         },
-        headers=_auth(tokens["erik"]),
+        headers=bearer(tokens["erik"]),
     )
     assert created.status_code == 201, created.text
     ticket = created.json()
@@ -519,13 +512,13 @@ def test_ticket_visibility_follows_requester_team_and_role(api: TestClient, acce
     url = f"/v1/tickets/{ticket['id']}"
 
     expected = {"erik": 200, "bea": 404, "ivan": 200, "fred": 404, "ada": 200, "hana": 404}
-    seen = {name: api.get(url, headers=_auth(tokens[name])).status_code for name in expected}
+    seen = {name: api.get(url, headers=bearer(tokens[name])).status_code for name in expected}
     assert seen == expected
-    assert stable_ticket(api.get(url, headers=_auth(tokens["ivan"])).json()) == stable_ticket(ticket)
+    assert stable_ticket(api.get(url, headers=bearer(tokens["ivan"])).json()) == stable_ticket(ticket)
 
     # "Not yours" looks exactly like "does not exist".
-    hidden = api.get(url, headers=_auth(tokens["bea"]))
-    missing = api.get("/v1/tickets/999999", headers=_auth(tokens["bea"]))
+    hidden = api.get(url, headers=bearer(tokens["bea"]))
+    missing = api.get("/v1/tickets/999999", headers=bearer(tokens["bea"]))
     assert missing.status_code == 404
     assert json.loads(hidden.text.replace(str(ticket["id"]), "N")) == json.loads(missing.text.replace("999999", "N"))
 
@@ -534,14 +527,14 @@ def test_a_routed_ticket_is_visible_to_the_agents_of_its_team(api: TestClient, a
     created = api.post(
         "/v1/tickets",
         json={"subject": "Printer on floor 3 is offline", "description": "Nothing prints.", "requester": "x"},
-        headers=_auth(access.tokens["bea"]),
+        headers=bearer(access.tokens["bea"]),
     )
     assert created.status_code == 201, created.text
     assert created.json()["team"] == "IT"
     assert created.json()["requester"] == "bea"
     url = f"/v1/tickets/{created.json()['id']}"
-    assert api.get(url, headers=_auth(access.tokens["ivan"])).status_code == 200
-    assert api.get(url, headers=_auth(access.tokens["fred"])).status_code == 404
+    assert api.get(url, headers=bearer(access.tokens["ivan"])).status_code == 200
+    assert api.get(url, headers=bearer(access.tokens["fred"])).status_code == 404
 
 
 # Authentication ---------------------------------------------------------------------------------------------
@@ -579,16 +572,16 @@ def test_token_auth_rejects_posting_a_ticket_without_a_token(api: TestClient) ->
 
 
 def test_a_revoked_token_is_rejected(api: TestClient, access: AccessKb) -> None:
-    _assert_unauthorized(api.get("/v1/articles", headers=_auth(access.tokens["rita"])))
+    _assert_unauthorized(api.get("/v1/articles", headers=bearer(access.tokens["rita"])))
     with pytest.raises(Unauthorized):
         access.kb.users.authenticate(access.tokens["rita"])
 
 
 def test_revoking_takes_effect_on_the_next_request(api: TestClient, access: AccessKb) -> None:
     _, token = access.kb.users.add("tom", email="tom@example.com", role="employee")
-    assert api.get("/v1/articles", headers=_auth(token)).status_code == 200
+    assert api.get("/v1/articles", headers=bearer(token)).status_code == 200
     assert access.kb.users.revoke("tom") == 1
-    _assert_unauthorized(api.get("/v1/articles", headers=_auth(token)))
+    _assert_unauthorized(api.get("/v1/articles", headers=bearer(token)))
 
 
 def test_an_expired_token_is_rejected(api: TestClient, access: AccessKb, embedder: SentenceTransformerEmbedder) -> None:
@@ -600,12 +593,12 @@ def test_an_expired_token_is_rejected(api: TestClient, access: AccessKb, embedde
         assert _users_at(short, now + timedelta(hours=23), token_days=1).authenticate(token)
         with pytest.raises(Unauthorized):
             _users_at(short, now + timedelta(days=1, minutes=1), token_days=1).authenticate(token)
-        assert api.get("/v1/articles", headers=_auth(token)).status_code == 200
+        assert api.get("/v1/articles", headers=bearer(token)).status_code == 200
 
         # A token issued two days ago with a one-day life is refused by the running API.
         past = _users_at(short, now - timedelta(days=2), token_days=1)
         _, old_token = past.add("old", email="old@example.com", role="admin")
-        _assert_unauthorized(api.get("/v1/articles", headers=_auth(old_token)))
+        _assert_unauthorized(api.get("/v1/articles", headers=bearer(old_token)))
     finally:
         short.close()
 
@@ -623,9 +616,9 @@ def test_local_auth_refuses_an_untrusted_client_without_a_token(
         _assert_unauthorized(client.get(f"/v1/articles/{SECRET_ID}"))
         assert client.get("/healthz").status_code == 200
         # A token still works, with that user's rights.
-        response = client.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens["erik"]))
+        response = client.get(f"/v1/articles/{SECRET_ID}", headers=bearer(access.tokens["erik"]))
         assert response.status_code == 404
-        assert client.get("/v1/articles", headers=_auth(access.tokens["erik"])).status_code == 200
+        assert client.get("/v1/articles", headers=bearer(access.tokens["erik"])).status_code == 200
 
 
 def test_local_auth_treats_a_trusted_client_as_the_local_admin(
@@ -636,9 +629,9 @@ def test_local_auth_treats_a_trusted_client_as_the_local_admin(
         assert client.get("/v1/articles").status_code == 200
         assert client.get(f"/v1/articles/{SECRET_ID}").status_code == 200
         # A token, when sent, wins over the trusted address: the user's rights, not the admin's.
-        assert client.get(f"/v1/articles/{SECRET_ID}", headers=_auth(access.tokens["erik"])).status_code == 404
+        assert client.get(f"/v1/articles/{SECRET_ID}", headers=bearer(access.tokens["erik"])).status_code == 404
         # And a bad token is refused rather than silently falling back to the local admin.
-        _assert_unauthorized(client.get("/v1/articles", headers=_auth("bogus")))
+        _assert_unauthorized(client.get("/v1/articles", headers=bearer("bogus")))
 
 
 def test_default_trusted_clients_do_not_include_the_test_client(tmp_path: Path) -> None:
@@ -664,7 +657,7 @@ class _ActiveContent(HTMLParser):
 
 
 def test_article_html_is_sanitised(api: TestClient, access: AccessKb) -> None:
-    response = api.get(f"/v1/articles/{XSS_ID}", headers=_auth(access.tokens["erik"]))
+    response = api.get(f"/v1/articles/{XSS_ID}", headers=bearer(access.tokens["erik"]))
     assert response.status_code == 200, response.text
     body = response.json()
     assert "<script>alert(1)</script>" in body["markdown"]  # the source is kept as written
@@ -681,6 +674,6 @@ def test_article_html_is_sanitised(api: TestClient, access: AccessKb) -> None:
 def test_a_javascript_link_survives_only_as_inert_text(api: TestClient, access: AccessKb) -> None:
     """markdown-it refuses to turn `[x](javascript:...)` into a link, so its source stays as plain text; the
     literal `javascript:` then shows in the HTML, but outside any tag or attribute, where it cannot run."""
-    html = api.get(f"/v1/articles/{XSS_ID}", headers=_auth(access.tokens["erik"])).json()["html"]
+    html = api.get(f"/v1/articles/{XSS_ID}", headers=bearer(access.tokens["erik"])).json()["html"]
     tags_only = re.sub(r">[^<]*<", "><", f">{html}<")
     assert "javascript:" not in tags_only.lower()

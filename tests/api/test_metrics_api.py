@@ -3,7 +3,6 @@ views never reach a reader outside its audience."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED
+from tests.conftest import TRUSTED, bearer, copy_small_articles
 
 SECRET_ID = "hr-bonus-calibration"
 SECRET_TITLE = "Bonus calibration sheets for payroll staff"
@@ -49,10 +48,7 @@ class MetricsKb:
 @pytest.fixture(scope="module")
 def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[MetricsKb]:
     root = tmp_path_factory.mktemp("metrics-api")
-    articles = root / "articles"
-    articles.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    articles = copy_small_articles(root / "articles")
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
     settings = Settings(
         data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0, auth="token"
@@ -106,7 +102,7 @@ def api(metrics_kb: MetricsKb, embedder: SentenceTransformerEmbedder) -> Iterato
 
 
 def _get(api: TestClient, metrics_kb: MetricsKb, user: str, **params: str) -> Any:
-    return api.get("/v1/metrics/service", params=params, headers={"Authorization": f"Bearer {metrics_kb.tokens[user]}"})
+    return api.get("/v1/metrics/service", params=params, headers=bearer(metrics_kb.tokens[user]))
 
 
 def test_an_admin_sees_every_team(api: TestClient, metrics_kb: MetricsKb) -> None:

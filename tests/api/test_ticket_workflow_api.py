@@ -18,7 +18,7 @@ from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED
+from tests.conftest import TRUSTED, bearer, copy_small_articles
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Desk:
     tokens: dict[str, str]
 
     def as_(self, name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[name]}"}
+        return bearer(self.tokens[name])
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,7 @@ def desk(
     tmp_path_factory: pytest.TempPathFactory, small_index_template: Path, embedder: SentenceTransformerEmbedder
 ) -> Iterator[Desk]:
     root = tmp_path_factory.mktemp("desk")
-    articles = root / "articles"
-    articles.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    articles = copy_small_articles(root / "articles")
     shutil.copytree(small_index_template, root / "data")
     settings = Settings(
         data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0, auth="token"

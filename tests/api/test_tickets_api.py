@@ -16,7 +16,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.access import LOCAL_ADMIN
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import SMALL_ARTICLE_FILES, STARTER_ARTICLES, TRUSTED, stable_ticket
+from tests.conftest import TRUSTED, copy_small_articles, stable_ticket
 
 TICKET_KEYS = {
     "id",
@@ -47,10 +47,7 @@ TICKET_KEYS = {
 def ticket_settings(tmp_path_factory: pytest.TempPathFactory, small_index_template: Path) -> Settings:
     """A small, already indexed KB of this module's own: creating tickets never touches the starter store."""
     root = tmp_path_factory.mktemp("tickets")
-    articles = root / "articles"
-    articles.mkdir()
-    for name in SMALL_ARTICLE_FILES:
-        shutil.copy(STARTER_ARTICLES / name, articles / name)
+    articles = copy_small_articles(root / "articles")
     shutil.copytree(small_index_template, root / "data")
     return Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
 

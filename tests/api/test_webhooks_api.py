@@ -16,7 +16,7 @@ from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED
+from tests.conftest import TRUSTED, bearer
 from tests.kb.test_webhooks import Receiver, verify
 
 
@@ -27,7 +27,7 @@ class Served:
     tokens: dict[str, str]
 
     def auth(self, user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[user]}"}
+        return bearer(self.tokens[user])
 
 
 @pytest.fixture(scope="module")

@@ -9,29 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from kb.teams import Team, add_business_hours, business_hours_between
+from tests.kb.calendars import WEEKDAYS
+from tests.kb.calendars import desk as _team
+from tests.kb.calendars import local as _local
 
 UTC = dt.UTC
 LISBON = ZoneInfo("Europe/Lisbon")
 WARSAW = ZoneInfo("Europe/Warsaw")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
-
-
-def _team(
-    timezone: str = "Europe/Lisbon",
-    spec: str = "09:00-17:00",
-    holidays: tuple[str, ...] = (),
-    days: tuple[str, ...] = WEEKDAYS,
-) -> Team:
-    return Team(
-        name="Desk",
-        timezone=timezone,
-        hours=dict.fromkeys(days, spec),
-        holidays=[dt.date.fromisoformat(d) for d in holidays],
-    )
-
-
-def _local(zone: ZoneInfo, text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=zone)
 
 
 def test_friday_afternoon_rolls_over_the_weekend_to_monday() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,32 +16,17 @@ from kb.teams import Team, add_business_hours, business_hours_between, load_team
 from kb.teams.model import Channel
 from kb.teams.schedule import DeskStatus, channel_status, desk_status, is_open, next_opening, team_status
 from tests.conftest import STARTER_ARTICLES
+from tests.kb.calendars import WEEKDAYS, desk
+from tests.kb.calendars import local as _local
 
 UTC = dt.UTC
 LISBON = ZoneInfo("Europe/Lisbon")
 WARSAW = ZoneInfo("Europe/Warsaw")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 LUNCH = "09:00-12:00, 13:00-17:00"
 
 
-def _team(
-    timezone: str = "Europe/Lisbon",
-    spec: str = LUNCH,
-    holidays: tuple[str, ...] = (),
-    days: tuple[str, ...] = WEEKDAYS,
-    channels: tuple[Channel, ...] = (),
-) -> Team:
-    return Team(
-        name="Desk",
-        timezone=timezone,
-        hours=dict.fromkeys(days, spec),
-        holidays=[dt.date.fromisoformat(d) for d in holidays],
-        channels=list(channels),
-    )
-
-
-def _local(zone: ZoneInfo, text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=zone)
+def _team(timezone: str = "Europe/Lisbon", spec: str = LUNCH, **fields: Any) -> Team:
+    return desk(timezone, spec, **fields)
 
 
 def _utc(text: str) -> dt.datetime:
