@@ -52,12 +52,13 @@ from rich.table import Table  # noqa: E402
 
 from indexer.embedders import Embedder  # noqa: E402
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
+from kb.search.searcher import CANDIDATE_DEPTH  # noqa: E402
 from kb.service import KnowledgeBase  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 
 STARTER_ARTICLES = REPO / "articles"
 TARGET_RATIO = 1.5
-FLOOR_K = 100  # what the Searcher asks FAISS for (its CANDIDATE_DEPTH); the floor asks for the same depth
+FLOOR_K = CANDIDATE_DEPTH  # the floor asks FAISS for the same depth as the Searcher does
 LIMIT = 5
 SERVER_START_TIMEOUT_S = 300.0
 
@@ -779,7 +780,7 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
         }
     console.print(table)
     console.print(
-        "a = embedder.encode([q]) + vectors.search(vec, 100) · b = kb.searcher().search(q, limit=5) · "
+        f"a = embedder.encode([q]) + vectors.search(vec, {FLOOR_K}) · b = kb.searcher().search(q, limit=5) · "
         "b' = kb.search(q, 5) (b + search-log row) · c = GET /v1/search via uvicorn + httpx keep-alive · "
         "/healthz = GET /healthz on the same connection (HTTP round trip, no search). Ratios use p50."
     )

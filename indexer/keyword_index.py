@@ -48,8 +48,7 @@ class Bm25KeywordIndex:
         self._k1 = k1
         self._b = b
         self._lengths = np.asarray(frequencies.sum(axis=1), dtype=np.float32).ravel()
-        self._term_ceiling: dict[str, float] = {}
-        self._term_postings: dict[str, Postings] = {}
+        self._term_postings: dict[str, Postings] = {}  # for all rows; a reader's filter keeps its own
 
     @property
     def size(self) -> int:
@@ -102,21 +101,19 @@ class Bm25KeywordIndex:
             out[rows] += scores  # a term's rows are distinct, so fancy-index += is exact
         return out
 
-    def ceiling(self, text: str, allowed: Mask | None = None, cache: dict[str, float] | None = None) -> float:
+    def ceiling(self, text: str, allowed: Mask | None = None, cache: dict[str, Postings] | None = None) -> float:
         """The score a chunk would get by holding every query term as well as the best chunk holds each.
 
         Dividing by it puts BM25 on a [0, 1] scale that means the same on a small and a large corpus
-        (unlike dividing by the query's best hit, which always makes someone score 1). `cache` holds
-        per-term results for the same `allowed` rows.
+        (unlike dividing by the query's best hit, which always makes someone score 1). It reads the same
+        cached postings as `scores`.
         """
         if cache is None:
-            cache = self._term_ceiling if allowed is None else {}
-        total = 0.0
-        for term in self.tokens(text):
-            if term not in cache:
-                cache[term] = float(np.max(self._postings(term, allowed, self._stats(allowed))[1], initial=0.0))
-            total += cache[term]
-        return total
+            cache = self._term_postings if allowed is None else {}
+        return sum(
+            (float(np.max(self._cached_postings(term, allowed, cache)[1], initial=0.0)) for term in self.tokens(text)),
+            0.0,
+        )
 
     def _cached_postings(self, term: str, allowed: Mask | None, cache: dict[str, Postings]) -> Postings:
         if term not in cache:

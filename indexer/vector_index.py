@@ -18,8 +18,7 @@ class RowFilter:
         self.mask = mask
         self._ids = np.flatnonzero(mask).astype(np.int64)  # the selector reads this buffer: keep it alive
         self.selector = faiss.IDSelectorBatch(self._ids)
-        # Per-term BM25 results with statistics over these rows only (see Bm25KeywordIndex.scores / ceiling).
-        self.keyword_ceilings: dict[str, float] = {}
+        # Per-term BM25 postings with statistics over these rows only (see Bm25KeywordIndex.scores).
         self.keyword_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
 
 
@@ -28,7 +27,11 @@ class FaissVectorIndex:
 
     def __init__(self, index: faiss.Index) -> None:
         self._index = index
-        self._matrix: Vectors | None = None
+        # A view of the flat index's own storage (no copy): row lookups are a numpy gather. It stays valid
+        # because an index is never added to after `build`.
+        size, dimension = int(index.ntotal), int(index.d)
+        storage = faiss.rev_swig_ptr(index.get_xb(), size * dimension) if size else np.zeros(0, np.float32)
+        self._matrix: Vectors = np.asarray(storage, dtype=np.float32).reshape(size, dimension)
 
     @classmethod
     def build(cls, vectors: Vectors, dimension: int) -> FaissVectorIndex:
@@ -54,11 +57,6 @@ class FaissVectorIndex:
 
     def vectors(self, rows: npt.NDArray[np.int64]) -> Vectors:
         """The stored vectors of `rows`, so unchanged documents are reused instead of re-embedded."""
-        if self._matrix is None:
-            # One copy of the flat index's vectors, taken once: row lookups then cost a numpy gather.
-            self._matrix = np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32).reshape(
-                self.size, self.dimension
-            )
         return self._matrix[rows]
 
     def search(

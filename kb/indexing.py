@@ -32,7 +32,7 @@ def to_document(article: Article) -> IndexDocument:
     )
 
 
-def read_articles(articles_dir: Path, *, strict: bool = False, max_bytes: int = 200_000) -> LoadResult:
+def read_articles(articles_dir: Path, *, max_bytes: int, strict: bool = False) -> LoadResult:
     """Load the folder; invalid files become problems, fatal only when `strict`."""
     if not articles_dir.is_dir():
         raise InvalidInput(f"articles folder not found: {articles_dir}", field="path")

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+Retriever = Literal["hybrid", "dense", "keyword"]
+
 
 class Settings(BaseSettings):
     """Every default works with no configuration: SQLite and the index under `./.kb`, the bundled model."""
@@ -31,9 +33,7 @@ class Settings(BaseSettings):
         le=1.0,
         description="Minimum confidence for `answered: true`. Higher: fewer but surer answers, more tickets.",
     )
-    retriever: Literal["hybrid", "dense", "keyword"] = Field(
-        "hybrid", description="Which retrievers rank results; hybrid fuses dense and keyword."
-    )
+    retriever: Retriever = Field("hybrid", description="Which retrievers rank results; hybrid fuses dense and keyword.")
     default_team: str = Field("IT", description="Team offered a ticket when no article hints at one.")
     max_query_chars: int = Field(1000, ge=1, description="Longest accepted search query.")
     max_results: int = Field(50, ge=1, description="Largest accepted `limit` on search.")

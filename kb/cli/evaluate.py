@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,13 +12,12 @@ from rich.table import Table
 from kb.cli.common import BarProgress, console, domain_errors, existing_dir, load_settings
 from kb.evaluation import load_dataset, run_eval
 from kb.service import load_embedder
+from kb.settings import Retriever
 
 
 def eval_command(
     dataset_dir: Annotated[Path, typer.Argument(help="Folder with corpus.jsonl, queries.jsonl, qrels.tsv.")],
-    retriever: Annotated[
-        Literal["hybrid", "dense", "keyword"], typer.Option(help="Which retrievers rank the results.")
-    ] = "hybrid",
+    retriever: Annotated[Retriever, typer.Option(help="Which retrievers rank the results.")] = "hybrid",
     limit_queries: Annotated[
         int | None, typer.Option(min=1, help="Use only the first N queries (and N unanswerable ones).")
     ] = None,

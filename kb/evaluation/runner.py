@@ -21,7 +21,7 @@ from kb.evaluation.dataset import EvalDataset
 from kb.evaluation.metrics import f1, mrr_at_k, ndcg_at_k, recall_at_k
 from kb.search import SearchOutcome
 from kb.service import KnowledgeBase
-from kb.settings import Settings
+from kb.settings import Retriever, Settings
 
 K = 10
 _TEAMS = {"teams": [{"name": "Support", "timezone": "UTC"}]}
@@ -49,7 +49,7 @@ def dataset_kb(
     dataset: EvalDataset,
     embedder: Embedder,
     base: Settings,
-    retriever: str = "hybrid",
+    retriever: Retriever = "hybrid",
     progress: Progress | None = None,
 ) -> Iterator[tuple[KnowledgeBase, float]]:
     """A KnowledgeBase over the data set's corpus in a temporary data dir, and the seconds indexing took.
@@ -81,7 +81,7 @@ def run_eval(
     dataset: EvalDataset,
     embedder: Embedder,
     base: Settings,
-    retriever: str = "hybrid",
+    retriever: Retriever = "hybrid",
     progress: Progress | None = None,
 ) -> EvalReport:
     """Index the corpus, search every query the way /v1/search does, and score rankings and answers."""

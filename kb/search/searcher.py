@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
-from indexer.keyword_index import analyze
+from indexer.keyword_index import Mask, Postings, analyze
 from indexer.vector_index import RowFilter
 from kb.access import Principal, can_read_article
 from kb.errors import InvalidInput
 from kb.search.confidence import ConfidenceModel, Evidence
 from kb.search.fusion import FusionWeights, best_per_group, fuse
 from kb.search.snippets import best_passage
+from kb.settings import Retriever
 from kb.teams import TeamDirectory
 
 # How deep each retriever looks before fusion: deep enough that an article ranked low by one retriever
@@ -24,7 +25,6 @@ from kb.teams import TeamDirectory
 CANDIDATE_DEPTH = 100
 DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
-Retriever = Literal["hybrid", "dense", "keyword"]
 # Who searches when nobody says: someone in no group, who sees only articles meant for everyone.
 EVERYONE = Principal(name="anonymous")
 
@@ -71,6 +71,11 @@ def clean_query(query: str, max_chars: int) -> str:
     return text
 
 
+def _keyword_filter(allowed: RowFilter | None) -> tuple[Mask | None, dict[str, Postings] | None]:
+    """The mask and the per-term cache the keyword index takes for `allowed` (its own cache for all rows)."""
+    return (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
+
+
 def _top_rows(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
     """Rows of the `k` highest positive scores, in no particular order."""
     rows = np.flatnonzero(scores)
@@ -105,14 +110,15 @@ class Searcher:
         self._doc_of_row = [row.doc_id for row in index.rows]
         self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
 
-    @property
-    def max_query_chars(self) -> int:
-        return self._max_query_chars
-
-    def search(self, query: str, limit: int = 5, reader: Principal = EVERYONE) -> SearchOutcome:
+    def search(
+        self, query: str, limit: int = 5, reader: Principal = EVERYONE, *, truncate: bool = False
+    ) -> SearchOutcome:
         """Search as `reader`: articles they may not read are filtered inside both retrievers, before
-        ranking, so they never show, never shape the confidence and never push a readable one out."""
-        text = clean_query(query, self._max_query_chars)
+        ranking, so they never show, never shape the confidence and never push a readable one out.
+
+        `truncate` cuts a long text (a ticket, not a typed query) to the query limit instead of refusing it.
+        """
+        text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         allowed = self._row_filter(reader)
         if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []))
@@ -128,7 +134,7 @@ class Searcher:
 
     def route(self, text: str) -> str:
         """The team a request about `text` belongs to, judged by the articles nearest to it."""
-        outcome = self.search(text[: self._max_query_chars], limit=5)
+        outcome = self.search(text, limit=5, truncate=True)
         return outcome.ticket.suggested_team if outcome.ticket else self._guess_team(outcome.query, outcome.hits)
 
     def related(self, article_id: str, limit: int = 5, reader: Principal = EVERYONE) -> list[SearchHit]:
@@ -136,7 +142,7 @@ class Searcher:
 
         Like search, the reader's filter is applied inside FAISS, so a hidden article never takes a place.
         """
-        own = np.array([row for row, doc in enumerate(self._doc_of_row) if doc == article_id], dtype=np.int64)
+        own = np.asarray(self.index.docs.get(article_id, {}).get("rows", []), dtype=np.int64)
         if not len(own):
             return []
         allowed = self._row_filter(reader)
@@ -162,11 +168,7 @@ class Searcher:
         # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
         dense = self.index.vectors.vectors(candidates) @ query_vector
         if hybrid:
-            ceiling = (
-                self.index.keywords.ceiling(text)
-                if allowed is None
-                else self.index.keywords.ceiling(text, allowed.mask, allowed.keyword_ceilings)
-            )
+            ceiling = self.index.keywords.ceiling(text, *_keyword_filter(allowed))
             fused = fuse(dense, keyword_all[candidates], ceiling, self._weights)
         else:
             fused = dense
@@ -179,9 +181,7 @@ class Searcher:
         return Retrieval(ranked, Evidence(top_dense, second_dense))
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
-        if allowed is None:
-            return self.index.keywords.scores(text)
-        return self.index.keywords.scores(text, allowed.mask, allowed.keyword_postings)
+        return self.index.keywords.scores(text, *_keyword_filter(allowed))
 
     def _row_filter(self, reader: Principal) -> RowFilter | None:
         """The rows `reader` may see (None: all of them), computed once per distinct audience."""
@@ -203,7 +203,7 @@ class Searcher:
             return [], 0.0
         terms = set(analyze(text))
         best = self.index.rows[ranked[0][1]]
-        found = terms & set(analyze(f"{best.title} {best.section} {best.text}"))
+        found = terms & set(analyze(best.embedding_text))
         return ranked, len(found) / len(terms) if terms else 0.0
 
     def _hit(self, article_id: str, row: int, score: float, query: str) -> SearchHit:

@@ -73,7 +73,7 @@ def find_similar(
     limit: int,
 ) -> SimilarCases:
     text = ticket_text(ticket)
-    articles = searcher.search(text[: searcher.max_query_chars], limit, reader).hits
+    articles = searcher.search(text, limit, reader, truncate=True).hits
     past = [
         t
         for t in _resolved(repository)
