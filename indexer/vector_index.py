@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -25,7 +26,7 @@ class RowFilter:
 class FaissVectorIndex:
     """Exact search (IndexFlatIP): at tens of thousands of chunks it is fast enough and never misses."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.IndexFlat) -> None:
         self._index = index
         # A view of the flat index's own storage (no copy): row lookups are a numpy gather. It stays valid
         # because an index is never added to after `build`.
@@ -42,7 +43,7 @@ class FaissVectorIndex:
 
     @classmethod
     def load(cls, path: Path) -> FaissVectorIndex:
-        return cls(faiss.read_index(str(path)))
+        return cls(cast(faiss.IndexFlat, faiss.read_index(str(path))))  # only flat indexes are written
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
