@@ -68,7 +68,7 @@ class KnowledgeBase:
             self.teams,
             self._route,
             self.store.users,
-            audience_of=self._audience_of,
+            audiences_of=self.store.articles.audiences,
             relay=self.relay.relay,
         )
         self.users = UserService(self.store.users, self.store.audit, settings.token_days)
@@ -194,10 +194,6 @@ class KnowledgeBase:
             latency_ms=latency_ms,
             user=user,
         )
-
-    def _audience_of(self, article_id: str) -> list[str] | None:
-        found = self.store.articles.get(article_id)
-        return None if found is None else list(found["audience"])
 
     def _route(self, text: str) -> str:
         try:

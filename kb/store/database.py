@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,11 +80,14 @@ class ArticleRepository:
             row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
         return dict(row._mapping) if row else None
 
-    def audiences(self) -> dict[str, list[str]]:
-        """Every stored article's audience, by id."""
+    def audiences(self, ids: Collection[str] | None = None) -> dict[str, list[str]]:
+        """Stored articles' audiences by id: every article's, or those of `ids` that exist."""
         table = schema.articles
+        query = sa.select(table.c.id, table.c.audience)
+        if ids is not None:
+            query = query.where(table.c.id.in_(list(ids)))
         with self._engine.connect() as conn:
-            return {row.id: list(row.audience or []) for row in conn.execute(sa.select(table.c.id, table.c.audience))}
+            return {row.id: list(row.audience or []) for row in conn.execute(query)}
 
     def published(self) -> list[dict[str, Any]]:
         """Every published article, by title. Readability is decided by the caller (kb.access), so the list

@@ -55,7 +55,7 @@ class TicketFilter:
     requester: str | None = None
     teams: Collection[str] | None = None  # None: every team
     include_requester: str | None = None  # with `teams`: also this person's own tickets
-    status: str | None = None
+    statuses: Collection[str] | None = None
     team: str | None = None
     priority: str | None = None
     assignee: str | None = None
@@ -165,8 +165,9 @@ class TicketRepository:
             if where.include_requester is not None:
                 visible = sa.or_(visible, table.c.requester == where.include_requester)
             conditions.append(visible)
+        if where.statuses is not None:
+            conditions.append(table.c.status.in_(list(where.statuses)))
         for column, value in (
-            (table.c.status, where.status),
             (table.c.team, where.team),
             (table.c.priority, where.priority),
             (table.c.assignee, where.assignee),
@@ -180,12 +181,6 @@ class TicketRepository:
     def resolved_before(self, cutoff: datetime) -> list[dict[str, Any]]:
         table = schema.tickets
         query = sa.select(table).where(table.c.status == "resolved", table.c.resolved_at < cutoff)
-        with self._engine.connect() as conn:
-            return [_ticket(row) for row in conn.execute(query)]
-
-    def unresolved(self) -> list[dict[str, Any]]:
-        table = schema.tickets
-        query = sa.select(table).where(table.c.status.in_(["new", "open", "pending"]))
         with self._engine.connect() as conn:
             return [_ticket(row) for row in conn.execute(query)]
 
@@ -241,6 +236,14 @@ class TicketRepository:
                     for i, v in vectors.items()
                 ],
             )
+
+    def without_vector(self, model: str, statuses: Collection[str]) -> list[dict[str, Any]]:
+        """Tickets in `statuses` that have no vector for `model` yet."""
+        table, vectors = schema.tickets, schema.ticket_vectors
+        has_vector = sa.exists().where(vectors.c.ticket_id == table.c.id, vectors.c.model == model)
+        query = sa.select(table).where(table.c.status.in_(list(statuses)), ~has_vector).order_by(table.c.id)
+        with self._engine.connect() as conn:
+            return [_ticket(row) for row in conn.execute(query)]
 
     def vectors(self, model: str, ticket_ids: Collection[int]) -> dict[int, npt.NDArray[np.float32]]:
         table = schema.ticket_vectors

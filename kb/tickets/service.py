@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +73,11 @@ def _text(value: str, name: str, limit: int) -> str:
     return text
 
 
+def _choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"unknown {name} {value!r}; use {', '.join(allowed)}", field=name)
+
+
 def _key(key: str | None) -> str | None:
     if key is None:
         return None
@@ -96,17 +101,17 @@ class TicketService:
         teams: TeamDirectory,
         router: Callable[[str], str],
         users: UserRepository,
-        audience_of: Callable[[str], list[str] | None] = lambda _: [],
+        audiences_of: Callable[[Collection[str]], dict[str, list[str]]] = lambda ids: {key: [] for key in ids},
         relay: Callable[[list[int]], None] = lambda _: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """`audience_of(article_id)`: the article's audience, None when there is no such article; `relay`
+        """`audiences_of(article_ids)`: the audiences of those that exist (one lookup for many); `relay`
         hands recorded events to the notifiers once their change has committed."""
         self._repository = repository
         self._teams = teams
         self._route = router
         self._users = users
-        self._audience_of = audience_of
+        self._audiences_of = audiences_of
         self._relay = relay
         self._clock = clock
 
@@ -117,8 +122,7 @@ class TicketService:
         subject = _text(new.subject, "subject", MAX_SUBJECT)
         description = _text(new.description, "description", MAX_DESCRIPTION)
         requester = _text(new.requester, "requester", 200)
-        if new.priority not in PRIORITIES:
-            raise InvalidInput(f"unknown priority {new.priority!r}; use {', '.join(PRIORITIES)}", field="priority")
+        _choice("priority", new.priority, PRIORITIES)
         claim = None
         if key is not None:
             claim = IdempotencyClaim(requester, "ticket", key, _fingerprint(asdict(new)))
@@ -159,7 +163,8 @@ class TicketService:
         return ticket, False
 
     def _known_articles(self, article_ids: list[str]) -> list[str]:
-        return [a for a in dict.fromkeys(article_ids) if self._audience_of(a) is not None]
+        known = self._audiences_of(set(article_ids))
+        return [a for a in dict.fromkeys(article_ids) if a in known]
 
     def _route_text(self, new: NewTicket, subject: str, description: str) -> str:
         """Route by what the requester searched for as well as what they wrote."""
@@ -205,8 +210,10 @@ class TicketService:
         now = self._clock()
         view = dict(ticket)
         # The requester may have read articles this reader may not: their ids stay out of the reader's view.
+        context = ticket["viewed_article_ids"] + ticket["not_helpful_article_ids"]
+        audiences = self._audiences_of(set(context)) if context else {}
         for key in ("viewed_article_ids", "not_helpful_article_ids"):
-            view[key] = [a for a in ticket[key] if can_read_article(reader, self._audience_of(a) or [])]
+            view[key] = [a for a in ticket[key] if can_read_article(reader, audiences.get(a) or [])]
         if team is not None:
             sla = sla_status(ticket, team, now)
             view["expected_resolution_by"] = sla.resolution.due
@@ -236,12 +243,12 @@ class TicketService:
             ("priority", query.priority, PRIORITIES),
             ("sla", query.sla, SLA_STATES),
         ):
-            if value is not None and value not in allowed:
-                raise InvalidInput(f"unknown {name} {value!r}; use {', '.join(allowed)}", field=name)
+            if value is not None:
+                _choice(name, value, allowed)
         if not 1 <= query.per_page <= 100 or query.page < 1:
             raise InvalidInput("`page` must be 1 or more and `per_page` 1-100", field="per_page")
         where = TicketFilter(
-            status=query.status,
+            statuses=None if query.status is None else (query.status,),
             priority=query.priority,
             assignee=query.assignee,
             team=self._team(query.team).name if query.team is not None else None,
@@ -279,10 +286,7 @@ class TicketService:
             events.append(_event(now, actor.name, "change", field=name, old=old, new=new))
 
         if change.priority is not None and change.priority != ticket["priority"]:
-            if change.priority not in PRIORITIES:
-                raise InvalidInput(
-                    f"unknown priority {change.priority!r}; use {', '.join(PRIORITIES)}", field="priority"
-                )
+            _choice("priority", change.priority, PRIORITIES)
             record("priority", ticket["priority"], change.priority)
         team = self._teams.get(ticket["team"])
         if change.team is not None and change.team.strip().lower() != ticket["team"].lower():
@@ -493,9 +497,9 @@ class TicketService:
         """Announce `ticket.sla_at_risk` once for each active ticket whose SLA is at risk or breached."""
         now = self._clock()
         flagged = []
-        for ticket in self._repository.unresolved():
+        for ticket in self._repository.find(TicketFilter(statuses=ACTIVE)):
             team = self._teams.get(ticket["team"])
-            if ticket["sla_risk_notified"] or team is None or ticket["status"] not in ACTIVE:
+            if ticket["sla_risk_notified"] or team is None:
                 continue
             sla = sla_status(ticket, team, now)
             if sla.state == "on_track" or sla.paused:

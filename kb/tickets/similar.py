@@ -38,8 +38,7 @@ def ticket_text(ticket: dict[str, Any]) -> str:
     return f"{ticket['subject']}. {ticket['description']}"
 
 
-def _resolved(repository: TicketRepository) -> list[dict[str, Any]]:
-    return [t for status in ("resolved", "closed") for t in repository.find(TicketFilter(status=status))]
+PAST = ("resolved", "closed")
 
 
 def _embed(
@@ -56,9 +55,7 @@ def _embed(
 def embed_resolved_tickets(repository: TicketRepository, embedder: Embedder, batch: int = 256) -> int:
     """Embed every resolved ticket that has no vector yet (server maintenance), so that similar cases look at
     all of them; a request only fills a few itself. Returns how many were embedded."""
-    past = _resolved(repository)
-    known = repository.vectors(embedder.name, [t["id"] for t in past])
-    missing = [t for t in past if t["id"] not in known]
+    missing = repository.without_vector(embedder.name, PAST)
     for start in range(0, len(missing), batch):
         _embed(repository, embedder, missing[start : start + batch])
     return len(missing)
@@ -76,7 +73,7 @@ def find_similar(
     articles = searcher.search(text, limit, reader, truncate=True).hits
     past = [
         t
-        for t in _resolved(repository)
+        for t in repository.find(TicketFilter(statuses=PAST))
         if t["id"] != ticket["id"] and can_read_ticket(reader, t["requester"], t["team"])
     ]
     if not past:
