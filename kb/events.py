@@ -5,7 +5,7 @@ logged and never fails the change that raised the event (webhooks keep their own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,9 +78,10 @@ class EventRelay:
         self._ticket_data = ticket_data
         self._clock = clock
 
-    def announce(self, kind: str, data: dict[str, Any]) -> None:
-        """Record and relay an event that is not part of a ticket change (articles)."""
-        self.relay([self._log.add(Announcement(kind, data), self._clock())])
+    def announce(self, announcements: Sequence[Announcement]) -> None:
+        """Record and relay events that are not part of a ticket change (articles), recorded together."""
+        if announcements:
+            self.relay(self._log.add(announcements, self._clock()))
 
     def relay(self, ids: list[int]) -> None:
         if ids:

@@ -25,6 +25,7 @@ from kb.search import Searcher, SearchOutcome
 from kb.search.searcher import EVERYONE, SearchHit
 from kb.settings import Settings
 from kb.store import Store
+from kb.store.event_log import Announcement
 from kb.store.teams import TeamOverrideRepository
 from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
@@ -120,16 +121,17 @@ class KnowledgeBase:
         self._searcher = None
         build = report.build
         after = self.store.articles.audiences()
-        for action, ids, audiences in (
-            ("article.index", build.embedded, after),
-            ("article.remove", build.removed, before),
+        announcements = []
+        for action, kind, ids, audiences in (
+            ("article.index", "article.indexed", build.embedded, after),
+            ("article.remove", "article.removed", build.removed, before),
         ):
             for article_id in ids:
                 self.store.audit.add(actor="indexer", action=action, target=article_id, origin="cli")
                 # Receivers are not readers: only articles meant for everyone are announced at all.
                 if not audiences.get(article_id):
-                    kind = "article.indexed" if action == "article.index" else "article.removed"
-                    self.relay.announce(kind, {"article_id": article_id})
+                    announcements.append(Announcement(kind, {"article_id": article_id}))
+        self.relay.announce(announcements)
         return report
 
     @property
@@ -276,7 +278,7 @@ class KnowledgeBase:
         notes = [e["body"] for e in self.store.tickets.events(ticket_id, internal=True) if e["kind"] == "note"]
         draft = write_draft(ticket, notes, self.settings.articles_dir)
         self.store.audit.add(actor=reader.name, action="article.draft", target=draft.article_id, origin=reader.origin)
-        self.relay.announce("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]})
+        self.relay.announce([Announcement("article.drafted", {"article_id": draft.article_id, "team": ticket["team"]})])
         return draft
 
     def maintain(self) -> dict[str, list[int] | int]:

@@ -192,8 +192,8 @@ class EmailNotifier:
         self._stopping = self._thread.stopping
 
     @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> EmailNotifier:
-        return cls(SmtpConfig.from_settings(settings), **options)
+    def from_settings(cls, settings: Settings) -> EmailNotifier:
+        return cls(SmtpConfig.from_settings(settings))
 
     def __call__(self, event: Event) -> None:
         for message in compose(event, self.config.sender):

@@ -112,7 +112,6 @@ class SearchLogRepository:
         top_ids: list[str],
         latency_ms: float,
         user: str | None = None,
-        at: datetime | None = None,
     ) -> None:
         with self._engine.begin() as conn:
             conn.execute(
@@ -123,7 +122,7 @@ class SearchLogRepository:
                     top_ids=top_ids,
                     latency_ms=latency_ms,
                     user=user,
-                    created_at=at or datetime.now(UTC),
+                    created_at=datetime.now(UTC),
                 )
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,9 +42,10 @@ class EventLogRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add(self, announcement: Announcement, at: datetime) -> int:
+    def add(self, announcements: Sequence[Announcement], at: datetime) -> list[int]:
+        """Record events that belong to no ticket change, in one transaction."""
         with self._engine.begin() as conn:
-            return record(conn, announcement, at, None, None)
+            return [record(conn, announcement, at, None, None) for announcement in announcements]
 
     def undispatched(
         self, ids: list[int] | None = None, recorded_before: datetime | None = None

@@ -33,12 +33,6 @@ class TeamOverrideRepository:
             rows = conn.execute(sa.select(table).order_by(table.c.updated_at, table.c.name)).all()
         return [_row(r) for r in rows]
 
-    def get(self, name: str) -> dict[str, Any] | None:
-        table = schema.team_overrides
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(table.c.name == _key(name))).first()
-        return _row(row) if row else None
-
     def put(self, name: str, config: dict[str, Any], *, updated_by: str, now: datetime | None = None) -> None:
         """Store `config` as the team `name` (case-insensitive), replacing any earlier override, in one
         transaction (delete + insert: portable, unlike each database's own upsert)."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from kb.teams import Team, add_business_hours, business_hours_between
 
 AT_RISK_SHARE = 0.75
-ClockState = Literal["on_track", "at_risk", "breached", "met"]
-SLA_STATES = ("on_track", "at_risk", "breached")
+SlaState = Literal["on_track", "at_risk", "breached"]
+SLA_STATES: tuple[SlaState, ...] = get_args(SlaState)
+ClockState = Literal[SlaState, "met"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class SlaStatus:
     paused: bool
 
     @property
-    def state(self) -> Literal["on_track", "at_risk", "breached"]:
+    def state(self) -> SlaState:
         """The worst of the two clocks; a met clock counts as on track."""
         states = {self.first_response.state, self.resolution.state}
         if "breached" in states:
