@@ -11,7 +11,6 @@ from typing import Any
 from kb.access import LOCAL_ADMIN, ROLES, Principal
 from kb.errors import InvalidInput, NotFound, Unauthorized
 from kb.store.database import AuditRepository, UserRepository
-from kb.store.timestamps import utc
 
 
 def hash_token(token: str) -> str:
@@ -81,7 +80,7 @@ class UserService:
         return count
 
     def authenticate(self, token: str, origin: str = "") -> Principal:
-        user = self._repository.by_token(hash_token(token), utc(self._clock()))
+        user = self._repository.by_token(hash_token(token), self._clock())
         if user is None:
             self._audit.add(actor="unknown", action="auth.failed", origin=origin)
             raise Unauthorized("the token is unknown, revoked or expired")

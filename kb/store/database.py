@@ -15,7 +15,7 @@ from kb.store import schema
 from kb.store.event_log import EventLogRepository
 from kb.store.migrate import migrate
 from kb.store.tickets import SurveyRepository, TicketRepository
-from kb.store.timestamps import utc
+from kb.store.timestamps import rows_between
 
 
 def create_engine(url: str, *, flush_every_commit: bool = True) -> Engine:
@@ -133,15 +133,7 @@ class SearchLogRepository:
                 conn.execute(sa.insert(schema.search_log), rows)
 
     def between(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        table = schema.search_log
-        conditions: list[Any] = []
-        if start is not None:
-            conditions.append(table.c.created_at >= start)
-        if end is not None:
-            conditions.append(table.c.created_at < end)
-        with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-        return [{**dict(r._mapping), "created_at": utc(r._mapping["created_at"])} for r in rows]
+        return rows_between(self._engine, schema.search_log, "created_at", start, end)
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         table = schema.search_log
@@ -220,7 +212,7 @@ class AuditRepository:
         table = schema.audit_log
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit)).all()
-        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+        return [dict(r._mapping) for r in rows]
 
 
 class Store:

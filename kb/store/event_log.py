@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kb.store import schema
-from kb.store.timestamps import utc
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class EventLogRepository:
             conditions.append(table.c.at < recorded_before)
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+        return [dict(r._mapping) for r in rows]
 
     def mark_dispatched(self, event_id: int, at: datetime) -> None:
         table = schema.pending_events

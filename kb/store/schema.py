@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from kb.store.timestamps import UtcDateTime
+
 metadata = sa.MetaData()
 
 articles = sa.Table(
@@ -21,7 +23,7 @@ articles = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("front_matter", sa.JSON, nullable=False, default=dict),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("synced_at", UtcDateTime(), nullable=False),
 )
 
 tickets = sa.Table(
@@ -36,21 +38,21 @@ tickets = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("search_query", sa.Text),
     sa.Column("viewed_article_ids", sa.JSON, nullable=False, default=list),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("expected_first_response_by", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("expected_first_response_by", UtcDateTime(), nullable=False),
     # Lifecycle (issue 6). Nullable so that a store created before them gains them with ALTER TABLE.
     sa.Column("assignee", sa.String(200)),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
-    sa.Column("first_response_at", sa.DateTime(timezone=True)),
-    sa.Column("resolved_at", sa.DateTime(timezone=True)),
-    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", UtcDateTime()),
+    sa.Column("first_response_at", UtcDateTime()),
+    sa.Column("resolved_at", UtcDateTime()),
+    sa.Column("closed_at", UtcDateTime()),
     sa.Column("resolution", sa.Text),
-    sa.Column("pending_since", sa.DateTime(timezone=True)),
+    sa.Column("pending_since", UtcDateTime()),
     sa.Column("paused_hours", sa.Float),  # business hours spent pending: the SLA clock stops meanwhile
     sa.Column("not_helpful_article_ids", sa.JSON),
     sa.Column("csat_score", sa.Integer),
     sa.Column("csat_comment", sa.Text),
-    sa.Column("csat_at", sa.DateTime(timezone=True)),
+    sa.Column("csat_at", UtcDateTime()),
     sa.Column("sla_risk_notified", sa.Boolean),
     sa.Column("requester_email", sa.String(320)),
     # Bumped by every change: a change made from a stale read is refused instead of overwriting another one.
@@ -64,11 +66,11 @@ pending_events = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(50), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("ticket_id", sa.Integer),  # ticket events: the payload is built from the ticket when dispatched
     sa.Column("event_id", sa.Integer),  # the reply a `ticket.replied` is about
     sa.Column("data", sa.JSON, nullable=False, default=dict),
-    sa.Column("dispatched_at", sa.DateTime(timezone=True), index=True),
+    sa.Column("dispatched_at", UtcDateTime(), index=True),
 )
 
 # Every change to a ticket: state, priority, team, assignee, replies, internal notes, resolution, rating.
@@ -77,7 +79,7 @@ ticket_events = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False, index=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),  # created, change, reply, note, csat
     sa.Column("field", sa.String(30)),
@@ -97,7 +99,7 @@ idempotency_keys = sa.Table(
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("result_id", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("caller", "scope", "key"),
 )
 
@@ -110,7 +112,7 @@ nps_responses = sa.Table(
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("comment", sa.Text),
     sa.Column("team", sa.String(100)),  # the desk the answer is about, when given
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
     sa.UniqueConstraint("user", "quarter"),
 )
 
@@ -123,7 +125,7 @@ article_feedback = sa.Table(
     sa.Column("user", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),  # view, helpful, not_helpful
     sa.Column("query", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
 )
 
 # The embedding of each resolved ticket (subject + description), for "similar past cases".
@@ -144,7 +146,7 @@ search_log = sa.Table(
     sa.Column("confidence", sa.Float, nullable=False),
     sa.Column("top_ids", sa.JSON, nullable=False, default=list),
     sa.Column("latency_ms", sa.Float, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("user", sa.String(200)),  # who searched, for deflection (no ticket from them within 24 h)
 )
 
@@ -157,7 +159,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("groups", sa.JSON, nullable=False, default=list),
     sa.Column("teams", sa.JSON, nullable=False, default=list),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # Only a hash of each token is kept: a copy of the database does not let anyone sign in.
@@ -167,16 +169,16 @@ tokens = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime()),
 )
 
 audit_log = sa.Table(
     "audit_log",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("action", sa.String(100), nullable=False),
     sa.Column("target", sa.String(300), nullable=False, default=""),
@@ -190,7 +192,7 @@ team_overrides = sa.Table(
     metadata,
     sa.Column("name", sa.String(100), primary_key=True),  # the team's name in lower case
     sa.Column("config", sa.JSON, nullable=False),  # the whole team, as the teams file would describe it
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("updated_by", sa.String(200), nullable=False),
 )
 
@@ -204,7 +206,7 @@ webhooks = sa.Table(
     sa.Column("secret", sa.String(200), nullable=False),
     sa.Column("events", sa.JSON, nullable=False, default=list),
     sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
 )
 
@@ -218,9 +220,9 @@ webhook_outbox = sa.Table(
     sa.Column("webhook_id", sa.Integer, sa.ForeignKey("webhooks.id"), nullable=False, index=True),
     sa.Column("event_kind", sa.String(50), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON: {"event", "at", "data"}; the row id is added on sending
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", sa.DateTime(timezone=True), index=True),
-    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("next_attempt_at", UtcDateTime(), index=True),
+    sa.Column("delivered_at", UtcDateTime()),
     sa.Column("last_error", sa.Text),
 )

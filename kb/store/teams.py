@@ -16,10 +16,7 @@ def _key(name: str) -> str:
 
 
 def _row(row: sa.Row[Any]) -> dict[str, Any]:
-    found = dict(row._mapping)
-    updated_at: datetime = found["updated_at"]
-    found["updated_at"] = updated_at if updated_at.tzinfo is not None else updated_at.replace(tzinfo=UTC)
-    return found
+    return dict(row._mapping)
 
 
 class TeamOverrideRepository:

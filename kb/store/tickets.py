@@ -14,25 +14,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from kb.store import schema
 from kb.store.event_log import Announcement, record
-from kb.store.timestamps import utc
-
-_TIMES = (
-    "created_at",
-    "expected_first_response_by",
-    "updated_at",
-    "first_response_at",
-    "resolved_at",
-    "closed_at",
-    "pending_since",
-    "csat_at",
-)
+from kb.store.timestamps import rows_between
 
 
 def _ticket(row: Any) -> dict[str, Any]:
     ticket = dict(row._mapping)
-    for key in _TIMES:
-        if ticket.get(key) is not None:
-            ticket[key] = utc(ticket[key])
     ticket["viewed_article_ids"] = ticket.get("viewed_article_ids") or []
     ticket["not_helpful_article_ids"] = ticket.get("not_helpful_article_ids") or []
     ticket["paused_hours"] = ticket.get("paused_hours") or 0.0
@@ -192,13 +178,13 @@ class TicketRepository:
             conditions.append(table.c.internal.is_(False))
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-        return [{**dict(r._mapping), "at": utc(r._mapping["at"])} for r in rows]
+        return [dict(r._mapping) for r in rows]
 
     def event(self, event_id: int) -> dict[str, Any] | None:
         table = schema.ticket_events
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == event_id)).first()
-        return {**dict(row._mapping), "at": utc(row._mapping["at"])} if row else None
+        return dict(row._mapping) if row else None
 
     # Idempotency ------------------------------------------------------------------------------------------
     def claimed(self, claim: IdempotencyClaim) -> tuple[str, int] | None:
@@ -270,14 +256,14 @@ class SurveyRepository:
         return {"id": int(answer_id), **values}
 
     def nps(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        return _between(self._engine, schema.nps_responses, "at", start, end)
+        return rows_between(self._engine, schema.nps_responses, "at", start, end)
 
     def add_feedback(self, values: dict[str, Any]) -> None:
         with self._engine.begin() as conn:
             conn.execute(sa.insert(schema.article_feedback).values(**values))
 
     def feedback(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        return _between(self._engine, schema.article_feedback, "at", start, end)
+        return rows_between(self._engine, schema.article_feedback, "at", start, end)
 
     def add_nps_many(self, rows: list[dict[str, Any]]) -> None:
         """Bulk insert of NPS answers (generated histories); the caller keeps (user, quarter) unique."""
@@ -290,16 +276,3 @@ class SurveyRepository:
         if rows:
             with self._engine.begin() as conn:
                 conn.execute(sa.insert(schema.article_feedback), rows)
-
-
-def _between(
-    engine: Engine, table: sa.Table, column: str, start: datetime | None, end: datetime | None
-) -> list[dict[str, Any]]:
-    conditions: list[Any] = []
-    if start is not None:
-        conditions.append(table.c[column] >= start)
-    if end is not None:
-        conditions.append(table.c[column] < end)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-    return [{**dict(r._mapping), column: utc(r._mapping[column])} for r in rows]

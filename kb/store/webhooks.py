@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kb.store import schema
-from kb.store.timestamps import utc
-
-DATETIME_FIELDS = ("created_at", "next_attempt_at", "delivered_at")
 
 
 @dataclass(frozen=True)
@@ -30,16 +27,8 @@ class OutboxEntry:
     payload: str
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _row(row: sa.Row[Any]) -> dict[str, Any]:
-    found = dict(row._mapping)
-    for name in DATETIME_FIELDS:
-        if found.get(name) is not None:
-            found[name] = utc(found[name])
-    return found
+    return dict(row._mapping)
 
 
 class WebhookRepository:
@@ -56,7 +45,7 @@ class WebhookRepository:
                     secret=secret,
                     events=list(events),
                     created_by=created_by,
-                    created_at=_as_utc(now),
+                    created_at=now,
                     active=True,
                 )
             )
@@ -90,14 +79,14 @@ class WebhookRepository:
             conn.execute(
                 sa.update(outbox)
                 .where(outbox.c.webhook_id == webhook_id, outbox.c.delivered_at.is_(None))
-                .values(next_attempt_at=None, last_error=f"webhook deleted at {_as_utc(now).isoformat()}")
+                .values(next_attempt_at=None, last_error=f"webhook deleted at {now.isoformat()}")
             )
         return True
 
     # Outbox ---------------------------------------------------------------------------------------------
     def enqueue(self, entries: Sequence[OutboxEntry], now: datetime) -> list[int]:
         """Write the rows in one transaction, due at once; their ids."""
-        at = _as_utc(now)
+        at = now
         ids = []
         with self._engine.begin() as conn:
             for entry in entries:
@@ -124,7 +113,7 @@ class WebhookRepository:
                 webhooks.c.active.is_(True),
                 outbox.c.delivered_at.is_(None),
                 outbox.c.next_attempt_at.is_not(None),
-                outbox.c.next_attempt_at <= _as_utc(now),
+                outbox.c.next_attempt_at <= now,
             )
             .order_by(outbox.c.id)
             .limit(limit)
@@ -142,9 +131,9 @@ class WebhookRepository:
                 .where(
                     outbox.c.id == outbox_id,
                     outbox.c.delivered_at.is_(None),
-                    outbox.c.next_attempt_at == _as_utc(seen_next_attempt_at),
+                    outbox.c.next_attempt_at == seen_next_attempt_at,
                 )
-                .values(next_attempt_at=_as_utc(lease_until))
+                .values(next_attempt_at=lease_until)
             )
         return bool(result.rowcount == 1)
 
@@ -153,7 +142,7 @@ class WebhookRepository:
             conn.execute(
                 sa.update(schema.webhook_outbox)
                 .where(schema.webhook_outbox.c.id == outbox_id)
-                .values(attempts=attempts, delivered_at=_as_utc(now), next_attempt_at=None, last_error=None)
+                .values(attempts=attempts, delivered_at=now, next_attempt_at=None, last_error=None)
             )
 
     def failed(self, outbox_id: int, *, attempts: int, next_attempt_at: datetime | None, error: str) -> None:
@@ -164,7 +153,7 @@ class WebhookRepository:
                 .where(schema.webhook_outbox.c.id == outbox_id)
                 .values(
                     attempts=attempts,
-                    next_attempt_at=_as_utc(next_attempt_at) if next_attempt_at is not None else None,
+                    next_attempt_at=next_attempt_at if next_attempt_at is not None else None,
                     last_error=error,
                 )
             )
