@@ -39,8 +39,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             if housekeeping is not None:
                 housekeeping.cancel()
             app.state.model_thread.shutdown(wait=True)
-            kb.stop_notifiers()
-            kb.close()
+            kb.close()  # stops the notifier threads too
 
     app = FastAPI(
         title="kb",

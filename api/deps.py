@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 
@@ -36,6 +39,15 @@ def get_reader(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) 
 def get_model_thread(request: Request) -> ThreadPoolExecutor:
     executor: ThreadPoolExecutor = request.app.state.model_thread
     return executor
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def run_on(executor: Executor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`fn(*args, **kwargs)` on `executor` (the model thread), awaited without blocking the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]

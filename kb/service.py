@@ -18,7 +18,7 @@ from kb.articles.listing import ArticlePage, facets
 from kb.errors import Forbidden, IndexNotReady, InvalidInput, NotFound
 from kb.events import EventBus, EventRelay
 from kb.indexing import IndexReport, index_articles, read_articles
-from kb.metrics import ServiceMetrics, metrics_scope, metrics_window, service_metrics
+from kb.metrics import ServiceMetrics, checked_metrics
 from kb.notify.email import EmailNotifier
 from kb.notify.webhooks import WebhookService, WebhookWorker
 from kb.search import Searcher, SearchOutcome
@@ -314,10 +314,7 @@ class KnowledgeBase:
     ) -> ServiceMetrics:
         """Service standards metrics over [start, end) (ISO dates or datetimes; default: the last 30 days), for
         the teams `reader` may see (kb.access.can_view_metrics): 403 before anything else for employees."""
-        now = datetime.now(UTC)
-        metrics_scope(reader, team, self.teams)
-        begin, stop = metrics_window(start, end, now)
-        return service_metrics(team, begin, stop, reader, store=self.store, teams=self.teams, now=now)
+        return checked_metrics(reader, team, start, end, store=self.store, teams=self.teams, now=datetime.now(UTC))
 
     # Notifications ------------------------------------------------------------------------------------
     def start_notifiers(self) -> None:

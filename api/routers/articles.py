@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query
 
-from api.deps import KB, ModelThread, Reader
+from api.deps import KB, ModelThread, Reader, run_on
 from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary, FeedbackCreate
 from api.schemas.search import SearchResult
 
@@ -59,7 +57,5 @@ async def related_articles(
     article_id: Annotated[str, Path(max_length=200)],
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> list[SearchResult]:
-    hits = await asyncio.get_running_loop().run_in_executor(
-        model_thread, functools.partial(kb.related_articles, article_id, limit, reader)
-    )
-    return [SearchResult(**vars(hit), url=f"/v1/articles/{hit.article_id}") for hit in hits]
+    hits = await run_on(model_thread, kb.related_articles, article_id, limit, reader)
+    return [SearchResult.of(hit) for hit in hits]

@@ -34,4 +34,4 @@ def service_metrics(
         str | None, Query(alias="to", max_length=40, description=f"Exclusive end, {_INSTANT}; default: now.")
     ] = None,
 ) -> ServiceMetricsOut:
-    return ServiceMetricsOut.model_validate(kb.service_metrics(reader, team, start, end).to_dict())
+    return ServiceMetricsOut.model_validate(kb.service_metrics(reader, team, start, end), from_attributes=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 
-from api.deps import KB, ModelThread, Reader
+from api.deps import KB, ModelThread, Reader, run_on
 from api.schemas.search import SearchResponse, SearchResult, TicketOffer
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -33,14 +31,12 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> SearchResponse:
     started = time.perf_counter()
-    outcome = await asyncio.get_running_loop().run_in_executor(
-        model_thread, functools.partial(kb.search, q, limit, reader=reader, record=False)
-    )
+    outcome = await run_on(model_thread, kb.search, q, limit, reader=reader, record=False)
     background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,
         answered=outcome.answered,
         confidence=outcome.confidence,
-        results=[SearchResult(**vars(hit), url=f"/v1/articles/{hit.article_id}") for hit in outcome.hits],
+        results=[SearchResult.of(hit) for hit in outcome.hits],
         ticket=TicketOffer(**vars(outcome.ticket)) if outcome.ticket else None,
     )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from api.deps import KB, ModelThread, Reader
+from api.deps import KB, ModelThread, Reader, run_on
 from api.schemas.search import SearchResult
 from api.schemas.tickets import (
     DraftOut,
@@ -101,8 +99,8 @@ def note(kb: KB, reader: Reader, ticket_id: TicketId, body: MessageCreate) -> Ti
 
 @router.post("/{ticket_id}/satisfaction", response_model=TicketOut, summary="Rate a resolved ticket (once)")
 def satisfaction(kb: KB, reader: Reader, ticket_id: TicketId, body: SatisfactionCreate) -> TicketOut:
-    kb.tickets.rate(ticket_id, body.score, body.comment, reader)
-    return TicketOut.model_validate(kb.ticket(ticket_id, reader))
+    rated = kb.tickets.rate(ticket_id, body.score, body.comment, reader)
+    return TicketOut.model_validate(kb.tickets.view(rated, reader, history=False))
 
 
 @router.get("/{ticket_id}/similar", response_model=SimilarCasesOut, summary="Similar resolved tickets and articles")
@@ -113,12 +111,10 @@ async def similar(
     ticket_id: TicketId,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> SimilarCasesOut:
-    cases = await asyncio.get_running_loop().run_in_executor(
-        model_thread, functools.partial(kb.similar_cases, ticket_id, reader, limit)
-    )
+    cases = await run_on(model_thread, kb.similar_cases, ticket_id, reader, limit)
     return SimilarCasesOut(
         tickets=[SimilarTicket.model_validate(vars(t)) for t in cases.tickets],
-        articles=[SearchResult(**vars(h), url=f"/v1/articles/{h.article_id}") for h in cases.articles],
+        articles=[SearchResult.of(h) for h in cases.articles],
     )
 
 

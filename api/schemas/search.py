@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from kb.search.searcher import SearchHit
+
 
 class SearchResult(BaseModel):
     article_id: str
@@ -12,6 +14,11 @@ class SearchResult(BaseModel):
     matched_terms: list[str] = Field(description="Query terms (stemmed) found in the snippet.")
     score: float
     url: str
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> SearchResult:
+        """A search hit with the address of its article."""
+        return cls(**vars(hit), url=f"/v1/articles/{hit.article_id}")
 
 
 class TicketOffer(BaseModel):

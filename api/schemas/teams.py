@@ -5,9 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from kb.teams.model import Priority
 from kb.teams.schedule import DeskStatus, TeamStatus
-
-Priority = Literal["low", "normal", "high", "urgent"]
 
 _OPEN_NOW = "Open at the moment asked about (`at`, default now)."
 _CLOSES_AT = "When open: the end of the current stretch of open time (UTC); null when closed or always open."

@@ -6,10 +6,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.search import SearchResult
+from kb.teams.model import Priority
+from kb.tickets.sla import ClockState
 
-Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal["new", "open", "pending", "resolved", "closed"]
-ClockState = Literal["on_track", "at_risk", "breached", "met"]
 
 
 class TicketCreate(BaseModel):

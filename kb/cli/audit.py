@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kb.cli.common import console, domain_errors, load_settings
-from kb.service import KnowledgeBase
+from kb.cli.common import console, domain_errors, knowledge_base
 
 
 def audit_command(
@@ -17,12 +16,8 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
 ) -> None:
     """Print the audit log, newest first: sign-ins, permission and article changes, agents' ticket views."""
-    with domain_errors():
-        kb = KnowledgeBase(load_settings())
-        try:
-            entries = kb.store.audit.recent(limit)
-        finally:
-            kb.close()
+    with domain_errors(), knowledge_base() as kb:
+        entries = kb.store.audit.recent(limit)
     if as_json:
         for entry in entries:
             typer.echo(json.dumps({**entry, "at": entry["at"].isoformat()}, ensure_ascii=False))

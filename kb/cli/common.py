@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kb.errors import KbError
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 
 console = Console(soft_wrap=True)
@@ -32,6 +33,16 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise fail(f"setting KB_{str(first['loc'][0]).upper()}: {first['msg']}") from exc
+
+
+@contextmanager
+def knowledge_base(settings: Settings | None = None) -> Iterator[KnowledgeBase]:
+    """The KnowledgeBase of `settings` (default: from the environment), closed however the block ends."""
+    kb = KnowledgeBase(settings if settings is not None else load_settings())
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 @contextmanager

@@ -11,12 +11,11 @@ import typer
 from rich.table import Table
 
 from kb.cli.audit import audit_command
-from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, load_settings
+from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, knowledge_base, load_settings
 from kb.cli.evaluate import eval_command
 from kb.cli.report import demo_data_command, report_command
 from kb.cli.users import app as users_app
 from kb.search.searcher import clean_query
-from kb.service import KnowledgeBase
 
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
@@ -34,14 +33,12 @@ def index(
 ) -> None:
     """Index the articles: only changed ones are re-embedded; the previous index stays live until done."""
     settings = load_settings(articles_dir=existing_dir(path))
-    with domain_errors():
-        kb = KnowledgeBase(settings)
+    with domain_errors(), knowledge_base(settings) as kb:
         progress = BarProgress("Embedding")
         try:
             report = kb.index(strict=strict, rebuild=rebuild, progress=progress)
         finally:
             progress.stop()
-            kb.close()
     for problem in report.problems:
         err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
     build = report.build
@@ -64,11 +61,8 @@ def search(
     settings = load_settings()
     with domain_errors():
         clean_query(question, settings.max_query_chars)  # reject bad input before loading the model
-        kb = KnowledgeBase(settings)
-        try:
+        with knowledge_base(settings) as kb:
             outcome = kb.search(question, limit)
-        finally:
-            kb.close()
     if as_json:
         typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
         return

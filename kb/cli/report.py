@@ -14,11 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from kb.access import LOCAL_ADMIN
-from kb.cli.common import BarProgress, console, domain_errors, load_settings
-from kb.demo_data import demo_articles, generate_demo_data
+from kb.cli.common import BarProgress, console, domain_errors, knowledge_base, load_settings
+from kb.demo_data import MAX_DAYS, MAX_TICKETS, demo_articles, generate_demo_data
 from kb.metrics import ServiceMetrics
 from kb.metrics.service import Durations
-from kb.service import KnowledgeBase
 
 # Background shades of the busiest-hours cells, from quiet to busiest.
 HEAT = ("", "on grey23", "on grey37", "on dark_orange3", "on red3")
@@ -36,12 +35,8 @@ def report_command(
 ) -> None:
     """Service metrics over a window: volumes, response and handle times, SLAs, backlog, busiest hours,
     CSAT, NPS, searches and deflection, top articles, knowledge gaps. Runs as the local admin."""
-    with domain_errors():
-        kb = KnowledgeBase(load_settings())
-        try:
-            metrics = kb.service_metrics(LOCAL_ADMIN, team, start, end)
-        finally:
-            kb.close()
+    with domain_errors(), knowledge_base() as kb:
+        metrics = kb.service_metrics(LOCAL_ADMIN, team, start, end)
     if as_json:
         typer.echo(json.dumps(metrics.to_dict(), ensure_ascii=False))
         return
@@ -150,8 +145,8 @@ def _heat_table(m: ServiceMetrics) -> Table:
 
 
 def demo_data_command(
-    tickets: Annotated[int, typer.Option(min=1, max=200_000, help="How many tickets to generate.")] = 3000,
-    days: Annotated[int, typer.Option(min=1, max=3650, help="Over how many days before now.")] = 90,
+    tickets: Annotated[int, typer.Option(min=1, max=MAX_TICKETS, help="How many tickets to generate.")] = 3000,
+    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Over how many days before now.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed (within the hour) gives the same history.")] = 7,
     yes: Annotated[bool, typer.Option("--yes", help="Add to a store that already has tickets.")] = False,
 ) -> None:
@@ -159,8 +154,7 @@ def demo_data_command(
     CSAT, NPS, searches, article views and votes. Refuses a store that has tickets unless --yes."""
     settings = load_settings()
     started = time.perf_counter()
-    with domain_errors():
-        kb = KnowledgeBase(settings)
+    with domain_errors(), knowledge_base(settings) as kb:
         progress = BarProgress("Generating history")
         try:
             articles = demo_articles(kb.store, settings.articles_dir)
@@ -169,7 +163,6 @@ def demo_data_command(
             )
         finally:
             progress.stop()
-            kb.close()
     console.print(
         f"Added {report.tickets} tickets ({report.events} events), {report.searches} searches, "
         f"{report.feedback} article views and votes and {report.nps} NPS answers over the {days} days to "

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kb.cli.common import console, domain_errors, load_settings
-from kb.service import KnowledgeBase
+from kb.cli.common import console, domain_errors, knowledge_base
 
 app = typer.Typer(help="Users, roles, groups and bearer tokens.", no_args_is_help=True)
 
@@ -26,12 +25,8 @@ def add(
     teams: Annotated[str, typer.Option(help="Comma-separated teams an agent works in, e.g. IT,HR.")] = "",
 ) -> None:
     """Create a user and print their bearer token (shown once; only its hash is stored)."""
-    with domain_errors():
-        kb = KnowledgeBase(load_settings())
-        try:
-            user, token = kb.users.add(name, email=email, role=role, groups=_split(groups), teams=_split(teams))
-        finally:
-            kb.close()
+    with domain_errors(), knowledge_base() as kb:
+        user, token = kb.users.add(name, email=email, role=role, groups=_split(groups), teams=_split(teams))
     console.print(f"Created {user['role']} {user['name']}. Token (shown once, keep it safe):", highlight=False)
     typer.echo(token)
 
@@ -39,12 +34,8 @@ def add(
 @app.command("list")
 def list_users() -> None:
     """List users with their role, groups and teams (never tokens)."""
-    with domain_errors():
-        kb = KnowledgeBase(load_settings())
-        try:
-            users = kb.users.list()
-        finally:
-            kb.close()
+    with domain_errors(), knowledge_base() as kb:
+        users = kb.users.list()
     table = Table(title="Users")
     for column in ("name", "email", "role", "groups", "teams"):
         table.add_column(column)
@@ -56,10 +47,6 @@ def list_users() -> None:
 @app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")]) -> None:
     """Revoke every live token of a user."""
-    with domain_errors():
-        kb = KnowledgeBase(load_settings())
-        try:
-            count = kb.users.revoke(name)
-        finally:
-            kb.close()
+    with domain_errors(), knowledge_base() as kb:
+        count = kb.users.revoke(name)
     console.print(f"Revoked {count} token(s) of {name}.", highlight=False)

@@ -26,7 +26,8 @@ from kb.search.searcher import EVERYONE
 from kb.store import Store
 from kb.store.metrics import MetricsRepository
 from kb.teams import PRIORITIES, Team, TeamDirectory, business_hours_between
-from kb.tickets.sla import sla_status
+from kb.teams.model import WEEKDAYS as _WEEKDAY_KEYS
+from kb.tickets.sla import SlaStatus, sla_status
 from kb.tickets.states import ACTIVE
 
 DEFAULT_DAYS = 30
@@ -35,7 +36,7 @@ TOP_ARTICLES = 10
 TOP_GAPS = 10
 GAP_TERMS = 5
 GAP_JACCARD = 0.5
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAYS = tuple(day.capitalize() for day in _WEEKDAY_KEYS)  # Mon..Sun, the busiest-hours row labels
 AGE_BUCKETS = ("<1 day", "1-3 days", "3-7 days", ">7 days")
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -221,7 +222,7 @@ def metrics_scope(reader: Principal, team: str | None, teams: TeamDirectory) -> 
         raise Forbidden("service metrics are for the agents of a team and for admins")
     if team is not None:
         found = teams.get(team)
-        if found is None or not team.strip():
+        if found is None:
             raise InvalidInput(f"unknown team {team!r}; known teams: {', '.join(teams.names())}", field="team")
         if not can_view_metrics(reader, found.name):
             raise Forbidden(f"the metrics of {found.name} are for its agents and for admins")
@@ -235,6 +236,24 @@ def metrics_scope(reader: Principal, team: str | None, teams: TeamDirectory) -> 
 
 
 # The computation -----------------------------------------------------------------------------------------------
+def checked_metrics(
+    reader: Principal,
+    team: str | None,
+    start_text: str | None,
+    end_text: str | None,
+    *,
+    store: Store,
+    teams: TeamDirectory,
+    now: datetime | None = None,
+) -> ServiceMetrics:
+    """Every metric over the window the texts give (see `metrics_window`) for the teams `reader` may see (see
+    `metrics_scope`): the scope is checked first, so an employee gets 403 whatever the window."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    scope = metrics_scope(reader, team, teams)
+    start, end = metrics_window(start_text, end_text, now)
+    return _compute(scope, start, end, reader, store=store, teams=teams, now=now)
+
+
 def service_metrics(
     team: str | None,
     start: datetime,
@@ -245,7 +264,7 @@ def service_metrics(
     teams: TeamDirectory,
     now: datetime | None = None,
 ) -> ServiceMetrics:
-    """Every metric over [start, end) for the teams `reader` may see (see `metrics_scope`)."""
+    """Every metric over [start, end) (aware instants) for the teams `reader` may see (see `metrics_scope`)."""
     scope = metrics_scope(reader, team, teams)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
@@ -253,6 +272,21 @@ def service_metrics(
     if start >= end:
         raise InvalidInput("`from` must be before `to`", field="from")
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    return _compute(scope, start, end, reader, store=store, teams=teams, now=now)
+
+
+def _compute(
+    scope: list[str] | None,
+    start: datetime,
+    end: datetime,
+    reader: Principal,
+    *,
+    store: Store,
+    teams: TeamDirectory,
+    now: datetime,
+) -> ServiceMetrics:
+    """Every metric over [start, end) (UTC, start < end) for the teams in `scope` (None: every team), as `reader`
+    sees them; `now` (UTC) decides whether the backlog is the current one or replayed from the history."""
     repository = MetricsRepository(store.engine)
     calendars = _Calendars(teams)
     in_scope = _scope_test(scope)
@@ -268,8 +302,9 @@ def service_metrics(
     catalogue = repository.article_catalogue()
     searches = [s for s in store.search_log.between(start, end) if _search_in_scope(s, catalogue, in_scope, scope)]
     requests = repository.requests_between(start, end + timedelta(hours=DEFLECTION_HOURS))
-    answers = [a for a in store.surveys.nps(start, end) if scope is None or in_scope(a.get("team"))]
+    answers = [a for a in store.surveys.nps(start, end) if in_scope(a.get("team"))]
     feedback = repository.feedback_counts(start, end)
+    resolutions = resolution_statuses(resolved, calendars)
 
     return ServiceMetrics(
         start=start,
@@ -279,8 +314,8 @@ def service_metrics(
         tickets_created=len(created),
         tickets_resolved=len(resolved),
         first_response=first_response_times(created, calendars),
-        handle_time=handle_times(resolved, calendars),
-        sla=sla_attainment(resolved, calendars),
+        handle_time=handle_times(resolutions),
+        sla=sla_attainment(resolved, resolutions),
         backlog=backlog(states, backlog_at),
         busiest_hours=busiest_hours(created, calendars, scope),
         csat=csat(rated),
@@ -354,34 +389,35 @@ def first_response_times(created: Iterable[dict[str, Any]], calendars: _Calendar
     )
 
 
-def handle_times(resolved: Iterable[dict[str, Any]], calendars: _Calendars) -> Durations:
-    """Tickets resolved in the window: business hours from `created_at` to `resolved_at` minus the business hours
-    spent pending (`paused_hours`: the clock stops while the ticket waits on the requester), at least 0."""
-    return _durations(
-        [
-            max(
-                business_hours_between(t["created_at"], t["resolved_at"], calendars.of(t["team"]))
-                - float(t.get("paused_hours") or 0.0),
-                0.0,
-            )
-            for t in resolved
-        ]
-    )
-
-
-def sla_attainment(resolved: Iterable[dict[str, Any]], calendars: _Calendars) -> dict[str, SlaAttainment]:
-    """Tickets resolved in the window, per priority (and "all"): the share whose first-response clock and whose
-    resolution clock were met, judged by kb.tickets.sla at the moment of resolution. The first response is met
-    when it came by `expected_first_response_by` (the promise made at creation, or at the last priority change);
-    a ticket resolved without a recorded first response counts the resolution as its first response (as
-    resolving one does). Resolution is met when `resolved_at` is within the priority's resolution target in
-    business hours plus the business hours spent pending."""
-    counts: dict[str, list[int]] = {p: [0, 0, 0] for p in (*PRIORITIES, "all")}
+def resolution_statuses(resolved: Iterable[dict[str, Any]], calendars: _Calendars) -> list[SlaStatus]:
+    """The SLA status (kb.tickets.sla) of each ticket resolved in the window at the moment of its resolution, in
+    the owning team's business hours; a ticket resolved without a recorded first response counts the resolution
+    as its first response (as resolving one does)."""
+    statuses: list[SlaStatus] = []
     for ticket in resolved:
         judged = dict(ticket)
         if judged.get("first_response_at") is None:
             judged["first_response_at"] = judged["resolved_at"]
-        status = sla_status(judged, calendars.of(ticket["team"]), judged["resolved_at"])
+        statuses.append(sla_status(judged, calendars.of(ticket["team"]), judged["resolved_at"]))
+    return statuses
+
+
+def handle_times(resolutions: Iterable[SlaStatus]) -> Durations:
+    """Tickets resolved in the window (their `resolution_statuses`): business hours from `created_at` to
+    `resolved_at` minus the business hours spent pending (`paused_hours`: the clock stops while the ticket waits
+    on the requester), at least 0: the hours the resolution clock had used when it stopped."""
+    return _durations([status.resolution.used_hours for status in resolutions])
+
+
+def sla_attainment(resolved: Iterable[dict[str, Any]], resolutions: Iterable[SlaStatus]) -> dict[str, SlaAttainment]:
+    """Tickets resolved in the window (and their `resolution_statuses`, in the same order), per priority (and
+    "all"): the share whose first-response clock and whose resolution clock were met, judged by kb.tickets.sla at
+    the moment of resolution. The first response is met when it came by `expected_first_response_by` (the promise
+    made at creation, or at the last priority change); a ticket resolved without a recorded first response counts
+    the resolution as its first response (as resolving one does). Resolution is met when `resolved_at` is within
+    the priority's resolution target in business hours plus the business hours spent pending."""
+    counts: dict[str, list[int]] = {p: [0, 0, 0] for p in (*PRIORITIES, "all")}
+    for ticket, status in zip(resolved, resolutions, strict=True):
         for key in (ticket["priority"], "all"):
             row = counts.setdefault(key, [0, 0, 0])
             row[0] += 1

@@ -7,7 +7,7 @@ Every instant passed in is converted to UTC first: SQLite keeps datetimes withou
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -20,10 +20,6 @@ from kb.store.timestamps import utc
 TicketTime = Literal["created_at", "resolved_at", "closed_at", "csat_at", "first_response_at"]
 
 
-def _utc(value: datetime) -> datetime:
-    return utc(value).astimezone(UTC)
-
-
 class MetricsRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -33,7 +29,7 @@ class MetricsRepository:
     ) -> list[dict[str, Any]]:
         """Tickets whose `column` falls in [start, end), of `teams` (None: every team), oldest id first."""
         table = schema.tickets
-        conditions: list[Any] = [table.c[column] >= _utc(start), table.c[column] < _utc(end)]
+        conditions: list[Any] = [table.c[column] >= start, table.c[column] < end]
         if teams is not None:
             conditions.append(table.c.team.in_(list(teams)))
         with self._engine.connect() as conn:
@@ -51,15 +47,21 @@ class MetricsRepository:
         return [_ticket(row) for row in rows]
 
     def statuses_at(self, at: datetime, teams: Collection[str] | None = None) -> list[tuple[dict[str, Any], str]]:
-        """Every ticket created by `at` (of `teams`) with its status at that moment.
+        """The tickets (of `teams`) that may have been active at `at`, each with its status at that moment.
 
+        Those are the tickets created by `at` and neither closed nor resolved by then: closed is final, and
+        reopening a ticket clears its `resolved_at`, so a ticket closed or resolved by `at` was not active at `at`.
         The status is the last status change recorded in the ticket's history up to `at` ("new" before the
         first). A ticket with no status change in its history at all (imported) is judged by its timestamps:
         closed, resolved, pending, responded (open) or new, whichever happened by `at`, in that order.
         """
-        at = _utc(at)
+        at = utc(at)  # compared with stored times in Python below
         tickets, events = schema.tickets, schema.ticket_events
-        conditions: list[Any] = [tickets.c.created_at <= at]
+        conditions: list[Any] = [
+            tickets.c.created_at <= at,
+            sa.or_(tickets.c.closed_at.is_(None), tickets.c.closed_at > at),
+            sa.or_(tickets.c.resolved_at.is_(None), tickets.c.resolved_at > at),
+        ]
         if teams is not None:
             conditions.append(tickets.c.team.in_(list(teams)))
         changes = (
@@ -75,7 +77,7 @@ class MetricsRepository:
         last: dict[int, str] = {}
         for ticket_id, when, new in history:
             changed.add(int(ticket_id))
-            if utc(when) <= at:
+            if when <= at:
                 last[int(ticket_id)] = str(new)
         return [(t, last.get(t["id"], "new") if t["id"] in changed else _state_from_timestamps(t, at)) for t in rows]
 
@@ -83,17 +85,17 @@ class MetricsRepository:
         """(requester, created_at) of every ticket created in [start, end), any team."""
         table = schema.tickets
         query = sa.select(table.c.requester, table.c.created_at).where(
-            table.c.created_at >= _utc(start), table.c.created_at < _utc(end)
+            table.c.created_at >= start, table.c.created_at < end
         )
         with self._engine.connect() as conn:
-            return [(str(requester), utc(created)) for requester, created in conn.execute(query)]
+            return [(str(requester), created) for requester, created in conn.execute(query)]
 
     def feedback_counts(self, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
         """article id → {kind: count} of the article feedback (views and votes) in [start, end)."""
         table = schema.article_feedback
         query = (
             sa.select(table.c.article_id, table.c.kind, sa.func.count())
-            .where(table.c.at >= _utc(start), table.c.at < _utc(end))
+            .where(table.c.at >= start, table.c.at < end)
             .group_by(table.c.article_id, table.c.kind)
         )
         counts: dict[str, dict[str, int]] = {}

@@ -3,11 +3,50 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
-from kb.teams.model import Team
+from kb.teams.model import Interval, Team
 
-# Beyond this many days without an open hour the calendar is treated as always open (misconfiguration guard).
-_MAX_DAYS = 400
+# Beyond this many days without an open hour a calendar is treated as having none ahead: the business-hours
+# clock then runs in calendar time and the desk has no next opening (misconfiguration guard). A year and a bit
+# covers any weekly calendar with holidays.
+MAX_DAYS = 400
+
+
+def open_windows(
+    zone: ZoneInfo,
+    weekly: Mapping[int, Sequence[Interval]],
+    holidays: Collection[dt.date],
+    first: dt.date,
+    days: int | None = None,
+) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """The open windows [open, close) in UTC, local day by local day from `first` (for `days` days; None: no
+    limit), skipping holidays. A local time is placed with `fold=0`: a time skipped by a DST change counts in the
+    offset before it, and an ambiguous one is its first occurrence.
+
+    The arithmetic on these instants is done in UTC: subtracting two aware datetimes of one zone ignores DST
+    shifts."""
+    closed = frozenset(holidays)
+    day = first
+    count = 0
+    while days is None or count < days:
+        if day not in closed:
+            for open_at, close_at in weekly.get(day.weekday(), ()):
+                yield (
+                    dt.datetime.combine(day, open_at, tzinfo=zone).astimezone(dt.UTC),
+                    dt.datetime.combine(day, close_at, tzinfo=zone).astimezone(dt.UTC),
+                )
+        if day == dt.date.max:
+            return
+        day += dt.timedelta(days=1)
+        count += 1
+
+
+def _team_windows(team: Team, start: dt.datetime, days: int | None) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """The team's open windows from the local day of `start` on."""
+    zone = team.zone
+    return open_windows(zone, team.weekly_intervals, team.holidays, start.astimezone(zone).date(), days)
 
 
 def add_business_hours(start: dt.datetime, hours: float, team: Team) -> dt.datetime:
@@ -17,25 +56,16 @@ def add_business_hours(start: dt.datetime, hours: float, team: Team) -> dt.datet
     remaining = dt.timedelta(hours=hours)
     if not team.weekly_intervals:
         return (start + remaining).astimezone(dt.UTC)
-    zone = team.zone
-    holidays = set(team.holidays)
     cursor = start.astimezone(dt.UTC)
-    day = start.astimezone(zone).date()
-    for _ in range(_MAX_DAYS):
-        if day not in holidays:
-            for open_at, close_at in team.weekly_intervals.get(day.weekday(), []):
-                # Arithmetic in UTC: subtracting two aware datetimes of one zone ignores DST shifts.
-                window_start = dt.datetime.combine(day, open_at, tzinfo=zone).astimezone(dt.UTC)
-                window_end = dt.datetime.combine(day, close_at, tzinfo=zone).astimezone(dt.UTC)
-                begin = max(window_start, cursor)
-                if begin >= window_end:
-                    continue
-                available = window_end - begin
-                if remaining <= available:
-                    return begin + remaining
-                remaining -= available
-                cursor = window_end
-        day += dt.timedelta(days=1)
+    for window_start, window_end in _team_windows(team, start, MAX_DAYS):
+        begin = max(window_start, cursor)
+        if begin >= window_end:
+            continue
+        available = window_end - begin
+        if remaining <= available:
+            return begin + remaining
+        remaining -= available
+        cursor = window_end
     return (cursor + remaining).astimezone(dt.UTC)
 
 
@@ -52,17 +82,11 @@ def business_hours_between(start: dt.datetime, end: dt.datetime, team: Team) -> 
     if not team.weekly_intervals:
         return (end - start).total_seconds() / 3600
     zone = team.zone
-    holidays = set(team.holidays)
+    # Every local day from the one of `start` to the one of `end`, however many.
+    days = (end.astimezone(zone).date() - start.astimezone(zone).date()).days + 1
     total = dt.timedelta(0)
-    day = start.astimezone(zone).date()
-    last = end.astimezone(zone).date()
-    while day <= last:
-        if day not in holidays:
-            for open_at, close_at in team.weekly_intervals.get(day.weekday(), []):
-                window_start = dt.datetime.combine(day, open_at, tzinfo=zone).astimezone(dt.UTC)
-                window_end = dt.datetime.combine(day, close_at, tzinfo=zone).astimezone(dt.UTC)
-                overlap = min(window_end, end) - max(window_start, start)
-                if overlap > dt.timedelta(0):
-                    total += overlap
-        day += dt.timedelta(days=1)
+    for window_start, window_end in _team_windows(team, start, days):
+        overlap = min(window_end, end) - max(window_start, start)
+        if overlap > dt.timedelta(0):
+            total += overlap
     return total.total_seconds() / 3600

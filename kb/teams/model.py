@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -65,6 +66,8 @@ class Channel(BaseModel):
     `schedule`, when set, is when the channel is really staffed, in the team's timezone and holidays. Without
     a schedule the channel follows the desk hours, unless its label starts with "24/7" (always open)."""
 
+    model_config = ConfigDict(frozen=True)  # `weekly_intervals` is cached
+
     kind: Literal["portal", "email", "chat", "phone"]
     address: str
     hours: str = "desk hours"
@@ -78,6 +81,11 @@ class Channel(BaseModel):
         if not value:
             raise ValueError("a schedule names at least one weekday; leave it out to follow the desk hours")
         return _validate_weekly(value)
+
+    @cached_property
+    def weekly_intervals(self) -> dict[int, list[Interval]]:
+        """Weekday number (Monday 0) → the staffed intervals of that day; empty without a schedule."""
+        return parse_weekly(self.schedule or {})
 
     @property
     def always_open(self) -> bool:
@@ -142,11 +150,9 @@ class TeamDirectory:
     def __init__(self, teams: list[Team]) -> None:
         self._teams = {t.name.lower(): t for t in teams}
 
-    def __iter__(self) -> Any:
-        return iter(list(self._teams.values()))
-
-    def __len__(self) -> int:
-        return len(self._teams)
+    def __iter__(self) -> Iterator[Team]:
+        # The mapping is never changed in place (`put` swaps in a new one): no copy needed.
+        return iter(self._teams.values())
 
     def put(self, team: Team) -> None:
         """Add `team`, or replace the team of the same name (in any case) where it stood."""

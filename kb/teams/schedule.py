@@ -1,7 +1,7 @@
 """Is a desk (or one of its channels) open at an instant, when does it close, and when does it open next?
 
-Pure functions over a Team and an aware datetime; answers are UTC. Windows are placed in the team's timezone
-exactly as `add_business_hours` places them, so "open now" and the business-hours clock always agree.
+Pure functions over a Team and an aware datetime; answers are UTC. The open windows are the ones the
+business-hours clock walks (`open_windows`), so "open now" and the business-hours clock always agree.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from kb.teams.model import Channel, Interval, Team, parse_weekly
-
-# How far ahead to look for the next opening (a year and a bit covers any weekly calendar with holidays).
-_HORIZON_DAYS = 400
+from kb.teams.business_hours import MAX_DAYS, open_windows
+from kb.teams.model import Channel, Interval, Team
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def channel_status(team: Team, channel: Channel, at: dt.datetime) -> DeskStatus:
         return ALWAYS_OPEN
     if channel.schedule is None:
         return desk_status(team, at)
-    return _status(team.zone, parse_weekly(channel.schedule), frozenset(team.holidays), at)
+    return _status(team.zone, channel.weekly_intervals, frozenset(team.holidays), at)
 
 
 def team_status(team: Team, at: dt.datetime) -> TeamStatus:
@@ -77,7 +75,8 @@ def _status(
         return ALWAYS_OPEN
     now = at.astimezone(dt.UTC)
     closes_at: dt.datetime | None = None
-    for start, end in _merged(_windows(zone, weekly, holidays, now.astimezone(zone).date())):
+    # Looking at most MAX_DAYS ahead for the next opening.
+    for start, end in _merged(open_windows(zone, weekly, holidays, now.astimezone(zone).date(), MAX_DAYS)):
         if end <= now:
             continue
         if closes_at is None and start <= now:
@@ -85,24 +84,6 @@ def _status(
             continue
         return DeskStatus(open_now=closes_at is not None, closes_at=closes_at, next_opening=start)
     return DeskStatus(open_now=closes_at is not None, closes_at=closes_at)
-
-
-def _windows(
-    zone: ZoneInfo, weekly: dict[int, list[Interval]], holidays: frozenset[dt.date], first: dt.date
-) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """Open windows in UTC, in order, from the local day `first` on; each local time is placed as
-    `add_business_hours` places it (a time skipped by a DST change counts in the offset before it)."""
-    day = first
-    for _ in range(_HORIZON_DAYS):
-        if day not in holidays:
-            for open_at, close_at in weekly.get(day.weekday(), []):
-                yield (
-                    dt.datetime.combine(day, open_at, tzinfo=zone).astimezone(dt.UTC),
-                    dt.datetime.combine(day, close_at, tzinfo=zone).astimezone(dt.UTC),
-                )
-        if day == dt.date.max:
-            return
-        day += dt.timedelta(days=1)
 
 
 def _merged(windows: Iterator[tuple[dt.datetime, dt.datetime]]) -> Iterator[tuple[dt.datetime, dt.datetime]]:
