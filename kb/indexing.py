@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.build import BuildReport, IndexDocument, Progress, build_index
@@ -18,6 +18,7 @@ class IndexReport:
     articles: int
     problems: list[ArticleProblem]
     build: BuildReport
+    warnings: list[ArticleProblem] = field(default_factory=list)
 
 
 def to_document(article: Article) -> IndexDocument:
@@ -33,14 +34,14 @@ def to_document(article: Article) -> IndexDocument:
 
 
 def read_articles(articles_dir: Path, *, max_bytes: int, strict: bool = False) -> LoadResult:
-    """Load the folder; invalid files become problems, fatal only when `strict`."""
+    """Load the folder; invalid files become problems, fatal only when `strict`, as are warnings (unknown
+    front matter keys)."""
     if not articles_dir.is_dir():
         raise InvalidInput(f"articles folder not found: {articles_dir}", field="path")
     loaded = load_articles(articles_dir, max_bytes)
-    if strict and loaded.problems:
-        raise ArticleProblemsError(
-            f"{len(loaded.problems)} invalid article(s):\n" + "\n".join(str(p) for p in loaded.problems)
-        )
+    found = loaded.problems + loaded.warnings
+    if strict and found:
+        raise ArticleProblemsError(f"{len(found)} problem(s) in the articles:\n" + "\n".join(str(p) for p in found))
     return loaded
 
 
@@ -69,4 +70,4 @@ def index_articles(
     # The store follows the index: a crash between the two leaves the store one build behind, which the next
     # run repairs; the index itself is never half-written.
     store.articles.sync(loaded.articles)
-    return IndexReport(articles=len(searchable), problems=loaded.problems, build=report)
+    return IndexReport(articles=len(searchable), problems=loaded.problems, build=report, warnings=loaded.warnings)

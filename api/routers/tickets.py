@@ -126,4 +126,4 @@ async def similar(
 )
 def draft_article(kb: KB, reader: Reader, ticket_id: TicketId) -> DraftOut:
     draft = kb.draft_article(ticket_id, reader)
-    return DraftOut(article_id=draft.article_id, path=str(draft.path), markdown=draft.markdown)
+    return DraftOut(article_id=draft.article_id, path=draft.path.as_posix(), markdown=draft.markdown)

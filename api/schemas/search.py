@@ -22,9 +22,15 @@ class SearchResult(BaseModel):
 
 
 class TicketOffer(BaseModel):
+    """Send it back as `POST /v1/tickets` (with the requester): the fields have the same names."""
+
     suggested_team: str
     subject: str
-    description: str
+    description: str = Field(description="Names only articles that every reader of the ticket may read.")
+    search_query: str
+    viewed_article_ids: list[str] = Field(
+        description="The articles the search showed you; each reader of the ticket sees only those they may read."
+    )
 
 
 class SearchResponse(BaseModel):

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STATUSES = ("draft", "review", "published", "archived")
+# Every front matter key kb reads. Any other is reported: a misspelt `audience` would otherwise publish a
+# restricted article to everyone without a word.
+FRONT_MATTER_KEYS = ("id", "title", "team", "tags", "audience", "language", "status", "updated", "source_ticket")
 
 
 @dataclass(frozen=True)

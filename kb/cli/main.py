@@ -28,7 +28,9 @@ app.command("demo-data")(demo_data_command)
 @app.command()
 def index(
     path: Annotated[Path | None, typer.Argument(help="Articles folder (default: KB_ARTICLES_DIR).")] = None,
-    strict: Annotated[bool, typer.Option(help="Fail on any invalid article instead of skipping it.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Fail on any invalid article or unknown front matter key instead of going on.")
+    ] = False,
     rebuild: Annotated[bool, typer.Option(help="Re-embed every article, even unchanged ones.")] = False,
 ) -> None:
     """Index the articles: only changed ones are re-embedded; the previous index stays live until done."""
@@ -41,6 +43,8 @@ def index(
             progress.stop()
     for problem in report.problems:
         err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
     build = report.build
     console.print(
         f"Indexed {report.articles} articles ({build.chunks} chunks): {len(build.embedded)} embedded, "

@@ -359,12 +359,15 @@ def _search_in_scope(
     search: dict[str, Any], catalogue: dict[str, dict[str, Any]], in_scope: TeamTest, scope: list[str] | None
 ) -> bool:
     """Every search for an admin without a team filter; otherwise a search belongs to the team that owns its top
-    result (`top_ids[0]`), and a search without results belongs to no team."""
+    result meant for everyone, and a search without one belongs to no team. A restricted result must not
+    decide: its team's agents would see, through the query, what only its audience may read."""
     if scope is None:
         return True
-    top = search.get("top_ids") or []
-    article = catalogue.get(str(top[0])) if top else None
-    return article is not None and in_scope(article["team"])
+    for article_id in search.get("top_ids") or []:
+        article = catalogue.get(str(article_id))
+        if article is not None and not article["audience"]:
+            return in_scope(article["team"])
+    return False
 
 
 def _durations(hours: list[float]) -> Durations:

@@ -42,9 +42,14 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class TicketSuggestion:
+    """A prefilled ticket. Its free text is read by every agent of the routed team, so it names only articles
+    meant for everyone; the articles the requester saw travel as ids, which each reader's view filters."""
+
     suggested_team: str
     subject: str
     description: str
+    search_query: str
+    viewed_article_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ class Searcher:
         )
 
     def _suggest_ticket(self, query: str, hits: list[SearchHit]) -> TicketSuggestion:
+        public = [h for h in hits[:3] if not self.index.docs[h.article_id].get("audience")]
         return TicketSuggestion(
             suggested_team=self._guess_team(query, hits),
             subject=query if len(query) <= 120 else query[:119].rsplit(" ", 1)[0] + "…",
@@ -227,11 +233,13 @@ class Searcher:
                 f"I searched the knowledge base for: “{query}”\n"
                 + (
                     "These articles came closest but did not answer it:\n"
-                    + "\n".join(f"- {h.title} ({h.article_id})" for h in hits[:3])
-                    if hits
-                    else "No article came close."
+                    + "\n".join(f"- {h.title} ({h.article_id})" for h in public)
+                    if public
+                    else "No article answered it."
                 )
             ),
+            search_query=query,
+            viewed_article_ids=[h.article_id for h in hits],
         )
 
     def _guess_team(self, query: str, hits: list[SearchHit]) -> str:

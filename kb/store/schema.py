@@ -117,6 +117,8 @@ nps_responses = sa.Table(
 )
 
 # Article views and helpful / not-helpful votes, for "top articles" and the search context of tickets.
+# Views add up; a user has at most one vote per article (the latest).
+VOTE_KINDS = ("helpful", "not_helpful")
 article_feedback = sa.Table(
     "article_feedback",
     metadata,

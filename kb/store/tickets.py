@@ -259,8 +259,18 @@ class SurveyRepository:
         return rows_between(self._engine, schema.nps_responses, "at", start, end)
 
     def add_feedback(self, values: dict[str, Any]) -> None:
+        """Views add up; a vote (helpful or not) replaces the user's earlier vote on the same article."""
+        table = schema.article_feedback
         with self._engine.begin() as conn:
-            conn.execute(sa.insert(schema.article_feedback).values(**values))
+            if values["kind"] in schema.VOTE_KINDS:
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.article_id == values["article_id"],
+                        table.c.user == values["user"],
+                        table.c.kind.in_(schema.VOTE_KINDS),
+                    )
+                )
+            conn.execute(sa.insert(table).values(**values))
 
     def feedback(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
         return rows_between(self._engine, schema.article_feedback, "at", start, end)

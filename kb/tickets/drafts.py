@@ -22,7 +22,7 @@ DRAFTS_FOLDER = "drafts"
 @dataclass(frozen=True)
 class Draft:
     article_id: str
-    path: Path
+    path: Path  # relative to the articles folder: where the server keeps its files is not the caller's business
     markdown: str
 
 
@@ -70,5 +70,5 @@ def write_draft(ticket: dict[str, Any], notes: list[str], articles_dir: Path) ->
             continue
         finally:
             os.unlink(tmp.name)
-        return Draft(article_id, path, markdown)
+        return Draft(article_id, path.relative_to(articles_dir), markdown)
     raise Conflict(f"too many drafts for ticket {ticket['id']}", field="ticket_id")

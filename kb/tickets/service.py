@@ -404,9 +404,10 @@ class TicketService:
         claim = None if key is None else IdempotencyClaim(actor.name, f"reply:{ticket_id}", key, _fingerprint(text))
         # A message never conflicts with a concurrent change: on a stale read it is simply written again.
         for _ in range(MESSAGE_ATTEMPTS):
+            # Access first: a replay answers only someone who may still read the ticket (not after a transfer).
+            ticket = self.readable(ticket_id, actor)
             if claim is not None and (replay := self._replay(claim)) is not None:
                 return self._stored_event(replay), True
-            ticket = self.readable(ticket_id, actor)
             try:
                 return self._write_message(ticket, text, actor, internal, claim), False
             except DuplicateKey:

@@ -417,6 +417,85 @@ def test_tickets_and_ticket_offers_do_not_leak_to_an_outsider(api: TestClient, a
     _assert_no_leak(offer, echo="who approves the bonus calibration")
 
 
+# Text written for others -------------------------------------------------------------------------------------
+OFFER_QUERY = "payroll staff budget mismatch"  # the insider's nearest article is the restricted one
+
+
+def _texts_mention_the_secret(*texts: str) -> list[str]:
+    return [marker for marker in MARKERS for text in texts if marker in text.lower()]
+
+
+def test_a_ticket_made_from_the_insiders_offer_does_not_leak_to_the_team_that_works_it(
+    api: TestClient, access: AccessKb
+) -> None:
+    """Hana (hr) gets a ticket offer whose nearest article is hr-only and submits it as offered. Every agent of the
+    routed team reads that ticket, as do its draft article, the event payload and the e-mails: none of that text
+    may name the restricted article. The article id still travels in `viewed_article_ids`, which each view
+    filters for its reader."""
+    kb: KnowledgeBase = api.app.state.kb  # type: ignore[attr-defined]
+    events: list[Any] = []
+    kb.events.subscribe(events.append)
+    search = api.get("/v1/search", params={"q": OFFER_QUERY}, headers=bearer(access.tokens["hana"]))
+    body = search.json()
+    assert SECRET_ID in [r["article_id"] for r in body["results"]]  # the insider does see it
+    offer = body["ticket"]
+    assert offer is not None, body
+    assert offer["search_query"] == OFFER_QUERY and SECRET_ID in offer["viewed_article_ids"]
+    assert not _texts_mention_the_secret(offer["subject"], offer["description"])
+    team = offer.pop("suggested_team")
+    hr_agent = f"hugo-{team.lower()}"
+    _, token = kb.users.add(hr_agent, email="hugo@example.com", role="agent", teams=[team])  # not in group hr
+
+    created = api.post(
+        "/v1/tickets", json={**offer, "team": team, "requester": "hana"}, headers=bearer(access.tokens["hana"])
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/tickets/{created.json()['id']}"
+    assert api.get(url, headers=bearer(access.tokens["hana"])).json()["viewed_article_ids"][0] == SECRET_ID
+    agent_view = api.get(url, headers=bearer(token))
+    assert agent_view.status_code == 200, agent_view.text
+    _assert_no_leak(agent_view)
+    assert SECRET_ID not in agent_view.json()["viewed_article_ids"]
+
+    resolved = api.patch(
+        url, json={"status": "resolved", "resolution": "Re-ran the budget export."}, headers=bearer(token)
+    )
+    assert resolved.status_code == 200, resolved.text
+    draft = api.post(f"{url}/draft-article", headers=bearer(token))
+    assert draft.status_code == 201, draft.text
+    _assert_no_leak(draft)
+
+    from kb.notify.email import compose
+
+    mine = [e for e in events if e.data.get("ticket", {}).get("id") == created.json()["id"]]
+    assert {e.kind for e in mine} >= {"ticket.created", "ticket.resolved"}
+    for event in mine:
+        payload = json.dumps(event.data, ensure_ascii=False, default=str)
+        assert not _texts_mention_the_secret(payload), payload
+        for message in compose(event, "kb@example.com"):
+            assert not _texts_mention_the_secret(str(message["Subject"]), message.get_content())
+
+
+def test_knowledge_gaps_belong_to_the_team_of_the_top_unrestricted_result(api: TestClient, access: AccessKb) -> None:
+    """The insider's unanswered search ranks the hr-only (HR-owned) article first and an IT article next: it is
+    IT's gap, not HR's, so HR's agents do not learn what the restricted article is about from the query."""
+    query = "printer payroll"
+    kb: KnowledgeBase = api.app.state.kb  # type: ignore[attr-defined]
+    insider = kb.users.authenticate(access.tokens["hana"])
+    outcome = kb.search(query, 5, reader=insider)  # recorded in the search log like an API search
+    assert not outcome.answered and outcome.hits[0].article_id == SECRET_ID
+    assert outcome.hits[1].team == "IT"
+    _, hr_token = kb.users.add("greta", email="greta@example.com", role="agent", teams=["HR"])
+
+    def gaps(token: str) -> list[str]:
+        response = api.get("/v1/metrics/service", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return [gap["example"] for gap in response.json()["knowledge_gaps"]]
+
+    assert query not in gaps(hr_token)
+    assert query in gaps(access.tokens["ivan"])
+
+
 @pytest.mark.parametrize("outsider", OUTSIDERS)
 def test_similar_cases_and_ticket_lists_do_not_leak_to_an_outsider(
     api: TestClient, access: AccessKb, outsider: str

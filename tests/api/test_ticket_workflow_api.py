@@ -188,8 +188,11 @@ def test_a_resolved_ticket_becomes_a_draft_article(desk: Desk) -> None:
 
     draft = desk.api.post(f"{url}/draft-article", headers=desk.as_("ivan"))
     assert draft.status_code == 201, draft.text
-    path = Path(draft.json()["path"])
-    assert path.is_file() and path.parent == desk.settings.articles_dir / "drafts"
+    shown = draft.json()["path"]
+    # Relative to the articles folder: the server's own file system layout is not the caller's business.
+    assert not Path(shown).is_absolute() and shown == f"drafts/{draft.json()['article_id']}.md"
+    path = desk.settings.articles_dir / shown
+    assert path.is_file()
     post = frontmatter.loads(path.read_text(encoding="utf-8"))
     assert (post["status"], post["team"], post["title"]) == ("draft", "IT", "Scanner emails never arrive")
     assert "## Symptoms" in post.content and "since this morning" in post.content
@@ -216,6 +219,39 @@ def test_article_feedback_is_recorded_for_readers_only(desk: Desk) -> None:
     assert ok.status_code == 204
     missing = desk.api.post("/v1/articles/nope/feedback", json={"helpful": True}, headers=desk.as_("ana"))
     assert missing.status_code == 404
+
+
+def _votes(desk: Desk, article_id: str) -> dict[str, int]:
+    top = desk.api.get("/v1/metrics/service", headers=desk.as_("ada")).json()["top_articles"]
+    for stat in top["by_views"]:
+        if stat["article_id"] == article_id:
+            return {"helpful": stat["helpful"], "not_helpful": stat["not_helpful"]}
+    return {"helpful": 0, "not_helpful": 0}
+
+
+def test_one_vote_per_user_and_article_the_latest_counts(desk: Desk) -> None:
+    url = "/v1/articles/badge-not-opening-doors/feedback"
+    desk.api.get("/v1/articles/badge-not-opening-doors", headers=desk.as_("bob"))  # a view, so it is listed
+    for _ in range(10):
+        assert desk.api.post(url, json={"helpful": False}, headers=desk.as_("bob")).status_code == 204
+    assert _votes(desk, "badge-not-opening-doors") == {"helpful": 0, "not_helpful": 1}
+    assert desk.api.post(url, json={"helpful": True}, headers=desk.as_("bob")).status_code == 204
+    assert _votes(desk, "badge-not-opening-doors") == {"helpful": 1, "not_helpful": 0}
+    assert desk.api.post(url, json={"helpful": True}, headers=desk.as_("ana")).status_code == 204
+    assert _votes(desk, "badge-not-opening-doors") == {"helpful": 2, "not_helpful": 0}
+
+
+def test_a_reply_replay_is_refused_once_the_agent_lost_the_ticket(desk: Desk) -> None:
+    ticket = _ticket(desk, subject="Docking station flickers")
+    url = f"/v1/tickets/{ticket['id']}"
+    headers = {**desk.as_("ivan"), "Idempotency-Key": "ivan-dock-reply-1"}
+    first = desk.api.post(f"{url}/replies", json={"body": "Try another cable."}, headers=headers)
+    assert first.status_code == 201, first.text
+    assert desk.api.post(f"{url}/replies", json={"body": "Try another cable."}, headers=headers).status_code == 201
+    assert desk.api.patch(url, json={"team": "HR"}, headers=desk.as_("ivan")).status_code == 200
+    replay = desk.api.post(f"{url}/replies", json={"body": "Try another cable."}, headers=headers)
+    assert replay.status_code == 404, replay.text
+    assert "Try another cable" not in replay.text
 
 
 def test_maintenance_embeds_every_resolved_ticket_once(desk: Desk) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.articles import Article, ArticleProblem, load_articles, parse_article
+from kb.articles import Article, ArticleProblem, load_articles, parse_article, render_html
 from kb.articles.parsing import parse_article_file
 from kb.errors import ArticleProblemsError
 from kb.indexing import to_document
@@ -298,3 +298,32 @@ def test_a_nested_date_in_front_matter_does_not_break_indexing(
     )
     report = small_kb.index()
     assert report.articles == 5
+
+
+# Rendering ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markdown", "kept", "dropped"),
+    [
+        ("[docs](https://intranet.example.com/vpn)", 'href="https://intranet.example.com/vpn"', None),
+        ("[next step](../vpn-wont-connect.md)", 'href="../vpn-wont-connect.md"', None),
+        ("[write to us](mailto:it@example.com)", 'href="mailto:it@example.com"', None),
+        ("[docs](//evil.example/phish)", "docs", "evil.example"),
+        ('<a href="/\t/evil.example/x">docs</a>', "docs", "evil.example"),
+        ("[docs](http://plain.example/x)", "docs", "plain.example"),
+        ("![diagram](/static/diagram.png)", 'src="/static/diagram.png"', None),
+        ("![diagram](https://cdn.example.com/d.png)", 'src="https://cdn.example.com/d.png"', None),
+        ("![pixel](//tracker.example/p.gif)", 'alt="pixel"', "tracker.example"),
+        ("![pixel](http://tracker.example/p.gif)", 'alt="pixel"', "tracker.example"),
+        ('<img src="//tracker.example/p.gif">', "<img", "tracker.example"),
+        ('<blockquote cite="//tracker.example/q">quote</blockquote>', "quote", "tracker.example"),
+    ],
+)
+def test_rendered_links_are_relative_or_https_and_images_come_from_kb_or_https(
+    markdown: str, kept: str, dropped: str | None
+) -> None:
+    html = render_html(markdown)
+    assert kept in html
+    if dropped is not None:
+        assert dropped not in html

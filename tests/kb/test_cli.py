@@ -138,6 +138,33 @@ def test_index_strict_fails_naming_the_file(
     assert not (small_settings.index_dir / "CURRENT").exists()
 
 
+MISSPELT_AUDIENCE = (
+    "---\nid: salary-bands\ntitle: Salary bands for 2027\nteam: HR\nAudience: [hr]\n---\n\n"
+    "## Resolution\nThe bands are in the HR drive.\n"
+)
+
+
+@pytest.mark.parametrize("key", ["Audience", "audiences", "groups"])
+def test_an_unknown_front_matter_key_is_reported_and_fatal_under_strict(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, small_settings: Settings, small_articles: Path, key: str
+) -> None:
+    """A misspelt `audience` would publish a restricted article to everyone without a word."""
+    (small_articles / "salary-bands.md").write_text(MISSPELT_AUDIENCE.replace("Audience", key), encoding="utf-8")
+    _use(monkeypatch, small_settings)
+
+    strict = runner.invoke(app, ["index", "--strict"])
+    assert strict.exit_code == 1
+    assert f"salary-bands.md:5: unknown front matter key `{key}`" in strict.stderr
+    assert "Traceback" not in strict.output
+    assert not (small_settings.index_dir / "CURRENT").exists()
+
+    lenient = runner.invoke(app, ["index"])
+    assert lenient.exit_code == 0, lenient.output
+    assert f"warning salary-bands.md:5: unknown front matter key `{key}`" in " ".join(lenient.stderr.split())
+    if key != "groups":
+        assert "did you mean `audience`?" in lenient.stderr
+
+
 def test_index_of_a_missing_folder_fails_with_a_message(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", str(tmp_path / "nowhere")])
 
