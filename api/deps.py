@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import ipaddress
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 
+from api.limits import Limits
 from kb.access import LOCAL_ADMIN, Principal
 from kb.errors import Unauthorized
 from kb.service import KnowledgeBase
+from kb.settings import Settings
 
 
 def get_kb(request: Request) -> KnowledgeBase:
@@ -21,19 +24,81 @@ def get_kb(request: Request) -> KnowledgeBase:
     return kb
 
 
-def get_reader(request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Principal:
-    """Who is asking: the bearer token's user; in `local` auth, a trusted (loopback) client without one is
-    the local admin, so a laptop install works with no users at all."""
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+def get_reader(
+    request: Request, kb: Annotated[KnowledgeBase, Depends(get_kb)], limits: Annotated[Limits, Depends(get_limits)]
+) -> Principal:
+    """Who is asking, and whether they may ask now: the bearer token's user, held to the request limit as that user
+    however the token is spelled; in `local` auth, a loopback caller without one is the local admin (see
+    `is_local`), so a laptop install works with no users at all. A token attempt first takes from the client
+    address's budget of failed authentications, and gets it back if the token is good: past that budget an address
+    gets 429, its tokens are not looked up and no more `auth.failed` rows are written for it."""
     header = request.headers.get("authorization", "")
     client = request.client.host if request.client else ""
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("send the token as `Authorization: Bearer <token>`", field="authorization")
-        return kb.users.authenticate(token.strip(), origin=client)
-    if kb.settings.auth == "local" and client in kb.settings.trusted_clients:
-        return dataclasses.replace(LOCAL_ADMIN, origin=client)
-    raise Unauthorized("a bearer token is required: ask an admin to run `kb users add`", field="authorization")
+    if not header:
+        limits.admit_anonymous(client)
+        if is_local(request, kb.settings):
+            return dataclasses.replace(LOCAL_ADMIN, origin=client)
+        raise Unauthorized("a bearer token is required: ask an admin to run `kb users add`", field="authorization")
+    limits.begin_authentication(client)
+    parts = header.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].strip():
+        raise Unauthorized("send the token as `Authorization: Bearer <token>`", field="authorization")
+    principal = kb.users.authenticate(parts[1].strip(), origin=client)
+    limits.authenticated(client)
+    limits.admit_user(principal.name)
+    return principal
+
+
+# A proxy (or a client pretending to be one) adds these: such a request is not the loopback caller it looks like.
+FORWARDING_HEADERS = frozenset(
+    {"forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-cluster-client-ip", "via"}
+)
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_local(request: Request, settings: Settings) -> bool:
+    """In `local` auth, whether a request without a token is the local admin. Decided on what the server knows
+    (the peer address) and refused on anything a proxy or a page in a browser could have shaped: the peer is a
+    trusted (loopback) client and not a configured proxy, the request carries no forwarding header (a proxy on the
+    same host would make every remote user look local), and its Host names the loopback or the very address it
+    arrived on (any other name is a DNS-rebinding page; no Host at all is refused too)."""
+    client = request.client.host if request.client else ""
+    if settings.auth != "local" or client not in settings.trusted_clients:
+        return False
+    if _listed(client, settings.forwarded_allow_ips):
+        return False
+    if any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in request.headers):
+        return False
+    server = request.scope.get("server")
+    return _host_name(request.headers.get("host", "")) in LOOPBACK_HOSTS | ({str(server[0])} if server else set())
+
+
+def _host_name(host: str) -> str:
+    """`[::1]:8000` → `::1`, `LocalHost:80` → `localhost`, `` → ``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else ""
+    name, _, _port = host.partition(":")
+    return name.rstrip(".")
+
+
+def _listed(address: str, entries: list[str]) -> bool:
+    """Whether `address` is one of `entries` (addresses, networks or `*`, as KB_FORWARDED_ALLOW_IPS holds them)."""
+    if not entries:
+        return False
+    if "*" in entries or address in entries:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    networks = (ipaddress.ip_network(entry, strict=False) for entry in entries)
+    return any(ip.version == network.version and ip in network for network in networks)
 
 
 def get_model_thread(request: Request) -> ThreadPoolExecutor:

@@ -75,7 +75,9 @@ class KnowledgeBase:
         self.users = UserService(self.store.users, self.store.audit, settings.token_days)
         self.surveys = SurveyService(self.store.surveys)
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
-        self.webhooks = WebhookService(WebhookRepository(self.store.engine), self.store.audit)
+        self.webhooks = WebhookService(
+            WebhookRepository(self.store.engine), self.store.audit, allowed_targets=settings.webhook_allowed_targets
+        )
         self.events.subscribe(self.webhooks.record)
         self._webhook_worker = WebhookWorker(self.webhooks)
         self.email = EmailNotifier.from_settings(settings) if settings.smtp_host else None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Retriever = Literal["hybrid", "dense", "keyword"]
 
@@ -41,21 +43,42 @@ class Settings(BaseSettings):
     chunk_overlap_words: int = Field(40, ge=0, description="Words shared by consecutive chunks of a section.")
     auth: Literal["local", "token"] = Field(
         "local",
-        description="local: requests from a trusted (loopback) address without a token act as a local admin, "
-        "all others need a token; token: every request needs a bearer token.",
+        description="local: a request without a token acts as a local admin when it comes straight from a "
+        "trusted (loopback) address, names a loopback Host and carries no forwarding header; all others need a "
+        "token. token: every request needs a bearer token.",
     )
     trusted_clients: list[str] = Field(
         ["127.0.0.1", "::1"], description="Client addresses treated as the local admin when auth is local."
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For `kb serve` honours (a JSON list "
+        "or comma-separated; `*`: any); default none: the peer address is the client. A request from one of them "
+        "is never the local admin.",
     )
     token_days: int = Field(90, ge=1, description="How long a new token stays valid.")
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
     max_article_bytes: int = Field(200_000, ge=1024, description="Largest article file that is indexed.")
     rate_limit_per_minute: int = Field(
-        120, ge=0, description="Requests per minute per token (per client address when anonymous); 0: off."
+        120,
+        ge=0,
+        description="Requests per minute per signed-in user (per client address without a token); "
+        "0: no rate limits at all (KB_AUTH_FAILURES_PER_MINUTE included).",
+    )
+    auth_failures_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Failed authentications per minute per client address; past it, 429 and no more audit rows; "
+        "0: off.",
     )
     auto_close_days: int = Field(7, ge=1, description="A resolved ticket closes after this many days unless reopened.")
     maintenance_seconds: int = Field(
         300, ge=0, description="How often the server closes old resolved tickets and flags SLA risk; 0: never."
+    )
+    webhook_allowed_targets: list[str] = Field(
+        [],
+        description="Networks (CIDR) or host names that webhooks may reach although they are not public, e.g. an "
+        "internal receiver; default: public addresses only.",
     )
     smtp_host: str | None = Field(
         None, description="SMTP server for ticket e-mails (confirmation, replies, resolution, SLA risk); unset: off."
@@ -67,6 +90,27 @@ class Settings(BaseSettings):
     smtp_from: str = Field("kb@localhost", description="Sender address of kb's e-mails.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """`10.0.0.5,10.0.0.0/24` as uvicorn spells it, or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",")]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        entries = [entry.strip() for entry in value if entry.strip()]
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return entries
 
     @property
     def resolved_teams_file(self) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +17,13 @@ from kb.store.database import AuditRepository, UserRepository
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# A token's sign-in is audited on its first use from an address, then at most once an hour from there: not on every
+# request. Remembered in this process only (a restart, or another server process, audits the next use again), for at
+# most this many token and address pairs; the oldest are forgotten first, which only costs an extra audit row.
+SIGN_IN_AUDIT_INTERVAL = timedelta(hours=1)
+MAX_REMEMBERED_SIGN_INS = 10_000
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -33,6 +42,8 @@ class UserService:
         self._audit = audit
         self._token_days = token_days
         self._clock = clock
+        self._sign_ins: OrderedDict[tuple[str, str], datetime] = OrderedDict()  # (token hash, origin) -> audited at
+        self._sign_ins_lock = threading.Lock()
 
     def add(
         self, name: str, *, email: str, role: str, groups: Sequence[str] = (), teams: Sequence[str] = ()
@@ -80,11 +91,16 @@ class UserService:
         return count
 
     def authenticate(self, token: str, origin: str = "") -> Principal:
-        user = self._repository.by_token(hash_token(token), self._clock())
+        """The token's user. Every failure is audited (the API stops asking for an address that fails too often);
+        a sign-in is audited on the token's first use from `origin`, then once an hour (SIGN_IN_AUDIT_INTERVAL)."""
+        now = self._clock()
+        token_hash = hash_token(token)
+        user = self._repository.by_token(token_hash, now)
         if user is None:
             self._audit.add(actor="unknown", action="auth.failed", origin=origin)
             raise Unauthorized("the token is unknown, revoked or expired")
-        self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
+        if self._sign_in_due((token_hash, origin), now):
+            self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
         return Principal(
             name=user["name"],
             role=user["role"],
@@ -92,3 +108,19 @@ class UserService:
             teams=frozenset(user["teams"]),
             origin=origin,
         )
+
+    def _sign_in_due(self, key: tuple[str, str], now: datetime) -> bool:
+        """Whether this sign-in is to be audited; if so, it is remembered as audited now."""
+        with self._sign_ins_lock:
+            remembered = self._sign_ins
+            while remembered:  # oldest first: forget what is due again anyway
+                oldest, audited = next(iter(remembered.items()))
+                if now - audited < SIGN_IN_AUDIT_INTERVAL:
+                    break
+                del remembered[oldest]
+            if key in remembered:
+                return False
+            remembered[key] = now
+            while len(remembered) > MAX_REMEMBERED_SIGN_INS:
+                remembered.popitem(last=False)
+            return True

@@ -13,7 +13,11 @@ from kb.events import EVENT_KINDS
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, description="Where events are POSTed: an http or https URL.")
+    url: str = Field(
+        max_length=2000,
+        description="Where events are POSTed: an http or https URL without credentials, whose host resolves to "
+        "public addresses only (unless allow-listed by KB_WEBHOOK_ALLOWED_TARGETS).",
+    )
     events: list[str] = Field(
         max_length=len(EVENT_KINDS) + 1,
         description=f"Event kinds to receive, among {', '.join(EVENT_KINDS)}; `*` for all.",
@@ -48,4 +52,7 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     next_attempt_at: datetime | None
     delivered_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="The last failed attempt's outcome in a few words (`HTTP 500 Internal Server Error`, `timeout`, "
+        "`connection refused`, `refused: 127.0.0.1 is a loopback address`); never the receiver's answer."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,6 +16,7 @@ from kb.cli.evaluate import eval_command
 from kb.cli.report import demo_data_command, report_command
 from kb.cli.users import app as users_app
 from kb.search.searcher import clean_query
+from kb.settings import Settings
 
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
@@ -70,7 +71,8 @@ def search(
     if as_json:
         typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
         return
-    table = Table(title=f"“{outcome.query}”", show_lines=True)
+    shown = f"“{outcome.query}”" + (f" (searched as “{outcome.corrected_query}”)" if outcome.corrected_query else "")
+    table = Table(title=shown, show_lines=True)
     for column in ("#", "article", "team", "section", "passage", "score"):
         table.add_column(column, overflow="fold")
     for rank, hit in enumerate(outcome.hits, start=1):
@@ -107,7 +109,19 @@ def serve(
         index(path=settings.articles_dir, strict=False, rebuild=False)
     console.print(f"Serving on http://{settings.host}:{settings.port} (docs at /docs)")
     # By import string so that `kb` never imports `api` (dependencies point api → kb).
-    uvicorn.run("api.app:app_from_environment", factory=True, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run("api.app:app_from_environment", factory=True, log_level="info", **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Where `kb serve` listens, and whose X-Forwarded-For it believes: only KB_FORWARDED_ALLOW_IPS's proxies.
+    Uvicorn's own default believes 127.0.0.1, so any client of a proxy on the same host could name its address."""
+    proxies = settings.forwarded_allow_ips
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": list(proxies) if proxies else None,
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

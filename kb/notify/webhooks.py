@@ -13,15 +13,25 @@ What a receiver gets follows the access rule for webhooks: ticket events carry t
 replies, the public reply (internal notes are never published); article events carry ids only, so a restricted
 article's title or text never leaves through a webhook. Signature: `X-KB-Signature: sha256=<hex>`, the
 HMAC-SHA256 with the webhook's secret of `f"{X-KB-Timestamp}.{raw body}"`.
+
+Where a webhook may go (`kb.notify.targets`): public addresses only, unless allow-listed; checked at registration
+and again at each delivery, which then connects to the very address it checked (the URL's host is kept in the Host
+header and for TLS), so a name that resolves elsewhere between the check and the connection cannot redirect it.
+Redirects are not followed and no proxy from the environment is used. What a delivery records is its outcome in a
+few words ("HTTP 500 Internal Server Error", "timeout", "connection refused", "refused: 127.0.0.1 is a loopback
+address"), never the receiver's answer: an admin reads it back, and the body could be anything the URL reached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import re
 import secrets
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +44,7 @@ import httpx
 from kb.access import Principal, can_manage_webhooks
 from kb.errors import Forbidden, InvalidInput, NotFound
 from kb.events import EVENT_KINDS, Event
+from kb.notify.targets import TargetError, TargetPolicy, TargetRefused
 from kb.notify.worker import BackgroundThread
 from kb.store.database import AuditRepository
 from kb.store.webhooks import OutboxEntry, WebhookRepository
@@ -49,6 +60,9 @@ FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 LEASE = timedelta(seconds=60)  # a claimed row is due again after this if its sender died mid-send
 BATCH = 100
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# What rows recorded before outcomes were kept short hold after the status: the receiver's answer; never shown.
+LEGACY_HTTP_ERROR = re.compile(r"(HTTP \d{3}):.*", re.DOTALL)
 # The keys of ticket event data that receivers get; anything else a future event adds stays inside until chosen.
 TICKET_KEYS = ("ticket", "requester_email", "team_email", "reply", "sla")
 
@@ -74,6 +88,8 @@ def payload_data(event: Event) -> dict[str, Any]:
 
 
 def validate_url(url: str) -> str:
+    """The URL, stripped, if it is an http or https URL with a host and no credentials (where it goes is checked
+    by the target policy)."""
     url = url.strip()
     problem = InvalidInput("`url` must be an http or https URL with a host, like https://example.com/kb", field="url")
     if not url or len(url) > MAX_URL or any(c.isspace() for c in url):
@@ -81,11 +97,70 @@ def validate_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
-    except ValueError as exc:
+        endpoint(url)
+    except (ValueError, httpx.InvalidURL) as exc:
         raise problem from exc
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise problem
+    if "@" in parts.netloc:
+        raise InvalidInput(
+            "`url` must not carry credentials (user:password@host): receivers check the X-KB-Signature instead",
+            field="url",
+        )
     return url
+
+
+def endpoint(url: str) -> tuple[str, int]:
+    """The host (ASCII, as it is sent; an IPv6 address without brackets) and the port a URL connects to."""
+    parsed = httpx.URL(url)
+    return parsed.raw_host.decode("ascii"), parsed.port or DEFAULT_PORTS.get(parsed.scheme, 443)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def failure(exc: BaseException) -> str:
+    """A failed attempt in a few words: what went wrong, never what the receiver said."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        cause = _innermost(exc)
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "TLS certificate not trusted"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"connection failed: {cause.strerror}"
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "invalid HTTP answer"
+    if isinstance(exc, httpx.TransportError):
+        return "connection lost"
+    return type(exc).__name__
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    for _ in range(10):  # httpx error <- httpcore error <- OSError
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def shown_error(error: str | None) -> str | None:
+    """`last_error` as admins see it: rows written before outcomes were kept short lose the receiver's answer."""
+    if error is None:
+        return None
+    legacy = LEGACY_HTTP_ERROR.fullmatch(error)
+    return legacy.group(1) if legacy else error
 
 
 def validate_events(events: Sequence[str]) -> list[str]:
@@ -123,11 +198,15 @@ class WebhookService:
         repository: WebhookRepository,
         audit: AuditRepository,
         *,
+        allowed_targets: Sequence[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timeout_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
+        """`allowed_targets`: the setting `webhook_allowed_targets` (CIDRs or host names reachable although not
+        public); a malformed entry is a ValueError here, at start-up."""
         self._repository = repository
         self._audit = audit
+        self._targets = TargetPolicy.parse(allowed_targets)
         self._clock = clock
         self._timeout = timeout_seconds
         self.recorded = threading.Event()  # set when rows are written, to wake the worker
@@ -139,6 +218,7 @@ class WebhookService:
         """Register a receiver; returns it and its secret (generated unless given), which is never shown again."""
         self._check(principal)
         url, kinds = validate_url(url), validate_events(events)
+        self._check_target(url)
         if secret is None:
             secret = secrets.token_urlsafe(32)
         elif not MIN_SECRET <= len(secret) <= MAX_SECRET or secret != secret.strip():
@@ -174,12 +254,27 @@ class WebhookService:
         self._check(principal)
         if self._repository.get(webhook_id) is None:
             raise NotFound(f"no webhook {webhook_id}", field="webhook_id")
-        return [{**row, "status": delivery_status(row)} for row in self._repository.outbox(webhook_id, limit)]
+        return [
+            {**row, "last_error": shown_error(row["last_error"]), "status": delivery_status(row)}
+            for row in self._repository.outbox(webhook_id, limit)
+        ]
 
     @staticmethod
     def _check(principal: Principal) -> None:
         if not can_manage_webhooks(principal):
             raise Forbidden("webhooks are managed by admins")
+
+    def _check_target(self, url: str) -> None:
+        try:
+            self._targets.addresses(*endpoint(url))
+        except TargetRefused as exc:
+            raise InvalidInput(
+                f"`url` is refused: {exc}; webhooks go to public addresses only, unless the host or its network is "
+                "allow-listed (KB_WEBHOOK_ALLOWED_TARGETS)",
+                field="url",
+            ) from exc
+        except TargetError as exc:
+            raise InvalidInput(f"`url` is refused: {exc}", field="url") from exc
 
     # Outbox ---------------------------------------------------------------------------------------------
     def record(self, event: Event) -> None:
@@ -204,7 +299,10 @@ class WebhookService:
         rows = self._repository.due(due_at, BATCH)
         if not rows:  # the usual case for a polling worker: no HTTP client to build
             return report
-        with httpx.Client(timeout=self._timeout, follow_redirects=False) as client:
+        # A transport of its own: no proxy from the environment (the connection goes to the address checked), and
+        # no kept-alive connections (one opened for a name must not carry another name's request to the same IP).
+        transport = httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=transport) as client:
             while rows:
                 for row in rows:
                     if stop is not None and stop.is_set():
@@ -230,15 +328,17 @@ class WebhookService:
         }
         attempts = row["attempts"] + 1
         try:
-            response = client.post(row["url"], content=body, headers=headers)
+            error = self._post(client, row["url"], body, headers)
+        except TargetRefused as exc:
+            error = f"refused: {exc}"
+        except TargetError as exc:
+            error = str(exc)
         except Exception as exc:  # unreachable, timeout, bad URL: all count as a failed attempt
-            error = f"{type(exc).__name__}: {exc}".strip()
-        else:
-            if response.is_success:
-                self._repository.delivered(row["id"], attempts=attempts, now=self._clock())
-                report.delivered += 1
-                return
-            error = f"HTTP {response.status_code}: {' '.join(response.text[:200].split())}".strip()
+            error = failure(exc)
+        if error is None:
+            self._repository.delivered(row["id"], attempts=attempts, now=self._clock())
+            report.delivered += 1
+            return
         report.failed += 1
         # The wait runs from the end of this attempt (which may have taken up to the timeout), not from the round.
         retry_at = self._clock() + retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
@@ -257,6 +357,29 @@ class WebhookService:
                 error,
                 retry_at.isoformat(),
             )
+
+    def _post(self, client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+        """POST to an address `url`'s host resolves to, checked here, just before; None for a 2xx answer, else
+        its status line. The answer's body is never read."""
+        target = httpx.URL(url)
+        if target.userinfo:  # registered before credentials were refused: not sent
+            raise TargetRefused("the URL carries credentials")
+        host, port = endpoint(url)
+        addresses = self._targets.addresses(host, port)
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions = {} if _is_address(host) else {"sni_hostname": host}  # TLS: the name's certificate
+        for number, address in enumerate(addresses, start=1):
+            try:
+                with client.stream(
+                    "POST", target.copy_with(host=address), content=body, headers=headers, extensions=extensions
+                ) as response:
+                    if response.is_success:
+                        return None
+                    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            except httpx.ConnectError:
+                if number == len(addresses):
+                    raise
+        raise AssertionError("unreachable: `addresses` is never empty")
 
 
 class WebhookWorker:

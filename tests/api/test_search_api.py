@@ -43,7 +43,7 @@ def _flat(text: str) -> str:
 def test_answer_has_the_documented_shape(client: TestClient, starter_kb: KnowledgeBase, question: str) -> None:
     body = _search(client, question)
 
-    assert set(body) == {"query", "answered", "confidence", "results", "ticket"}
+    assert set(body) == {"query", "corrected_query", "answered", "confidence", "results", "ticket"}
     assert body["query"] == question
     assert body["answered"] is True
     assert body["ticket"] is None
@@ -103,7 +103,7 @@ def test_nonsense_gets_no_answer_and_a_prefilled_ticket(
 
     assert body["answered"] is False
     ticket = body["ticket"]
-    assert set(ticket) == {"suggested_team", "subject", "description"}
+    assert set(ticket) == {"suggested_team", "subject", "description", "search_query", "viewed_article_ids"}
     assert ticket["suggested_team"] in starter_kb.teams.names()
     assert ticket["subject"] == nonsense
     assert nonsense in ticket["description"]

@@ -1,4 +1,5 @@
-"""The real server: `uvicorn api.app:app_from_environment --factory` over a pre-built index, spoken to over TCP."""
+"""The real server, `uvicorn api.app:app_from_environment --factory` and `kb serve`, over a pre-built index, spoken to
+over TCP: what depends on the server (the peer address, proxy headers, the Host) is checked here."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import stable_ticket
 
@@ -39,38 +43,54 @@ def _wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout: floa
     raise AssertionError(f"not ready after {timeout} s; last answer: {last and last.text}")
 
 
-@pytest.mark.slow
-def test_real_uvicorn_serves_search_and_tickets(indexed_small_settings: Settings, tmp_path: Path) -> None:
+@contextmanager
+def _served(command: list[str], settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
+    """Run `command` (a server on `settings`' data, listening on the port it is given as `{port}`), wait until it is
+    ready, yield its base URL; then stop it and check that it shut down cleanly."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
+    environment = {
         **os.environ,
-        "KB_DATA_DIR": str(indexed_small_settings.data_dir),
-        "KB_ARTICLES_DIR": str(indexed_small_settings.articles_dir),
+        "KB_DATA_DIR": str(settings.data_dir),
+        "KB_ARTICLES_DIR": str(settings.articles_dir),
         "HF_HUB_OFFLINE": "1",
+        **env,
     }
-    log = (tmp_path / "uvicorn.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app_from_environment",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        ready = _wait_until_ready(base, process, timeout=90)
-        assert ready.json()["status"] == "ready"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [part.format(port=port) for part in command],
+            env=environment,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            ready = _wait_until_ready(base, process, timeout=90)
+            assert ready.json()["status"] == "ready"
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    output = log_path.read_text(errors="replace")
+    # Uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says how it ended.
+    assert process.returncode in (0, -signal.SIGTERM), output[-3000:]
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
 
+
+UVICORN = [sys.executable, "-m", "uvicorn", "api.app:app_from_environment", "--factory", "--host", "127.0.0.1"]
+UVICORN += ["--port", "{port}"]
+# `kb serve` itself, which chooses uvicorn's options (proxy headers) from the settings.
+KB_SERVE = [sys.executable, "-m", "kb.cli.main", "serve", "--no-reindex", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+@pytest.mark.slow
+def test_real_uvicorn_serves_search_and_tickets(indexed_small_settings: Settings, tmp_path: Path) -> None:
+    with _served(UVICORN, indexed_small_settings, tmp_path / "uvicorn.log") as base:
         found = httpx.get(
             f"{base}/v1/search", params={"q": "my vpn keeps dropping on hotel wifi", "limit": 3}, timeout=30
         )
@@ -96,16 +116,57 @@ def test_real_uvicorn_serves_search_and_tickets(indexed_small_settings: Settings
         problem = httpx.get(f"{base}/v1/search", params={"q": " "}, timeout=30)
         assert problem.status_code == 422
         assert problem.headers["content-type"] == "application/problem+json"
+
+
+def _failed_sign_in_origins(settings: Settings) -> list[str]:
+    kb = KnowledgeBase(settings)
+    try:
+        return [e["origin"] for e in kb.store.audit.recent(1000) if e["action"] == "auth.failed"]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-    output = (tmp_path / "uvicorn.log").read_text(errors="replace")
-    # Uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says how it ended.
-    assert process.returncode in (0, -signal.SIGTERM), output[-3000:]
-    assert "Application shutdown complete" in output
-    assert "Traceback" not in output
+        kb.close()
+
+
+@pytest.mark.slow
+def test_kb_serve_trusts_no_forwarding_header_by_default(indexed_small_settings: Settings, tmp_path: Path) -> None:
+    """Uvicorn's defaults believe X-Forwarded-For from 127.0.0.1; `kb serve` believes it from no one unless
+    KB_FORWARDED_ALLOW_IPS says so. And in local auth a forwarded request, or one naming a foreign Host, needs a
+    token however local its peer is."""
+    environment = {"KB_AUTH": "local", "KB_TRUSTED_CLIENTS": '["127.0.0.1","::1"]', "KB_FORWARDED_ALLOW_IPS": ""}
+    with _served(KB_SERVE, indexed_small_settings, tmp_path / "serve.log", **environment) as base:
+        url = f"{base}/v1/webhooks"  # admins only
+        port = base.rsplit(":", 1)[1]
+        assert httpx.get(url, timeout=30).status_code == 200  # a plain loopback request: the local admin
+        for headers in (
+            {"X-Forwarded-For": "127.0.0.1"},
+            {"X-Forwarded-For": "10.1.2.3"},
+            {"X-Real-IP": "127.0.0.1"},
+            {"Forwarded": "for=127.0.0.1"},
+            {"Host": "rebind.evil.example"},
+            {"Host": f"rebind.evil.example:{port}"},
+        ):
+            refused = httpx.get(url, headers=headers, timeout=30)
+            assert refused.status_code == 401, (headers, refused.text)
+        for host in ("localhost", f"localhost:{port}", "127.0.0.1"):
+            assert httpx.get(url, headers={"Host": host}, timeout=30).status_code == 200, host
+        # The peer address stays the peer's: a bad token sent "for" 10.1.2.3 is audited as from 127.0.0.1.
+        bad = httpx.get(url, headers={"Authorization": "Bearer wrong", "X-Forwarded-For": "10.1.2.3"}, timeout=30)
+        assert bad.status_code == 401
+    assert _failed_sign_in_origins(indexed_small_settings) == ["127.0.0.1"]
+
+
+@pytest.mark.slow
+def test_kb_serve_believes_the_proxy_it_is_told_about(indexed_small_settings: Settings, tmp_path: Path) -> None:
+    """With KB_FORWARDED_ALLOW_IPS naming the proxy, the client address is the forwarded one (for limits and the
+    audit), and the proxy itself is never the local admin, with or without a forwarding header."""
+    environment = {
+        "KB_AUTH": "local",
+        "KB_TRUSTED_CLIENTS": '["127.0.0.1","::1"]',
+        "KB_FORWARDED_ALLOW_IPS": "127.0.0.1",
+    }
+    with _served(KB_SERVE, indexed_small_settings, tmp_path / "serve.log", **environment) as base:
+        url = f"{base}/v1/webhooks"
+        assert httpx.get(url, timeout=30).status_code == 401  # from the proxy's address: needs a token
+        assert httpx.get(url, headers={"X-Forwarded-For": "127.0.0.1"}, timeout=30).status_code == 401
+        bad = httpx.get(url, headers={"Authorization": "Bearer wrong", "X-Forwarded-For": "10.1.2.3"}, timeout=30)
+        assert bad.status_code == 401
+    assert _failed_sign_in_origins(indexed_small_settings) == ["10.1.2.3"]

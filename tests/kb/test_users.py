@@ -119,6 +119,39 @@ def test_tokens_expire_after_token_days(small_settings: Settings) -> None:
         kb.close()
 
 
+def test_a_sign_in_is_audited_on_first_use_then_once_an_hour_per_address(small_kb: KnowledgeBase) -> None:
+    _, token = small_kb.users.add("sam", email="sam@example.com", role="employee")
+    now = [datetime.now(UTC)]
+    users = UserService(small_kb.store.users, small_kb.store.audit, 90, clock=lambda: now[0])
+
+    def sign_ins() -> list[str]:
+        return [e["origin"] for e in small_kb.store.audit.recent(1000) if e["action"] == "auth.sign_in"]
+
+    for _ in range(50):
+        assert users.authenticate(token, origin="10.0.0.1").name == "sam"
+    assert sign_ins() == ["10.0.0.1"]
+    now[0] += timedelta(minutes=59)
+    users.authenticate(token, origin="10.0.0.1")
+    users.authenticate(token, origin="10.0.0.2")  # the same token from somewhere new is worth a row
+    assert sign_ins() == ["10.0.0.2", "10.0.0.1"]
+    now[0] += timedelta(minutes=2)
+    users.authenticate(token, origin="10.0.0.1")  # an hour after the last row: audited again
+    assert sign_ins() == ["10.0.0.1", "10.0.0.2", "10.0.0.1"]
+    # Failures are still audited every time (the API stops asking for an address that fails too often).
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            users.authenticate("wrong", origin="10.0.0.3")
+    assert [e["action"] for e in small_kb.store.audit.recent(3)] == ["auth.failed"] * 3
+
+
+def test_remembered_sign_ins_stay_bounded(small_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kb.users.MAX_REMEMBERED_SIGN_INS", 5)
+    _, token = small_kb.users.add("sam", email="sam@example.com", role="employee")
+    for n in range(50):
+        small_kb.users.authenticate(token, origin=f"10.0.0.{n}")
+    assert len(small_kb.users._sign_ins) == 5
+
+
 # The CLI ----------------------------------------------------------------------------------------------------
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, small_settings: Settings) -> CliRunner:

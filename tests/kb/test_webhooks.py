@@ -2,6 +2,11 @@
 
 Retries and backoff are tested without waiting: the service gets a clock the test sets (`Clock`), which it reads
 for each row as it claims, signs and records it; `deliver_due(now)` only chooses the rows due at `now`.
+
+Where webhooks may go: the receiver listens on 127.0.0.1, which kb refuses unless allow-listed, so the settings of
+this module allow-list it (`LOCAL`), as a deployment with an internal receiver would. Names never reach a real
+resolver: `FakeDNS` answers for `kb.notify.targets.resolve` (numeric hosts are read by getaddrinfo, without a
+lookup), so no test talks to anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.access import Principal
 from kb.errors import Forbidden, InvalidInput
 from kb.events import Event
+from kb.notify import targets
 from kb.notify.webhooks import LEASE, MAX_ATTEMPTS, WebhookService, retry_delay
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -31,6 +37,52 @@ from kb.tickets import NewTicket, TicketChange
 
 ADMIN = Principal(name="ada", role="admin", origin="test")
 AGENT = Principal(name="ivan", role="agent", teams=frozenset({"IT"}))
+LOCAL = ["127.0.0.1/32"]  # the local receiver's network, allow-listed in this module's settings
+PUBLIC = "93.184.215.14"  # what the fake resolver answers for the example names: public, never connected to
+SECRET_ANSWER = "db_password=zanzibarquokka-7781"
+REAL_GETADDRINFO = socket.getaddrinfo
+
+
+def numeric_getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> Any:
+    """getaddrinfo for numeric hosts only: what connects to 127.0.0.1 works, a name lookup fails here, offline."""
+    return REAL_GETADDRINFO(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+
+class FakeDNS:
+    """Stands in for `kb.notify.targets.resolve`: names from `names`, numeric hosts (127.0.0.1, 2130706433,
+    0x7f.1, ::1) read by getaddrinfo without a lookup, anything else unresolvable. Counts the calls per host."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, list[str]] = {
+            "example.com": [PUBLIC],
+            "hooks.example.com": [PUBLIC],
+            "x.example.com": [PUBLIC],
+            "localhost": ["127.0.0.1", "::1"],
+        }
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls[host] = self.calls.get(host, 0) + 1
+        if host in self.names:
+            return list(self.names[host])
+        infos = numeric_getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
+    """The fake resolver for kb's check, and no name lookups at all below it (httpx's included): a delivery that
+    tried to resolve a name itself instead of connecting to the checked address would fail, not go out."""
+    fake = FakeDNS()
+    monkeypatch.setattr(targets, "resolve", fake)
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_getaddrinfo)
+    return fake
+
+
+@pytest.fixture
+def small_settings(small_settings: Settings) -> Settings:
+    """The shared small settings with the local receiver allow-listed."""
+    return small_settings.model_copy(update={"webhook_allowed_targets": LOCAL})
 
 
 class Clock:
@@ -47,15 +99,29 @@ class Clock:
         return self.at
 
 
-def _service(kb: KnowledgeBase, clock: Clock) -> WebhookService:
-    """A delivery service over the KB's store that reads `clock` (the KB's own reads the real one)."""
-    return WebhookService(WebhookRepository(kb.store.engine), kb.store.audit, clock=clock)
+def _service(kb: KnowledgeBase, clock: Clock | None = None, allowed: list[str] | None = None) -> WebhookService:
+    """A delivery service over the KB's store that reads `clock` (default: the real one), with the KB's allow-list
+    unless `allowed` is given."""
+    return WebhookService(
+        WebhookRepository(kb.store.engine),
+        kb.store.audit,
+        allowed_targets=kb.settings.webhook_allowed_targets if allowed is None else allowed,
+        **({"clock": clock} if clock is not None else {}),
+    )
 
 
 class Receiver:
-    """A local HTTP server in a thread that records every POST, calls `on_post` (if any), and answers `status`."""
+    """A local HTTP server in a thread that records every POST, calls `on_post` (if any), and answers `status`
+    with `answer` as the body and `headers`."""
 
-    def __init__(self, port: int = 0, status: int = 200, on_post: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        status: int = 200,
+        on_post: Callable[[], None] | None = None,
+        answer: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.requests: list[tuple[Any, bytes]] = []  # (headers, raw body)
         self.status = status
         receiver = self
@@ -66,9 +132,15 @@ class Receiver:
                 receiver.requests.append((self.headers, body))
                 if on_post is not None:
                     on_post()
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(receiver.status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):  # the sender gave up waiting (a timeout test)
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -209,7 +281,7 @@ def test_an_unreachable_receiver_gets_the_event_once_it_is_back(small_kb: Knowle
     [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["next_attempt_at"] == now + retry_delay(1) > now
-    assert "Connect" in row["last_error"]
+    assert row["last_error"] == "connection refused"
     clock.advance(seconds=5)
     assert webhooks.deliver_due().failed == 0  # not due yet: not tried
 
@@ -294,7 +366,11 @@ def test_a_receiver_that_keeps_failing_is_given_up_with_its_last_error(small_kb:
             if attempt < MAX_ATTEMPTS:
                 assert row["next_attempt_at"] == clock.at + retry_delay(attempt)
                 clock.at = row["next_attempt_at"]
-        assert (row["status"], row["next_attempt_at"], row["last_error"]) == ("failed", None, "HTTP 500:")
+        assert (row["status"], row["next_attempt_at"], row["last_error"]) == (
+            "failed",
+            None,
+            "HTTP 500 Internal Server Error",
+        )
         assert len(receiver.requests) == MAX_ATTEMPTS
         clock.advance(days=1)
         assert webhooks.deliver_due().failed == 0
@@ -373,3 +449,146 @@ def test_only_admins_manage_webhooks_and_input_is_checked(small_kb: KnowledgeBas
         ADMIN, url="https://example.com/kb", events=["ticket.created", "*"], secret="s" * 20
     )
     assert (webhook["events"], secret) == (["*"], "s" * 20)
+
+
+# Where webhooks may go ----------------------------------------------------------------------------------------
+def test_the_allow_list_admits_the_local_receiver_and_only_it(small_kb: KnowledgeBase, receiver: Receiver) -> None:
+    with pytest.raises(InvalidInput) as error:
+        _service(small_kb, allowed=[]).create(ADMIN, url=receiver.url, events=["*"])  # the default: refused
+    assert error.value.field == "url"
+    assert "127.0.0.1 is a loopback address" in error.value.detail
+    with pytest.raises(InvalidInput) as error:  # outside 127.0.0.1/32
+        small_kb.webhooks.create(ADMIN, url=f"http://127.0.0.2:{receiver.port}/hooks/kb", events=["*"])
+    assert "127.0.0.2 is a loopback address" in error.value.detail
+
+    small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
+    _ticket(small_kb)
+    assert small_kb.webhooks.deliver_due().delivered == 1
+    assert len(receiver.requests) == 1
+
+
+def test_taking_the_receiver_off_the_allow_list_stops_its_deliveries(
+    small_kb: KnowledgeBase, receiver: Receiver
+) -> None:
+    webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])  # allow-listed
+    _ticket(small_kb)
+    strict = _service(small_kb, allowed=[])  # the same store, served again without the setting
+    report = strict.deliver_due()
+    assert (report.delivered, report.failed) == (0, 1)
+    assert receiver.requests == []
+    [row] = strict.deliveries(ADMIN, webhook["id"])
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert row["last_error"] == "refused: 127.0.0.1 is a loopback address"
+
+
+def test_a_name_that_resolves_to_loopback_by_delivery_time_is_refused(
+    small_kb: KnowledgeBase, receiver: Receiver, dns: FakeDNS
+) -> None:
+    """Checked at registration is not enough: the name's address may change (DNS rebinding) before a delivery."""
+    strict = _service(small_kb, allowed=[])
+    url = f"http://hooks.example.com:{receiver.port}/hooks/kb"
+    webhook, _ = strict.create(ADMIN, url=url, events=["ticket.created"])  # public at registration
+    dns.names["hooks.example.com"] = ["::ffff:127.0.0.1"]  # then the server itself, spelled as IPv6
+    _ticket(small_kb)
+    assert strict.deliver_due().failed == 1
+    assert receiver.requests == []
+    [row] = strict.deliveries(ADMIN, webhook["id"])
+    assert row["last_error"] == "refused: ::ffff:127.0.0.1 is a loopback address"
+
+    dns.names["hooks.example.com"] = [PUBLIC, "10.0.0.7"]  # every address counts, not only the first
+    strict.deliver_due(datetime.now(UTC) + timedelta(minutes=1))
+    [row] = strict.deliveries(ADMIN, webhook["id"])
+    assert (row["attempts"], row["last_error"]) == (2, "refused: 10.0.0.7 is a private address")
+    assert receiver.requests == []
+
+
+def test_a_delivery_connects_to_the_address_it_checked_with_the_name_in_the_host_header(
+    small_kb: KnowledgeBase, receiver: Receiver, dns: FakeDNS
+) -> None:
+    """An allow-listed name (`hooks.internal`, known only to the fake resolver): the delivery resolves it once,
+    checks the answer and connects to it; nothing below resolves the name again (lookups fail in this module)."""
+    dns.names["hooks.internal"] = ["127.0.0.1"]
+    by_name = _service(small_kb, allowed=["hooks.internal"])
+    url = f"http://hooks.internal:{receiver.port}/hooks/kb"
+    with pytest.raises(InvalidInput):
+        _service(small_kb, allowed=[]).create(ADMIN, url=url, events=["*"])
+    _, secret = by_name.create(ADMIN, url=url, events=["ticket.created"])
+    _ticket(small_kb)
+    dns.calls.clear()
+    assert by_name.deliver_due().delivered == 1
+    assert dns.calls == {"hooks.internal": 1}
+    [(headers, body)] = receiver.requests
+    assert headers["Host"] == f"hooks.internal:{receiver.port}"
+    assert verify(secret, headers, body)
+
+
+def test_redirects_are_not_followed(small_kb: KnowledgeBase, receiver: Receiver) -> None:
+    redirecting = Receiver(status=307, headers={"Location": receiver.url})
+    try:
+        webhook, _ = small_kb.webhooks.create(ADMIN, url=redirecting.url, events=["ticket.created"])
+        _ticket(small_kb)
+        assert small_kb.webhooks.deliver_due().failed == 1
+        assert (len(redirecting.requests), receiver.requests) == (1, [])
+        [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+        assert row["last_error"] == "HTTP 307 Temporary Redirect"
+    finally:
+        redirecting.close()
+
+
+def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) -> None:
+    receiver = Receiver(status=500, answer=SECRET_ANSWER.encode())
+    try:
+        webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
+        _ticket(small_kb)
+        assert small_kb.webhooks.deliver_due().failed == 1
+    finally:
+        receiver.close()
+    [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    assert row["last_error"] == "HTTP 500 Internal Server Error"
+    assert SECRET_ANSWER not in json.dumps(WebhookRepository(small_kb.store.engine).outbox(webhook["id"]), default=str)
+
+    # A row recorded before (the answer after the status) shows the status only.
+    WebhookRepository(small_kb.store.engine).failed(
+        row["id"], attempts=1, next_attempt_at=None, error=f"HTTP 500: {SECRET_ANSWER}"
+    )
+    [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    assert row["last_error"] == "HTTP 500"
+
+
+def test_credentials_in_the_url_are_refused(small_kb: KnowledgeBase, receiver: Receiver) -> None:
+    for url in ("https://user:pass@hooks.example.com/kb", "https://token@hooks.example.com/kb"):
+        with pytest.raises(InvalidInput) as error:
+            small_kb.webhooks.create(ADMIN, url=url, events=["*"])
+        assert error.value.field == "url" and "credentials" in error.value.detail
+
+    # A webhook stored before the rule (written to the store directly) is not sent its credentials either.
+    legacy = WebhookRepository(small_kb.store.engine).add(
+        url=receiver.url.replace("http://", "http://user:pass@"),
+        secret="s" * 20,
+        events=["ticket.created"],
+        created_by="ada",
+        now=datetime.now(UTC),
+    )
+    _ticket(small_kb)
+    assert small_kb.webhooks.deliver_due().failed == 1
+    assert receiver.requests == []
+    [row] = small_kb.webhooks.deliveries(ADMIN, legacy["id"])
+    assert row["last_error"] == "refused: the URL carries credentials"
+
+
+def test_a_receiver_too_slow_to_answer_is_a_timeout(small_kb: KnowledgeBase) -> None:
+    receiver = Receiver(on_post=lambda: time.sleep(1.0))
+    try:
+        webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
+        _ticket(small_kb)
+        impatient = WebhookService(
+            WebhookRepository(small_kb.store.engine),
+            small_kb.store.audit,
+            allowed_targets=LOCAL,
+            timeout_seconds=0.2,
+        )
+        assert impatient.deliver_due().failed == 1
+        [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+        assert row["last_error"] == "timeout"
+    finally:
+        receiver.close()
