@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import ipaddress
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Annotated, ParamSpec, TypeVar
@@ -75,16 +76,21 @@ def is_local(request: Request, settings: Settings) -> bool:
     if any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in request.headers):
         return False
     server = request.scope.get("server")
-    return _host_name(request.headers.get("host", "")) in LOOPBACK_HOSTS | ({str(server[0])} if server else set())
+    host = _host_name(request.headers.get("host", ""))
+    return bool(host) and host in LOOPBACK_HOSTS | ({str(server[0])} if server else set())
+
+
+# A Host header: a bracketed IPv6 address or a name, then an optional port; anything else names no host to trust.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::[0-9]*)?")
 
 
 def _host_name(host: str) -> str:
-    """`[::1]:8000` → `::1`, `LocalHost:80` → `localhost`, `` → ``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else ""
-    name, _, _port = host.partition(":")
-    return name.rstrip(".")
+    """`[::1]:8000` → `::1`, `LocalHost.:80` → `localhost`; `` for no Host and for one that is not a host and an
+    optional port (`localhost:80@evil.example`, `localhost:evil.example`)."""
+    match = _HOST.fullmatch(host.strip().lower())
+    if match is None:
+        return ""
+    return match["ipv6"] if match["ipv6"] is not None else match["name"].rstrip(".")
 
 
 def _listed(address: str, entries: list[str]) -> bool:

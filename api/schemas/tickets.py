@@ -149,5 +149,5 @@ class SimilarCasesOut(BaseModel):
 
 class DraftOut(BaseModel):
     article_id: str
-    path: str
+    path: str = Field(description="Where the draft was written, relative to the articles folder: `drafts/<id>.md`.")
     markdown: str

@@ -2,9 +2,9 @@
 
 A webhook URL is an admin's input that kb's server then requests, so without a rule it reaches whatever the server
 can reach: its own loopback services, the cloud metadata endpoint (169.254.169.254), the office network. The rule:
-every address the URL's host resolves to must be public: not unspecified, loopback, link-local, multicast,
-reserved, private or otherwise non-global (an IPv4-mapped, 6to4 or NAT64 IPv6 address is judged by the IPv4
-address it carries), unless it lies in an allow-listed network or the host name itself is allow-listed
+every address the URL's host resolves to must be public: not unspecified, loopback, link-local, site-local,
+multicast, reserved, private or otherwise non-global (an IPv4-mapped, 6to4 or NAT64 IPv6 address is judged by the
+IPv4 address it carries), unless it lies in an allow-listed network or the host name itself is allow-listed
 (`KB_WEBHOOK_ALLOWED_TARGETS`). The webhook service checks it when a webhook is registered and again before every
 delivery, and then connects to an address it checked.
 
@@ -30,6 +30,7 @@ KINDS = (
     ("is_unspecified", "an unspecified"),
     ("is_loopback", "a loopback"),
     ("is_link_local", "a link-local"),
+    ("is_site_local", "a site-local"),  # IPv6 fec0::/10: deprecated, yet routed inside networks that still use it
     ("is_multicast", "a multicast"),
     ("is_reserved", "a reserved"),
     ("is_private", "a private"),
@@ -71,7 +72,7 @@ def refusal(address: str) -> str | None:
     """Why `address` is no place for a webhook, like "127.0.0.1 is a loopback address"; None for a public one."""
     judged = carried(ipaddress.ip_address(address))
     for attribute, kind in KINDS:
-        if getattr(judged, attribute):
+        if getattr(judged, attribute, False):  # is_site_local is IPv6's only
             return f"{address} is {kind} address"
     if not judged.is_global:  # e.g. 100.64.0.0/10, shared by carriers
         return f"{address} is not a public address"

@@ -63,6 +63,9 @@ BATCH = 100
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # What rows recorded before outcomes were kept short hold after the status: the receiver's answer; never shown.
 LEGACY_HTTP_ERROR = re.compile(r"(HTTP \d{3}):.*", re.DOTALL)
+# A status line: its reason phrase is the receiver's own text ("HTTP/1.1 500 db_password=..."), so only the code is
+# kept, with the standard phrase for it.
+HTTP_OUTCOME = re.compile(r"HTTP (\d{3})(?: .*)?", re.DOTALL)
 # The keys of ticket event data that receivers get; anything else a future event adds stays inside until chosen.
 TICKET_KEYS = ("ticket", "requester_email", "team_email", "reply", "sla")
 
@@ -155,12 +158,22 @@ def _innermost(exc: BaseException) -> BaseException:
     return exc
 
 
+def http_outcome(status: int) -> str:
+    """A receiver's answer as it is recorded: the status code and its standard reason phrase, never the receiver's
+    own words (its reason phrase is as much the receiver's answer as its body)."""
+    return f"HTTP {status} {httpx.codes.get_reason_phrase(status)}".strip()
+
+
 def shown_error(error: str | None) -> str | None:
-    """`last_error` as admins see it: rows written before outcomes were kept short lose the receiver's answer."""
+    """`last_error` as admins see it: rows written before outcomes were kept short lose the receiver's answer (the
+    body after the status, or a reason phrase of its own)."""
     if error is None:
         return None
     legacy = LEGACY_HTTP_ERROR.fullmatch(error)
-    return legacy.group(1) if legacy else error
+    if legacy:
+        return legacy.group(1)
+    status = HTTP_OUTCOME.fullmatch(error)
+    return http_outcome(int(status.group(1))) if status else error
 
 
 def validate_events(events: Sequence[str]) -> list[str]:
@@ -360,7 +373,7 @@ class WebhookService:
 
     def _post(self, client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> str | None:
         """POST to an address `url`'s host resolves to, checked here, just before; None for a 2xx answer, else
-        its status line. The answer's body is never read."""
+        its status code (`http_outcome`). The answer's body is never read, nor its reason phrase kept."""
         target = httpx.URL(url)
         if target.userinfo:  # registered before credentials were refused: not sent
             raise TargetRefused("the URL carries credentials")
@@ -375,7 +388,7 @@ class WebhookService:
                 ) as response:
                     if response.is_success:
                         return None
-                    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                    return http_outcome(response.status_code)
             except httpx.ConnectError:
                 if number == len(addresses):
                     raise

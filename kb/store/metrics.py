@@ -91,11 +91,22 @@ class MetricsRepository:
             return [(str(requester), created) for requester, created in conn.execute(query)]
 
     def feedback_counts(self, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
-        """article id → {kind: count} of the article feedback (views and votes) in [start, end)."""
+        """article id → {kind: count} of the article feedback (views and votes) in [start, end). Views add up; of a
+        user's votes on an article only the latest counts, wherever it falls: a store written before votes replaced
+        each other (or by a bulk insert) may still hold several, and ten clicks are still one vote."""
         table = schema.article_feedback
+        latest_votes = (
+            sa.select(sa.func.max(table.c.id))
+            .where(table.c.kind.in_(schema.VOTE_KINDS))
+            .group_by(table.c.article_id, table.c.user)
+        )
         query = (
             sa.select(table.c.article_id, table.c.kind, sa.func.count())
-            .where(table.c.at >= start, table.c.at < end)
+            .where(
+                table.c.at >= start,
+                table.c.at < end,
+                sa.or_(table.c.kind.not_in(schema.VOTE_KINDS), table.c.id.in_(latest_votes)),
+            )
             .group_by(table.c.article_id, table.c.kind)
         )
         counts: dict[str, dict[str, int]] = {}

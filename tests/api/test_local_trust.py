@@ -65,13 +65,25 @@ def test_a_request_with_a_forwarding_header_is_never_local(local: TestClient, he
     _assert_needs_a_token(local.get("/v1/articles", headers=headers))
 
 
-@pytest.mark.parametrize("host", ["rebind.evil.example", "rebind.evil.example:8000", "localhost.evil.example", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "rebind.evil.example",
+        "rebind.evil.example:8000",
+        "localhost.evil.example",
+        "",
+        "localhost:80@evil.example",  # not a host and a port: no name to trust in it
+        "localhost:evil.example",
+        "[::1]evil.example",
+        "[::1",
+    ],
+)
 def test_a_foreign_or_missing_host_is_never_local(local: TestClient, host: str) -> None:
     _assert_needs_a_token(local.get(ADMIN_ONLY, headers={"Host": host}))
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost", "localhost:8000", "LocalHost:80", "127.0.0.1:8000", "[::1]:8000", "[::1]"]
+    "host", ["localhost", "localhost:8000", "LocalHost:80", "localhost.:80", "127.0.0.1:8000", "[::1]:8000", "[::1]"]
 )
 def test_a_loopback_host_with_any_port_is_local(local: TestClient, host: str) -> None:
     assert local.get(ADMIN_ONLY, headers={"Host": host}).status_code == 200

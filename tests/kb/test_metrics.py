@@ -172,8 +172,10 @@ def history(tmp_path: Path, teams: TeamDirectory) -> Iterator[Store]:
         ]
     )
 
-    def feedback(article_id: str, kind: str, count: int, when: str = "2026-10-22T10:00") -> list[dict[str, Any]]:
-        return [{"article_id": article_id, "user": f"u{i}", "kind": kind, "at": at(when)} for i in range(count)]
+    def feedback(
+        article_id: str, kind: str, count: int, when: str = "2026-10-22T10:00", who: str = "u"
+    ) -> list[dict[str, Any]]:
+        return [{"article_id": article_id, "user": f"{who}{i}", "kind": kind, "at": at(when)} for i in range(count)]
 
     store.surveys.add_feedback_many(
         [
@@ -182,7 +184,7 @@ def history(tmp_path: Path, teams: TeamDirectory) -> Iterator[Store]:
             *feedback("vpn", "view", 7, when="2026-11-05T10:00"),  # after the window
             *feedback("printer", "view", 2),
             *feedback("printer", "helpful", 1),
-            *feedback("printer", "not_helpful", 1),
+            *feedback("printer", "not_helpful", 1, who="v"),  # someone else: a user's latest vote is their one vote
             *feedback("leave", "view", 1),
             *feedback("secret", "view", 5),
             *feedback("secret", "helpful", 3),
@@ -363,6 +365,31 @@ def test_top_articles_count_only_what_the_reader_may_read(history: Store, teams:
     insider = _metrics(history, teams, HR_INSIDER, "HR").top_articles
     assert [(a.article_id, a.views) for a in insider.by_views] == [("secret", 5), ("leave", 1)]
     assert insider.total_views == 6
+
+
+def test_a_users_votes_on_an_article_count_once_even_when_the_store_holds_several(tmp_path: Path) -> None:
+    """A store written before votes replaced each other (or a bulk insert) may hold ten "not helpful" clicks of one
+    user: they are one vote, and a later "helpful" replaces it, even from a later window. Views still add up."""
+    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    try:
+
+        def row(user: str, kind: str, when: str) -> dict[str, Any]:
+            return {"article_id": "vpn", "user": user, "kind": kind, "at": at(when)}
+
+        store.surveys.add_feedback_many(
+            [
+                *[row("bob", "view", "2026-10-20T09:00") for _ in range(3)],
+                *[row("bob", "not_helpful", f"2026-10-20T09:0{i}") for i in range(10)],
+                *[row("ana", "not_helpful", "2026-10-21T09:00") for _ in range(4)],
+                row("ana", "helpful", "2026-11-05T09:00"),  # after the window: ana's earlier votes are gone
+                row("eve", "helpful", "2026-10-22T09:00"),
+            ]
+        )
+        counts = MetricsRepository(store.engine).feedback_counts(START, END)
+        assert counts == {"vpn": {"view": 3, "not_helpful": 1, "helpful": 1}}
+        assert MetricsRepository(store.engine).feedback_counts(END, LATER) == {"vpn": {"helpful": 1}}
+    finally:
+        store.close()
 
 
 def test_to_dict_is_plain_json(history: Store, teams: TeamDirectory) -> None:

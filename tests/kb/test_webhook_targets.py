@@ -36,6 +36,7 @@ def no_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
         ("64:ff9b::a00:1", "64:ff9b::a00:1 is a private address"),  # NAT64 of 10.0.0.1
         ("169.254.169.254", "169.254.169.254 is a link-local address"),  # cloud metadata
         ("fe80::1", "fe80::1 is a link-local address"),
+        ("fec0::1", "fec0::1 is a site-local address"),  # deprecated, but Python calls it global
         ("10.0.0.1", "10.0.0.1 is a private address"),
         ("172.16.5.4", "172.16.5.4 is a private address"),
         ("192.168.1.1", "192.168.1.1 is a private address"),

@@ -112,7 +112,7 @@ def _service(kb: KnowledgeBase, clock: Clock | None = None, allowed: list[str] |
 
 class Receiver:
     """A local HTTP server in a thread that records every POST, calls `on_post` (if any), and answers `status`
-    with `answer` as the body and `headers`."""
+    (with `reason` as its reason phrase, when given) with `answer` as the body and `headers`."""
 
     def __init__(
         self,
@@ -121,6 +121,7 @@ class Receiver:
         on_post: Callable[[], None] | None = None,
         answer: bytes = b"",
         headers: dict[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         self.requests: list[tuple[Any, bytes]] = []  # (headers, raw body)
         self.status = status
@@ -133,7 +134,7 @@ class Receiver:
                 if on_post is not None:
                     on_post()
                 try:
-                    self.send_response(receiver.status)
+                    self.send_response(receiver.status, reason)
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(answer)))
@@ -553,6 +554,29 @@ def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) 
     )
     [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
     assert row["last_error"] == "HTTP 500"
+
+
+@pytest.mark.parametrize(("status", "shown"), [(500, "HTTP 500 Internal Server Error"), (599, "HTTP 599")])
+def test_the_receivers_reason_phrase_is_never_stored_or_shown(small_kb: KnowledgeBase, status: int, shown: str) -> None:
+    """The reason phrase of the status line is the receiver's text too: `HTTP/1.1 500 db_password=...` would
+    otherwise be read back by an admin as `last_error`. Only the code is kept, with its standard phrase."""
+    receiver = Receiver(status=status, reason=SECRET_ANSWER)
+    try:
+        webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
+        _ticket(small_kb)
+        assert small_kb.webhooks.deliver_due().failed == 1
+    finally:
+        receiver.close()
+    [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    assert row["last_error"] == shown
+    assert SECRET_ANSWER not in json.dumps(WebhookRepository(small_kb.store.engine).outbox(webhook["id"]), default=str)
+
+    # A row recorded with the receiver's reason phrase (by the first build that kept outcomes short) shows the code.
+    WebhookRepository(small_kb.store.engine).failed(
+        row["id"], attempts=1, next_attempt_at=None, error=f"HTTP {status} {SECRET_ANSWER}"
+    )
+    [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    assert row["last_error"] == shown
 
 
 def test_credentials_in_the_url_are_refused(small_kb: KnowledgeBase, receiver: Receiver) -> None:
