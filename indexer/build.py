@@ -2,7 +2,8 @@
 
 Layout of the index root:
     CURRENT            name of the live generation folder, replaced atomically (os.replace)
-    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies), meta.json
+    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies),
+                       vocabulary.json (word counts, for query spelling), meta.json (with the calibration)
 
 A build writes a fresh generation folder and only then swaps CURRENT, so a crash or kill at any moment
 leaves the previous generation live and loadable. Stale generations are removed on the next build.
@@ -28,12 +29,27 @@ from indexer.chunking import Chunk, SourceRecord, chunk_records
 from indexer.embedders import Embedder, Vectors
 from indexer.errors import IndexMismatchError, IndexMissingError
 from indexer.keyword_index import Bm25KeywordIndex
+from indexer.spelling import word_counts
 from indexer.vector_index import FaissVectorIndex
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: raw term frequencies instead of bm25s scores
 POINTER = "CURRENT"
+VOCABULARY = "vocabulary.json"
+
+
+class Calibrator(Protocol):
+    """Measures what the searcher must know about a new generation (its answer calibration) before it goes live.
+
+    The indexer stores the result in the generation's meta.json without reading it; `version` decides whether
+    a generation's stored result is still valid, so an unchanged KB is re-measured when the method changes.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    def __call__(self, index: LoadedIndex) -> dict[str, Any]: ...
 
 
 class Progress(Protocol):
@@ -74,6 +90,7 @@ class LoadedIndex:
     docs: dict[str, dict[str, Any]]
     meta: dict[str, Any]
     generation: str
+    vocabulary: dict[str, int] = field(default_factory=dict)  # word -> count over the chunks
 
 
 def _chunk_params(max_words: int, overlap: int) -> dict[str, int]:
@@ -152,6 +169,12 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
         for line in (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
         if line
     ]
+    vocabulary_file = generation / VOCABULARY
+    vocabulary = (
+        json.loads(vocabulary_file.read_text(encoding="utf-8"))
+        if vocabulary_file.is_file()
+        else word_counts(r.embedding_text for r in rows)  # a generation written before the file existed
+    )
     return LoadedIndex(
         vectors=FaissVectorIndex.load(generation / "vectors.faiss"),
         keywords=Bm25KeywordIndex.load(generation / "keyword"),
@@ -159,6 +182,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
         docs=meta["docs"],
         meta=meta,
         generation=generation.name,
+        vocabulary=vocabulary,
     )
 
 
@@ -184,8 +208,10 @@ def build_index(
     overlap: int = 40,
     rebuild: bool = False,
     progress: Progress | None = None,
+    calibrator: Calibrator | None = None,
 ) -> BuildReport:
-    """Write a new generation for `documents`, embedding only documents whose content hash changed."""
+    """Write a new generation for `documents`, embedding only documents whose content hash changed, and
+    measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes)."""
     root.mkdir(parents=True, exist_ok=True)
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
@@ -199,7 +225,8 @@ def build_index(
     unchanged_ids = {d.doc_id for d in unchanged}
     to_embed = [d for d in documents if d.doc_id not in unchanged_ids]
     removed = sorted(set(previous_docs) - new_ids)
-    if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents):
+    calibrated = calibrator is None or (previous is not None and _calibrated(previous.meta, calibrator.version))
+    if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents) and calibrated:
         return BuildReport([], sorted(unchanged_ids), [], len(previous.rows), previous.generation, False)
 
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
@@ -235,25 +262,30 @@ def build_index(
     generation = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = root / f".{generation}"
     staging.mkdir()
-    FaissVectorIndex.build(all_vectors, embedder.dimension).save(staging / "vectors.faiss")
+    vector_index = FaissVectorIndex.build(all_vectors, embedder.dimension)
+    vector_index.save(staging / "vectors.faiss")
     keyword_texts = [r.embedding_text for r in rows]
-    Bm25KeywordIndex.build(keyword_texts).save(staging / "keyword")
+    keyword_index = Bm25KeywordIndex.build(keyword_texts)
+    keyword_index.save(staging / "keyword")
+    vocabulary = word_counts(keyword_texts)
+    _write_json(staging / VOCABULARY, vocabulary)
     with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
-    _write_json(
-        staging / "meta.json",
-        {
-            "format": FORMAT_VERSION,
-            "model": embedder.name,
-            "dimension": embedder.dimension,
-            "chunk_count": len(rows),
-            "doc_count": len(documents),
-            "chunking": params,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "docs": docs_meta,
-        },
-    )
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "model": embedder.name,
+        "dimension": embedder.dimension,
+        "chunk_count": len(rows),
+        "doc_count": len(documents),
+        "chunking": params,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "docs": docs_meta,
+    }
+    if calibrator is not None:
+        staged = LoadedIndex(vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary)
+        meta["calibration"] = calibrator(staged)
+    _write_json(staging / "meta.json", meta)
     os.replace(staging, root / generation)
     _swap_pointer(root, generation)
     # The previous generation stays one more build: a server that read the old pointer a moment ago may still
@@ -267,6 +299,11 @@ def build_index(
         generation=generation,
         changed=True,
     )
+
+
+def _calibrated(meta: dict[str, Any], version: str) -> bool:
+    calibration = meta.get("calibration")
+    return isinstance(calibration, dict) and calibration.get("version") == version
 
 
 def _same_meta(previous_docs: dict[str, Any], documents: Sequence[IndexDocument]) -> bool:

@@ -10,6 +10,7 @@ from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles
 from kb.errors import ArticleProblemsError, InvalidInput
+from kb.search.calibration import TitleCalibrator
 from kb.store import Store
 
 
@@ -66,6 +67,7 @@ def index_articles(
         overlap=chunk_overlap,
         rebuild=rebuild,
         progress=progress,
+        calibrator=TitleCalibrator(embedder),
     )
     # The store follows the index: a crash between the two leaves the store one build behind, which the next
     # run repairs; the index itself is never half-written.

@@ -35,6 +35,7 @@ async def search(
     background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,
+        corrected_query=outcome.corrected_query,
         answered=outcome.answered,
         confidence=outcome.confidence,
         results=[SearchResult.of(hit) for hit in outcome.hits],

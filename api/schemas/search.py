@@ -35,6 +35,9 @@ class TicketOffer(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    corrected_query: str | None = Field(
+        None, description='What was searched instead, when a word looked misspelt ("the printr" → "the printer").'
+    )
     answered: bool = Field(description="True when confidence reaches the answer threshold (KB_ANSWER_THRESHOLD).")
     confidence: float = Field(ge=0, le=1)
     results: list[SearchResult]

@@ -1,12 +1,12 @@
-"""`kb eval`: index a data set with the real pipeline in a throw-away data dir, search every query, score it."""
+"""`kb eval`: index a data set once with the real pipeline in a throw-away data dir, search every query with each
+requested retriever, and score rankings and answers."""
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,41 +16,28 @@ import yaml
 
 from indexer.build import Progress
 from indexer.embedders import Embedder
-from kb.articles import Article, LoadResult, parse_article
-from kb.evaluation.dataset import EvalDataset
+from kb.articles import LoadResult
+from kb.evaluation.dataset import EvalDataset, EvalQuery
 from kb.evaluation.metrics import f1, mrr_at_k, ndcg_at_k, recall_at_k
-from kb.search import SearchOutcome
+from kb.search import Searcher, SearchOutcome
 from kb.service import KnowledgeBase
 from kb.settings import Retriever, Settings
 
 K = 10
+TOP = 3  # an answer counts as right for "answered with the right article in the top 3"
 _TEAMS = {"teams": [{"name": "Support", "timezone": "UTC"}]}
 
 
 @dataclass(frozen=True)
 class EvalReport:
-    """Exactly the keys `kb eval --json` prints."""
+    """The keys `kb eval --json` prints, one report per retriever."""
 
     figures: dict[str, Any]
 
 
-def _as_article(doc: dict[str, str]) -> Article:
-    # Through the same parser as a file on disk: front matter + body → Article with one untitled section.
-    raw = "---\n" + yaml.safe_dump({"id": doc["id"], "title": doc["title"] or doc["id"]}) + "---\n" + doc["text"]
-    parsed = parse_article(raw, source=f"corpus:{doc['id']}")
-    if not isinstance(parsed, Article):  # pragma: no cover - ids and titles come from safe_dump
-        raise ValueError(str(parsed))
-    # The corpus id is the relevance key: keep it verbatim (the parser would slugify it).
-    return dataclasses.replace(parsed, id=doc["id"])
-
-
 @contextmanager
 def dataset_kb(
-    dataset: EvalDataset,
-    embedder: Embedder,
-    base: Settings,
-    retriever: Retriever = "hybrid",
-    progress: Progress | None = None,
+    dataset: EvalDataset, embedder: Embedder, base: Settings, progress: Progress | None = None
 ) -> Iterator[tuple[KnowledgeBase, float]]:
     """A KnowledgeBase over the data set's corpus in a temporary data dir, and the seconds indexing took.
 
@@ -65,13 +52,12 @@ def dataset_kb(
                 "articles_dir": folder,
                 "teams_file": folder / "teams.yaml",
                 "database_url": None,
-                "retriever": retriever,
             }
         )
         kb = KnowledgeBase(settings, embedder=embedder)
         try:
             started = time.perf_counter()
-            kb.index(source=LoadResult(articles=[_as_article(d) for d in dataset.corpus]), progress=progress)
+            kb.index(source=LoadResult(articles=list(dataset.corpus)), progress=progress)
             yield kb, time.perf_counter() - started
         finally:
             kb.close()
@@ -81,58 +67,83 @@ def run_eval(
     dataset: EvalDataset,
     embedder: Embedder,
     base: Settings,
-    retriever: Retriever = "hybrid",
+    retrievers: Sequence[Retriever] = ("hybrid",),
     progress: Progress | None = None,
-) -> EvalReport:
-    """Index the corpus, search every query the way /v1/search does, and score rankings and answers."""
-    with dataset_kb(dataset, embedder, base, retriever, progress) as (kb, index_s):
-        searcher = kb.searcher()
-        searcher.search(dataset.queries[0]["text"] if dataset.queries else "warm up", K)
+) -> list[EvalReport]:
+    """Index the corpus once, then for each retriever search every query the way /v1/search does and score it."""
+    with dataset_kb(dataset, embedder, base, progress) as (kb, index_s):
+        built = kb.searcher()
+        reports = []
+        for retriever in retrievers:
+            searcher = Searcher(
+                built.index,
+                embedder,
+                kb.teams,
+                answer_threshold=base.answer_threshold,
+                default_team=kb.settings.default_team,
+                max_query_chars=base.max_query_chars,
+                retriever=retriever,
+            )
+            figures = _score(dataset, searcher)
+            reports.append(EvalReport({**figures, "retriever": retriever, "index_s": round(index_s, 2)}))
+    return reports
 
-        latencies: list[float] = []
 
-        def search(text: str) -> SearchOutcome:
-            began = time.perf_counter()
-            outcome = searcher.search(text, K)
-            latencies.append((time.perf_counter() - began) * 1000)
-            return outcome
+def _score(dataset: EvalDataset, searcher: Searcher) -> dict[str, Any]:
+    searcher.search(dataset.queries[0].text if dataset.queries else "warm up", K)
+    latencies: list[float] = []
 
-        answerable = [(q, search(q["text"])) for q in dataset.queries]
-        unanswerable = [search(q["text"]) for q in dataset.unanswerable]
+    def search(query: EvalQuery) -> SearchOutcome:
+        began = time.perf_counter()
+        outcome = searcher.search(query.text, K)
+        latencies.append((time.perf_counter() - began) * 1000)
+        return outcome
 
-    ndcg, recall, mrr, true_positives = [], [], [], 0
+    answerable = [(q, search(q)) for q in dataset.queries]
+    unanswerable = [(q, search(q)) for q in dataset.unanswerable]
+
+    ndcg, recall, mrr, true_positives, right_in_top = [], [], [], 0, 0
     for query, outcome in answerable:
-        relevant = dataset.qrels[query["id"]]
+        relevant = dataset.qrels[query.id]
         ranking = [hit.article_id for hit in outcome.hits]
         ndcg.append(ndcg_at_k(ranking, relevant, K))
         recall.append(recall_at_k(ranking, relevant, K))
         mrr.append(mrr_at_k(ranking, relevant, K))
         true_positives += outcome.answered and bool(set(ranking) & relevant)
+        right_in_top += outcome.answered and bool(set(ranking[:TOP]) & relevant)
 
-    answer: dict[str, float | None] = {"answer_precision": None, "answer_recall": None, "answer_f1": None}
+    def share(count: int, total: int) -> float | None:
+        return round(count / total, 4) if total else None
+
+    figures: dict[str, Any] = {
+        "ndcg@10": _mean(ndcg),
+        "recall@10": _mean(recall),
+        "mrr@10": _mean(mrr),
+        "answer_precision": None,
+        "answer_recall": None,
+        "answer_f1": None,
+        "answered": share(sum(o.answered for _, o in answerable), len(answerable)),
+        "answered_right_top3": share(right_in_top, len(answerable)),
+    }
     if dataset.has_unanswerable:
-        said_yes = sum(o.answered for _, o in answerable) + sum(o.answered for o in unanswerable)
+        said_yes = sum(o.answered for _, o in answerable) + sum(o.answered for _, o in unanswerable)
         precision = true_positives / said_yes if said_yes else 0.0
         recall_answers = true_positives / len(answerable) if answerable else 0.0
-        answer = {
+        figures |= {
             "answer_precision": round(precision, 4),
             "answer_recall": round(recall_answers, 4),
             "answer_f1": round(f1(precision, recall_answers), 4),
+            "refused": share(sum(not o.answered for _, o in unanswerable), len(unanswerable)),
         }
+        for kind in sorted({q.kind for q, _ in unanswerable if q.kind}):
+            of_kind = [o for q, o in unanswerable if q.kind == kind]
+            figures[f"refused_{kind}"] = share(sum(not o.answered for o in of_kind), len(of_kind))
+    return figures | {
+        "queries": len(answerable) + len(unanswerable),
+        "docs": len(dataset.corpus),
+        "search_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
+    }
 
-    def mean(values: list[float]) -> float:
-        return round(statistics.fmean(values), 4) if values else 0.0
 
-    return EvalReport(
-        {
-            "ndcg@10": mean(ndcg),
-            "recall@10": mean(recall),
-            "mrr@10": mean(mrr),
-            **answer,
-            "queries": len(answerable) + len(unanswerable),
-            "docs": len(dataset.corpus),
-            "retriever": retriever,
-            "index_s": round(index_s, 2),
-            "search_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
-        }
-    )
+def _mean(values: list[float]) -> float:
+    return round(statistics.fmean(values), 4) if values else 0.0

@@ -11,10 +11,12 @@ import numpy.typing as npt
 from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
 from indexer.keyword_index import Mask, Postings, analyze
+from indexer.spelling import SpellingCorrector, word_counts
 from indexer.vector_index import RowFilter
 from kb.access import Principal, can_read_article
 from kb.errors import InvalidInput
-from kb.search.confidence import ConfidenceModel, Evidence
+from kb.search.calibration import TitleCalibrator
+from kb.search.confidence import Calibration, ConfidenceModel, Evidence
 from kb.search.fusion import FusionWeights, best_per_group, fuse
 from kb.search.snippets import best_passage
 from kb.settings import Retriever
@@ -65,6 +67,7 @@ class SearchOutcome:
     confidence: float
     hits: list[SearchHit] = field(default_factory=list)
     ticket: TicketSuggestion | None = None
+    corrected_query: str | None = None  # what was searched when a misspelt word was corrected
 
 
 def clean_query(query: str, max_chars: int) -> str:
@@ -114,6 +117,10 @@ class Searcher:
         self._retriever = retriever
         self._doc_of_row = [row.doc_id for row in index.rows]
         self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
+        # Corrections draw on the words the reader may read: a hidden article's words must not be suggested.
+        self._spellers: dict[tuple[Any, ...], SpellingCorrector] = {}
+        # Measured when the generation was built; an index from before calibration is measured now, once.
+        self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(embedder).measure(index)
 
     def search(
         self, query: str, limit: int = 5, reader: Principal = EVERYONE, *, truncate: bool = False
@@ -125,17 +132,19 @@ class Searcher:
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         allowed = self._row_filter(reader)
+        searched = self._speller(reader, allowed).correct(text)
+        corrected = searched if searched != text else None
         if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
-            return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []))
+            return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected)
         if self._retriever == "keyword":
-            ranked, confidence = self._keyword_only(text, allowed)
+            ranked, confidence = self._keyword_only(searched, allowed)
         else:
-            retrieval = self.retrieve(text, allowed)
-            ranked, confidence = retrieval.ranked, self._confidence.confidence(retrieval.evidence)
-        hits = [self._hit(article_id, row, score, text) for article_id, row, score in ranked[:limit]]
+            retrieval = self.retrieve(searched, allowed)
+            ranked, confidence = retrieval.ranked, self._confidence.confidence(retrieval.evidence, self.calibration)
+        hits = [self._hit(article_id, row, score, searched) for article_id, row, score in ranked[:limit]]
         answered = bool(hits) and confidence >= self._threshold
         ticket = None if answered else self._suggest_ticket(text, hits)
-        return SearchOutcome(text, answered, round(confidence, 4), hits, ticket)
+        return SearchOutcome(text, answered, round(confidence, 4), hits, ticket, corrected)
 
     def route(self, text: str) -> str:
         """The team a request about `text` belongs to, judged by the articles nearest to it."""
@@ -166,24 +175,35 @@ class Searcher:
     def retrieve(self, text: str, allowed: RowFilter | None = None) -> Retrieval:
         """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
         query_vector = self._embedder.encode([text])[0]
-        dense_top, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH, allowed)
+        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH, allowed)
+        # Keyword scores are evidence for the answer decision in dense mode too; only hybrid ranks by them.
+        keyword_all = self._keyword_scores(text, allowed)
+        ceiling = self.index.keywords.ceiling(text, *_keyword_filter(allowed))
         hybrid = self._retriever == "hybrid"
-        keyword_all = self._keyword_scores(text, allowed) if hybrid else np.zeros(len(self._doc_of_row), np.float32)
-        candidates = np.union1d(dense_rows, _top_rows(keyword_all, CANDIDATE_DEPTH)).astype(np.int64)
+        keyword_rows = _top_rows(keyword_all, CANDIDATE_DEPTH) if hybrid else np.zeros(0, np.int64)
+        candidates = np.union1d(dense_rows, keyword_rows).astype(np.int64)
         # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
         dense = self.index.vectors.vectors(candidates) @ query_vector
-        if hybrid:
-            ceiling = self.index.keywords.ceiling(text, *_keyword_filter(allowed))
-            fused = fuse(dense, keyword_all[candidates], ceiling, self._weights)
-        else:
-            fused = dense
+        fused = fuse(dense, keyword_all[candidates], ceiling, self._weights) if hybrid else dense
         ranked = best_per_group(candidates, fused, self._doc_of_row)
         if not ranked:
             return Retrieval([], Evidence(0.0, 0.0))
-        top_row = ranked[0][1]
+        top_article, top_row = ranked[0][0], ranked[0][1]
         top_dense = float(dense[np.searchsorted(candidates, top_row)])
-        second_dense = float(dense_top[1]) if len(dense_top) > 1 else 0.0
-        return Retrieval(ranked, Evidence(top_dense, second_dense))
+        # The runner-up is the best other answer: articles that share a title (the answers of one FAQ thread, the
+        # sections of one page) are parts of the same answer, not rivals.
+        title = self.index.rows[top_row].title
+        by_dense = best_per_group(candidates, dense, self._doc_of_row)
+        runner_up = next(
+            (
+                score
+                for article, row, score in by_dense
+                if article != top_article and self.index.rows[row].title != title
+            ),
+            0.0,
+        )
+        keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
+        return Retrieval(ranked, Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0)))
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
         return self.index.keywords.scores(text, *_keyword_filter(allowed))
@@ -198,6 +218,17 @@ class Searcher:
             mask = np.array([readable.get(doc_id, False) for doc_id in self._doc_of_row], dtype=bool)
             self._filters[key] = None if mask.all() else RowFilter(mask)
         return self._filters[key]
+
+    def _speller(self, reader: Principal, allowed: RowFilter | None) -> SpellingCorrector:
+        key = reader.audience_key if allowed is not None else ("all",)
+        if key not in self._spellers:
+            vocabulary = (
+                self.index.vocabulary
+                if allowed is None
+                else word_counts(self.index.rows[row].embedding_text for row in np.flatnonzero(allowed.mask))
+            )
+            self._spellers[key] = SpellingCorrector(vocabulary)
+        return self._spellers[key]
 
     def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""

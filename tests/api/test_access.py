@@ -173,6 +173,21 @@ def test_search_never_shows_a_restricted_article_to_an_outsider(
         assert ids == full[:limit]
 
 
+MISSPELT_SECRET = SECRET_WORD[:-2] + SECRET_WORD[-1]  # one letter dropped
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_spelling_corrections_never_suggest_a_word_only_hidden_articles_hold(
+    api: TestClient, access: AccessKb, outsider: str
+) -> None:
+    response = api.get("/v1/search", params={"q": MISSPELT_SECRET}, headers=bearer(access.tokens[outsider]))
+    assert response.status_code == 200, response.text
+    assert response.json()["corrected_query"] is None
+    _assert_no_leak(response, echo=MISSPELT_SECRET)
+    insider = api.get("/v1/search", params={"q": MISSPELT_SECRET}, headers=bearer(access.tokens["hana"])).json()
+    assert insider["corrected_query"] == SECRET_WORD  # the insider's own words are fair game
+
+
 def test_the_insider_finds_the_restricted_article(api: TestClient, access: AccessKb) -> None:
     for reader in ("hana", "ada"):
         response = api.get("/v1/search", params={"q": SECRET_WORD}, headers=bearer(access.tokens[reader]))

@@ -34,3 +34,26 @@ def test_off_topic_question_gets_no_answer_and_a_ticket_offer(starter_kb: Knowle
     assert outcome.ticket.suggested_team in starter_kb.teams.names()
     assert outcome.ticket.subject == nonsense
     assert nonsense in outcome.ticket.description
+
+
+@pytest.mark.parametrize(
+    ("misspelt", "right"),
+    [
+        ("forgot my pasword", "forgot my password"),
+        ("the printr is ofline", "the printer is offline"),
+        ("my expnse report was rejectd", "my expense report was rejected"),
+    ],
+)
+def test_a_one_letter_slip_finds_what_the_right_spelling_finds(
+    starter_kb: KnowledgeBase, misspelt: str, right: str
+) -> None:
+    slipped = starter_kb.search(misspelt, limit=3, record=False)
+    spelled = starter_kb.search(right, limit=3, record=False)
+    assert slipped.corrected_query == right
+    assert [h.article_id for h in slipped.hits] == [h.article_id for h in spelled.hits]
+    assert slipped.query == misspelt  # the employee's own words stay the query (ticket subject, search log)
+
+
+def test_the_offline_printer_outranks_the_paper_jam_for_a_misspelt_question(starter_kb: KnowledgeBase) -> None:
+    outcome = starter_kb.search("the printr is ofline", limit=3, record=False)
+    assert outcome.hits[0].article_id == "printer-offline-floor-printer"

@@ -1,0 +1,84 @@
+"""The answer decision is calibrated on the KB it serves: measured at index time, stored with the generation,
+measured again whenever the KB changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from indexer.build import current_generation
+from kb.search.confidence import ConfidenceModel, Evidence
+from kb.service import KnowledgeBase
+
+OFF_TOPIC = [
+    ("Sourdough starter feeding schedule", "Feed the starter twice a day with equal weights of flour and water."),
+    ("Tomato sauce for pasta", "Simmer crushed tomatoes with garlic and olive oil for twenty minutes."),
+    ("Choosing running shoes", "Pick shoes by your gait and replace them every 800 kilometres."),
+    ("Repotting a monstera", "Move it to a pot one size larger in spring and water lightly."),
+    ("Chess openings for beginners", "Learn the Italian game and the Queen's gambit before anything else."),
+    ("Brewing pour-over coffee", "Use a 1:16 ratio and water just off the boil, poured in slow circles."),
+    ("Training a puppy to sit", "Reward the puppy with a treat the moment it sits, in short sessions."),
+    ("Knitting a scarf", "Cast on forty stitches and knit every row in garter stitch."),
+    ("Planning a hiking trip", "Check the weather, pack water and tell someone your route."),
+    ("Baking chocolate chip cookies", "Chill the dough for a day before baking at 180 degrees."),
+]
+
+
+def _stored_calibration(kb: KnowledgeBase) -> dict[str, object]:
+    generation = current_generation(kb.settings.index_dir)
+    assert generation is not None
+    meta = json.loads((generation / "meta.json").read_text(encoding="utf-8"))
+    calibration: dict[str, object] = meta["calibration"]
+    return calibration
+
+
+def test_the_calibration_is_stored_with_the_generation_and_refitted_when_the_kb_changes(
+    indexed_small_kb: KnowledgeBase, small_articles: Path
+) -> None:
+    kb = indexed_small_kb
+    before = _stored_calibration(kb)
+    assert before["samples"] == 4 and 0 < float(before["title_score"]) <= 1  # type: ignore[arg-type]
+    assert kb.searcher().calibration.title_score == before["title_score"]
+    borderline = Evidence(top_dense=0.42, margin=0.03, keyword=0.2)  # a question the decision could go either way on
+    calibration_before = kb.searcher().calibration
+
+    for number, (title, text) in enumerate(OFF_TOPIC):
+        body = f"---\nid: hobby-{number}\ntitle: {title}\nteam: HR\n---\n\n## Resolution\n{text}\n"
+        (small_articles / f"hobby-{number}.md").write_text(body, encoding="utf-8")
+    kb.index()
+
+    after = _stored_calibration(kb)
+    assert after["samples"] == 14
+    assert after["title_score"] != before["title_score"]
+    assert kb.searcher().calibration.title_score == after["title_score"]
+    model = ConfidenceModel()  # the decision on the same evidence moved with the KB
+    assert model.confidence(borderline, kb.searcher().calibration) != model.confidence(borderline, calibration_before)
+
+
+def test_an_unchanged_kb_keeps_its_generation_and_calibration(indexed_small_kb: KnowledgeBase) -> None:
+    kb = indexed_small_kb
+    generation = kb.searcher().index.generation
+    report = kb.index()
+    assert not report.build.changed
+    assert kb.searcher().index.generation == generation
+
+
+def test_an_index_from_before_calibration_is_measured_at_load_and_again_at_the_next_build(
+    indexed_small_kb: KnowledgeBase,
+) -> None:
+    kb = indexed_small_kb
+    generation = current_generation(kb.settings.index_dir)
+    assert generation is not None
+    meta_file = generation / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    stored = meta.pop("calibration")
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")  # as an older kb wrote it
+
+    fresh = KnowledgeBase(kb.settings, embedder=kb.embedder)
+    try:
+        assert fresh.searcher().calibration.title_score == stored["title_score"]  # measured on load, same figure
+        report = fresh.index()
+        assert report.build.changed  # the build writes a calibrated generation even though no article changed
+        assert _stored_calibration(fresh)["title_score"] == stored["title_score"]
+    finally:
+        fresh.close()
