@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-CALIBRATION_VERSION = "title-score-2"
+CALIBRATION_VERSION = "title-score-3"
 # Used only for an index built before calibration existed, until the next `kb index`.
 DEFAULT_TITLE_SCORE = 0.85
 # The starter KB's scale, on which the model is fitted. A KB whose titles score lower against their own text
