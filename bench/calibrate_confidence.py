@@ -53,7 +53,7 @@ def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> dict
         searcher = kb.searcher()
         print(f"{dataset.name}: {searcher.calibration}")
         for query in dataset.queries + dataset.unanswerable:
-            retrieval = searcher.retrieve(query.text)
+            retrieval = searcher.retrieve(searcher.spelled(query.text))  # as /v1/search does
             relevant = dataset.qrels.get(query.id, set())
             ranking = [article_id for article_id, _, _ in retrieval.ranked]
             record = (

@@ -20,6 +20,7 @@ from rapidfuzz.distance import OSA
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away
 CACHE_SIZE = 4096
+MAX_CORRECTIONS = 10  # words looked up per text (cached words are free)
 
 
 def word_counts(texts: Iterable[str]) -> dict[str, int]:
@@ -49,30 +50,46 @@ def _shared_prefix(a: str, b: str) -> int:
 class SpellingCorrector:
     def __init__(self, vocabulary: Mapping[str, int]) -> None:
         self._counts = vocabulary
-        self._words = list(vocabulary)
+        # Words by length: a word can only be within `limit` edits of words at most `limit` letters longer or
+        # shorter, so a lookup reads a few buckets instead of the whole vocabulary.
+        self._by_length: dict[int, list[str]] = {}
+        for word in vocabulary:
+            self._by_length.setdefault(len(word), []).append(word)
         self._cache: dict[str, str | None] = {}
 
     def correct(self, text: str) -> str:
-        """`text` with each unknown word replaced by the KB word it most likely meant (unchanged otherwise)."""
+        """`text` with each unknown word replaced by the KB word it most likely meant (unchanged otherwise); at most
+        `MAX_CORRECTIONS` words are looked up, so a long text of junk costs little."""
+        budget = [MAX_CORRECTIONS]
 
         def fix(match: re.Match[str]) -> str:
-            return self.suggest(match.group(0)) or match.group(0)
+            word = match.group(0)
+            if budget[0] <= 0:
+                return word
+            key = word.lower()
+            if key not in self._cache and len(key) >= MIN_LENGTH and key not in self._counts:
+                budget[0] -= 1
+            return self.suggest(word) or word
 
         return _WORD.sub(fix, text)
 
     def suggest(self, word: str) -> str | None:
         key = word.lower()
-        if key not in self._cache:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = self._nearest(key)
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        found = self._nearest(key)
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
 
     def _nearest(self, word: str) -> str | None:
-        if len(word) < MIN_LENGTH or word in self._counts or word in _english():
+        # Non-ASCII words are names or another language ("Müller", "oublié"): the English KB has nothing to say.
+        if len(word) < MIN_LENGTH or not word.isascii() or word in self._counts or word in _english():
             return None
         limit = 1 if len(word) <= 5 else 2
-        found = process.extract(word, self._words, scorer=OSA.distance, score_cutoff=limit, limit=20)
+        words = [w for size in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(size, [])]
+        found = process.extract(word, words, scorer=OSA.distance, score_cutoff=limit, limit=20)
         if not found:
             return None
         best = min(found, key=lambda m: (m[1], -_shared_prefix(word, m[0]), -self._counts[m[0]], m[0]))

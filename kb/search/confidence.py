@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CALIBRATION_VERSION = "title-score-3"
-# Used only for an index built before calibration existed, until the next `kb index`.
+# For a KB with no public title of three words or more to measure.
 DEFAULT_TITLE_SCORE = 0.85
 # The starter KB's scale, on which the model is fitted. A KB whose titles score lower against their own text
 # (command names, ids: titles that name an article rather than say what it holds) would be read as more lenient
@@ -61,10 +61,10 @@ class ConfidenceModel:
     coefficients, is what adapts to each KB.
     """
 
-    score_weight: float = 9.8
-    margin_weight: float = 12.5
+    score_weight: float = 9.5
+    margin_weight: float = 11.8
     keyword_weight: float = 1.6
-    bias: float = -6.3
+    bias: float = -6.1
 
     def confidence(self, evidence: Evidence, calibration: Calibration) -> float:
         scale = calibration.scale

@@ -25,6 +25,7 @@ from kb.teams import TeamDirectory
 # How deep each retriever looks before fusion: deep enough that an article ranked low by one retriever
 # but high by the other still meets the fusion.
 CANDIDATE_DEPTH = 100
+MAX_SPELLERS = 64
 DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
 # Who searches when nobody says: someone in no group, who sees only articles meant for everyone.
@@ -132,7 +133,7 @@ class Searcher:
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         allowed = self._row_filter(reader)
-        searched = self._speller(reader, allowed).correct(text)
+        searched = self.spelled(text, reader)
         corrected = searched if searched != text else None
         if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected)
@@ -194,13 +195,15 @@ class Searcher:
         # sections of one page) are parts of the same answer, not rivals.
         title = self.index.rows[top_row].title
         by_dense = best_per_group(candidates, dense, self._doc_of_row)
+        # With no other answer at all (a one-article KB, or a reader who may read one article) nothing says this one
+        # stands out: the margin is 0, not the whole cosine.
         runner_up = next(
             (
                 score
                 for article, row, score in by_dense
                 if article != top_article and self.index.rows[row].title != title
             ),
-            0.0,
+            top_dense,
         )
         keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
         return Retrieval(ranked, Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0)))
@@ -219,16 +222,21 @@ class Searcher:
             self._filters[key] = None if mask.all() else RowFilter(mask)
         return self._filters[key]
 
-    def _speller(self, reader: Principal, allowed: RowFilter | None) -> SpellingCorrector:
+    def spelled(self, text: str, reader: Principal = EVERYONE) -> str:
+        """`text` with its slips corrected against the words of the articles `reader` may read."""
+        allowed = self._row_filter(reader)
         key = reader.audience_key if allowed is not None else ("all",)
-        if key not in self._spellers:
+        speller = self._spellers.get(key)
+        if speller is None:
             vocabulary = (
                 self.index.vocabulary
                 if allowed is None
                 else word_counts(self.index.rows[row].embedding_text for row in np.flatnonzero(allowed.mask))
             )
-            self._spellers[key] = SpellingCorrector(vocabulary)
-        return self._spellers[key]
+            if len(self._spellers) >= MAX_SPELLERS:  # one per distinct audience: bounded like any cache
+                self._spellers.clear()
+            speller = self._spellers[key] = SpellingCorrector(vocabulary)
+        return speller.correct(text)
 
     def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""

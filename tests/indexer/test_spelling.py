@@ -49,3 +49,14 @@ def test_known_short_and_unmatched_words_are_left_alone(corrector: SpellingCorre
 
 def test_word_counts_are_lower_cased_letters_only() -> None:
     assert word_counts(["Printer printer 42 PRINTER-offline"]) == {"printer": 3, "offline": 1}
+
+
+def test_names_and_other_languages_are_left_alone(corrector: SpellingCorrector) -> None:
+    assert corrector.correct("Müller says the printr is down") == "Müller says the printer is down"
+    assert corrector.correct("imprimante hors ligne oublié") == "imprimante hors ligne oublié"
+
+
+def test_a_long_text_of_junk_looks_up_only_a_few_words(corrector: SpellingCorrector) -> None:
+    junk = " ".join(f"zq{chr(97 + n % 26)}{chr(97 + n // 26)}xw" for n in range(200)) + " pasword"
+    assert corrector.correct(junk).endswith("pasword")  # the budget ran out before the last word
+    assert corrector.correct("pasword") == "password"

@@ -82,3 +82,14 @@ def test_an_index_from_before_calibration_is_measured_at_load_and_again_at_the_n
         assert _stored_calibration(fresh)["title_score"] == stored["title_score"]
     finally:
         fresh.close()
+
+
+def test_a_lone_article_is_not_a_confident_answer_to_everything(small_kb: KnowledgeBase, small_articles: Path) -> None:
+    """With one article in sight, nothing says it stands out: an unrelated question gets no answer."""
+    for path in small_articles.glob("*.md"):
+        if path.stem != "printer-offline-floor-printer":
+            path.unlink()
+    small_kb.index()
+    assert small_kb.search("the printer on my floor says it is offline", record=False).answered
+    for unrelated in ("how do I get a parking permit", "my payslip shows the wrong bank account"):
+        assert not small_kb.search(unrelated, record=False).answered
