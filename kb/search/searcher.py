@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,15 +229,19 @@ class Searcher:
         key = reader.audience_key if allowed is not None else ("all",)
         speller = self._spellers.get(key)
         if speller is None:
-            vocabulary = (
-                self.index.vocabulary
-                if allowed is None
-                else word_counts(self.index.rows[row].embedding_text for row in np.flatnonzero(allowed.mask))
-            )
+            vocabulary = self.index.vocabulary if allowed is None else self._readable_vocabulary(allowed)
             if len(self._spellers) >= MAX_SPELLERS:  # one per distinct audience: bounded like any cache
                 self._spellers.clear()
             speller = self._spellers[key] = SpellingCorrector(vocabulary)
         return speller.correct(text)
+
+    def _readable_vocabulary(self, allowed: RowFilter) -> dict[str, int]:
+        """The KB's word counts less the words of the rows `allowed` hides. Hidden rows are restricted articles'
+        (usually a small share), so this costs their words, not a pass over the whole KB."""
+        counts = Counter(self.index.vocabulary)
+        for row in np.flatnonzero(~allowed.mask):
+            counts.subtract(word_counts([self.index.rows[row].embedding_text]))
+        return {word: count for word, count in counts.items() if count > 0}
 
     def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
