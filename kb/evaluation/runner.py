@@ -75,16 +75,7 @@ def run_eval(
         built = kb.searcher()
         reports = []
         for retriever in retrievers:
-            searcher = Searcher(
-                built.index,
-                embedder,
-                kb.teams,
-                answer_threshold=base.answer_threshold,
-                default_team=kb.settings.default_team,
-                max_query_chars=base.max_query_chars,
-                retriever=retriever,
-            )
-            figures = _score(dataset, searcher)
+            figures = _score(dataset, built.with_retriever(retriever))
             reports.append(EvalReport({**figures, "retriever": retriever, "index_s": round(index_s, 2)}))
     return reports
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,12 @@ class Searcher:
         # Measured when the generation was built; an index from before calibration is measured now, once.
         self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(embedder).measure(index)
 
+    def with_retriever(self, retriever: Retriever) -> Searcher:
+        """The same Searcher (index, calibration, caches) ranking with another retriever: one build, every mode."""
+        other = copy.copy(self)
+        other._retriever = retriever
+        return other
+
     def search(
         self, query: str, limit: int = 5, reader: Principal = EVERYONE, *, truncate: bool = False
     ) -> SearchOutcome:
@@ -134,7 +141,7 @@ class Searcher:
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         allowed = self._row_filter(reader)
-        searched = self.spelled(text, reader)
+        searched = self._spelled(text, reader, allowed)
         corrected = searched if searched != text else None
         if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected)
@@ -225,7 +232,9 @@ class Searcher:
 
     def spelled(self, text: str, reader: Principal = EVERYONE) -> str:
         """`text` with its slips corrected against the words of the articles `reader` may read."""
-        allowed = self._row_filter(reader)
+        return self._spelled(text, reader, self._row_filter(reader))
+
+    def _spelled(self, text: str, reader: Principal, allowed: RowFilter | None) -> str:
         key = reader.audience_key if allowed is not None else ("all",)
         speller = self._spellers.get(key)
         if speller is None:
