@@ -8,14 +8,14 @@ import ipaddress
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse, Response
+from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
+from api.problems import TooManyRequests, problem
+from kb.recent import RecentMap
 from kb.settings import Settings
 
 MAX_CALLERS = 10_000  # buckets kept per limiter; beyond it, the least recently used one is dropped
@@ -35,10 +35,8 @@ class RateLimiter:
             raise ValueError("a rate limiter needs per_minute >= 1 and max_callers >= 1")
         self._rate = per_minute / 60.0
         self._capacity = float(per_minute)
-        self._refill_seconds = self._capacity / self._rate  # an untouched bucket is full again after this
-        self._max_callers = max_callers
-        # caller -> (tokens, last touched), least recently touched first
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        # An untouched bucket is full again after a minute, the same as having none: the map forgets it then.
+        self._buckets: RecentMap[str, float] = RecentMap(self._capacity / self._rate, max_callers)
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -51,43 +49,21 @@ class RateLimiter:
         with self._lock:
             tokens = self._tokens(caller, now)
             if tokens >= 1.0:
-                self._store(caller, tokens - 1.0, now)
+                self._buckets.put(caller, tokens - 1.0, now)
                 return 0
-            self._store(caller, tokens, now)
+            self._buckets.put(caller, tokens, now)
             return max(1, math.ceil((1.0 - tokens) / self._rate - 1e-9))  # 1e-9: 20.000000001 s is 20 s
 
     def refund(self, caller: str) -> None:
         """Give back one request counted by `retry_after` (an attempt that turned out not to count)."""
         now = self._clock()
         with self._lock:
-            if caller in self._buckets:
-                self._store(caller, min(self._capacity, self._tokens(caller, now) + 1.0), now)
+            if self._buckets.get(caller, now) is not None:
+                self._buckets.put(caller, min(self._capacity, self._tokens(caller, now) + 1.0), now)
 
     def _tokens(self, caller: str, now: float) -> float:
-        # Drop the buckets that have refilled, oldest first: the map holds only the last minute's callers.
-        while self._buckets:
-            oldest, (_, touched) = next(iter(self._buckets.items()))
-            if now - touched < self._refill_seconds:
-                break
-            del self._buckets[oldest]
-        tokens, last = self._buckets.get(caller, (self._capacity, now))
+        tokens, last = self._buckets.get(caller, now) or (self._capacity, now)
         return min(self._capacity, tokens + (now - last) * self._rate)
-
-    def _store(self, caller: str, tokens: float, now: float) -> None:
-        self._buckets[caller] = (tokens, now)
-        self._buckets.move_to_end(caller)
-        while len(self._buckets) > self._max_callers:
-            self._buckets.popitem(last=False)
-
-
-class TooManyRequests(Exception):
-    """Over a rate limit: answered 429 problem JSON with `Retry-After`."""
-
-    def __init__(self, retry_after: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-        self.title = title
-        self.detail = detail
 
 
 def address_key(host: str) -> str:
@@ -212,9 +188,3 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
     /readyz ask for no reader, so probes are never limited."""
     app.add_middleware(LimitsMiddleware, settings=settings)
     app.state.limits = Limits(settings)
-
-    @app.exception_handler(TooManyRequests)
-    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
-        response = problem(429, exc.title, exc.detail)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response

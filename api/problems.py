@@ -64,6 +64,16 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class TooManyRequests(Exception):
+    """Over a rate limit (api.limits): answered 429 problem JSON with `Retry-After`."""
+
+    def __init__(self, retry_after: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.title = title
+        self.detail = detail
+
+
 def problem(status: int, title: str, detail: str, field: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title, "detail": detail}
     if field is not None:
@@ -85,6 +95,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         response = problem(status, exc.title, exc.detail, exc.field)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        response = problem(429, exc.title, exc.detail)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
