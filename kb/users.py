@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kb.access import LOCAL_ADMIN, ROLES, Principal
 from kb.errors import InvalidInput, NotFound, Unauthorized
+from kb.recent import RecentMap
 from kb.store.database import AuditRepository, UserRepository
 
 
@@ -42,7 +42,10 @@ class UserService:
         self._audit = audit
         self._token_days = token_days
         self._clock = clock
-        self._sign_ins: OrderedDict[tuple[str, str], datetime] = OrderedDict()  # (token hash, origin) -> audited at
+        # (token hash, origin) -> audited (when: the map's touch time)
+        self._sign_ins: RecentMap[tuple[str, str], None] = RecentMap(
+            SIGN_IN_AUDIT_INTERVAL.total_seconds(), MAX_REMEMBERED_SIGN_INS
+        )
         self._sign_ins_lock = threading.Lock()
 
     def add(
@@ -112,15 +115,7 @@ class UserService:
     def _sign_in_due(self, key: tuple[str, str], now: datetime) -> bool:
         """Whether this sign-in is to be audited; if so, it is remembered as audited now."""
         with self._sign_ins_lock:
-            remembered = self._sign_ins
-            while remembered:  # oldest first: forget what is due again anyway
-                oldest, audited = next(iter(remembered.items()))
-                if now - audited < SIGN_IN_AUDIT_INTERVAL:
-                    break
-                del remembered[oldest]
-            if key in remembered:
+            if self._sign_ins.get(key, now.timestamp()) is not None:
                 return False
-            remembered[key] = now
-            while len(remembered) > MAX_REMEMBERED_SIGN_INS:
-                remembered.popitem(last=False)
+            self._sign_ins.put(key, None, now.timestamp())
             return True

@@ -146,10 +146,11 @@ def test_a_sign_in_is_audited_on_first_use_then_once_an_hour_per_address(small_k
 
 def test_remembered_sign_ins_stay_bounded(small_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kb.users.MAX_REMEMBERED_SIGN_INS", 5)
-    _, token = small_kb.users.add("sam", email="sam@example.com", role="employee")
+    users = UserService(small_kb.store.users, small_kb.store.audit, token_days=90)  # built with the smaller bound
+    _, token = users.add("sam", email="sam@example.com", role="employee")
     for n in range(50):
-        small_kb.users.authenticate(token, origin=f"10.0.0.{n}")
-    assert len(small_kb.users._sign_ins) == 5
+        users.authenticate(token, origin=f"10.0.0.{n}")
+    assert len(users._sign_ins) == 5
 
 
 # The CLI ----------------------------------------------------------------------------------------------------
