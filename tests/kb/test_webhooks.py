@@ -536,8 +536,8 @@ def test_redirects_are_not_followed(small_kb: KnowledgeBase, receiver: Receiver)
         redirecting.close()
 
 
-def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) -> None:
-    receiver = Receiver(status=500, answer=SECRET_ANSWER.encode())
+def _one_failed_delivery(small_kb: KnowledgeBase, receiver: Receiver) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A webhook to `receiver`, one ticket event delivered and failed, and that delivery as admins see it."""
     try:
         webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
         _ticket(small_kb)
@@ -545,6 +545,11 @@ def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) 
     finally:
         receiver.close()
     [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    return webhook, row
+
+
+def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) -> None:
+    webhook, row = _one_failed_delivery(small_kb, Receiver(status=500, answer=SECRET_ANSWER.encode()))
     assert row["last_error"] == "HTTP 500 Internal Server Error"
     assert SECRET_ANSWER not in json.dumps(WebhookRepository(small_kb.store.engine).outbox(webhook["id"]), default=str)
 
@@ -560,14 +565,7 @@ def test_the_receivers_answer_is_never_stored_or_shown(small_kb: KnowledgeBase) 
 def test_the_receivers_reason_phrase_is_never_stored_or_shown(small_kb: KnowledgeBase, status: int, shown: str) -> None:
     """The reason phrase of the status line is the receiver's text too: `HTTP/1.1 500 db_password=...` would
     otherwise be read back by an admin as `last_error`. Only the code is kept, with its standard phrase."""
-    receiver = Receiver(status=status, reason=SECRET_ANSWER)
-    try:
-        webhook, _ = small_kb.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
-        _ticket(small_kb)
-        assert small_kb.webhooks.deliver_due().failed == 1
-    finally:
-        receiver.close()
-    [row] = small_kb.webhooks.deliveries(ADMIN, webhook["id"])
+    webhook, row = _one_failed_delivery(small_kb, Receiver(status=status, reason=SECRET_ANSWER))
     assert row["last_error"] == shown
     assert SECRET_ANSWER not in json.dumps(WebhookRepository(small_kb.store.engine).outbox(webhook["id"]), default=str)
 
