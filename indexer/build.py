@@ -5,8 +5,12 @@ Layout of the index root:
     gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies),
                        vocabulary.json (word counts, for query spelling), meta.json (with the calibration)
 
+    .build.lock        the build lock: one build at a time per index root (an OS lock, so a killed builder's
+                       lock goes with it)
+
 A build writes a fresh generation folder and only then swaps CURRENT, so a crash or kill at any moment
-leaves the previous generation live and loadable. Stale generations are removed on the next build.
+leaves the previous generation live and loadable. Stale generations are removed on the next build, which
+holds the lock: a staging folder it finds belongs to a builder that died.
 """
 
 from __future__ import annotations
@@ -17,17 +21,18 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from indexer.chunking import Chunk, SourceRecord, chunk_records
 from indexer.embedders import Embedder, Vectors
-from indexer.errors import IndexMismatchError, IndexMissingError
+from indexer.errors import BuildBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.keyword_index import Bm25KeywordIndex
 from indexer.spelling import word_counts
 from indexer.vector_index import FaissVectorIndex
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: raw term frequencies instead of bm25s scores
 POINTER = "CURRENT"
 VOCABULARY = "vocabulary.json"
+LOCK = ".build.lock"
 
 
 class Calibrator(Protocol):
@@ -128,8 +134,39 @@ def _swap_pointer(root: Path, generation: str) -> None:
         _fsync_file(root)
 
 
+@contextlib.contextmanager
+def build_lock(root: Path, *, wait: float | None = None, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the index root's build lock; `on_wait` is told when another build holds it, which is waited for
+    `wait` seconds (None: until it ends) before BuildBusyError.
+
+    Re-entrant within a thread (one lock object per root and thread), so a caller that must keep the lock
+    across a build and its own bookkeeping can take it around `build_index`, which takes it too.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / LOCK, is_singleton=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        try:
+            lock.acquire(timeout=-1 if wait is None else wait)
+        except Timeout:
+            raise BuildBusyError(f"another index build is running in {root}; try again when it has finished") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _remove_stale(root: Path, keep: set[str]) -> None:
-    """Remove staging leftovers of killed builds and generations other than `keep`."""
+    """Remove staging leftovers of killed builds and generations other than `keep` and the live one.
+
+    Called with the build lock held, so no other build is writing a staging folder; CURRENT is read again here
+    rather than trusted from the caller, so that the generation serving searches is never the one removed.
+    """
+    live = current_generation(root)
+    keep = keep | ({live.name} if live else set())
     for entry in root.iterdir():
         stale_generation = entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name not in keep
         stale_pointer = entry.is_file() and entry.name.startswith(f".{POINTER}.")
@@ -164,6 +201,16 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
         )
     if meta.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"the index in {root} has format {meta.get('format')}; rebuild it")
+    try:
+        return _load_files(generation, meta)
+    except Exception as exc:  # FAISS, SciPy and JSON each fail their own way on a damaged file
+        # The cause (with file paths) is for the log; the message may reach an API client.
+        raise IndexDamagedError(
+            f"index generation {generation.name} is damaged; rebuild it with `kb index --rebuild`"
+        ) from exc
+
+
+def _load_files(generation: Path, meta: dict[str, Any]) -> LoadedIndex:
     rows = [
         Chunk(**json.loads(line))
         for line in (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
@@ -175,7 +222,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
         if vocabulary_file.is_file()
         else word_counts(r.embedding_text for r in rows)  # a generation written before the file existed
     )
-    return LoadedIndex(
+    loaded = LoadedIndex(
         vectors=FaissVectorIndex.load(generation / "vectors.faiss"),
         keywords=Bm25KeywordIndex.load(generation / "keyword"),
         rows=rows,
@@ -184,13 +231,18 @@ def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
         generation=generation.name,
         vocabulary=vocabulary,
     )
+    if not loaded.vectors.size == len(rows) == loaded.keywords.size:
+        raise ValueError(
+            f"{loaded.vectors.size} vectors, {loaded.keywords.size} keyword rows and {len(rows)} chunks do not match"
+        )
+    return loaded
 
 
 def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[LoadedIndex | None, dict[str, Any]]:
     """The live generation if its vectors can be reused with this model and chunking."""
     try:
         previous = load_index(root, embedder.name, embedder.dimension)
-    except (IndexMissingError, IndexMismatchError) as exc:
+    except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
         log.info("full rebuild: %s", exc)
         return None, {}
     if previous.meta.get("chunking") != params:
@@ -209,10 +261,26 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     calibrator: Calibrator | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed, and
-    measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes)."""
-    root.mkdir(parents=True, exist_ok=True)
+    measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
+
+    One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
+    with build_lock(root, on_wait=on_wait):
+        return _build(documents, embedder, root, max_words, overlap, rebuild, progress, calibrator)
+
+
+def _build(
+    documents: Sequence[IndexDocument],
+    embedder: Embedder,
+    root: Path,
+    max_words: int,
+    overlap: int,
+    rebuild: bool,
+    progress: Progress | None,
+    calibrator: Calibrator | None,
+) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
     _remove_stale(root, keep={live.name} if live else set())

@@ -17,3 +17,11 @@ class IndexMissingError(IndexerError):
 
 class IndexMismatchError(IndexerError):
     """The index on disk was built with another model (or is unreadable) and cannot serve this one."""
+
+
+class IndexDamagedError(IndexerError):
+    """The live generation's files cannot be read (truncated, corrupted, missing a part)."""
+
+
+class BuildBusyError(IndexerError):
+    """Another index build holds the folder's build lock and did not finish within the wait."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.build import BuildReport, IndexDocument, Progress, build_index
+from indexer.build import BuildReport, IndexDocument, Progress, build_index, build_lock
 from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles
@@ -56,20 +57,25 @@ def index_articles(
     chunk_words: int = 160,
     chunk_overlap: int = 40,
     progress: Progress | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> IndexReport:
-    """Index the published articles; the store mirrors every loaded article (drafts included)."""
+    """Index the published articles; the store mirrors every loaded article (drafts included).
+
+    The build lock is held until the store is in step too, so that two runs cannot leave the store mirroring
+    one run's articles and the index the other's."""
     searchable = [a for a in loaded.articles if a.searchable]
-    report = build_index(
-        [to_document(a) for a in searchable],
-        embedder,
-        index_root,
-        max_words=chunk_words,
-        overlap=chunk_overlap,
-        rebuild=rebuild,
-        progress=progress,
-        calibrator=TitleCalibrator(embedder),
-    )
-    # The store follows the index: a crash between the two leaves the store one build behind, which the next
-    # run repairs; the index itself is never half-written.
-    store.articles.sync(loaded.articles)
+    with build_lock(index_root, on_wait=on_wait):
+        report = build_index(
+            [to_document(a) for a in searchable],
+            embedder,
+            index_root,
+            max_words=chunk_words,
+            overlap=chunk_overlap,
+            rebuild=rebuild,
+            progress=progress,
+            calibrator=TitleCalibrator(embedder),
+        )
+        # The store follows the index: a crash between the two leaves the store one build behind, which the
+        # next run repairs; the index itself is never half-written.
+        store.articles.sync(loaded.articles)
     return IndexReport(articles=len(searchable), problems=loaded.problems, build=report, warnings=loaded.warnings)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from indexer.build import Progress, current_generation, load_index
 from indexer.embedders import Embedder
-from indexer.errors import IndexMismatchError, IndexMissingError, ModelUnavailableError
+from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from kb.access import Principal, can_read_article, can_read_ticket, can_work_ticket
 from kb.articles import LoadResult, render_html
 from kb.articles.listing import ArticlePage, facets
@@ -40,6 +42,16 @@ from kb.users import UserService
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class IndexStatus:
+    """`state` is ready, degraded (an older generation serves: the live one could not be loaded) or
+    unavailable (nothing to serve)."""
+
+    state: str
+    serving: str | None
+    unloadable: str | None
+
+
 def load_embedder(settings: Settings) -> Embedder:
     from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 
@@ -61,6 +73,7 @@ class KnowledgeBase:
         self.team_service.apply_overrides()  # admins' edits (stored) over the teams file
         self._embedder = embedder
         self._searcher: Searcher | None = None
+        self._unloadable: str | None = None  # the live generation that failed to load: not retried, logged once
         self._lock = threading.Lock()
         self.events = EventBus()
         self.relay = EventRelay(self.store.event_log, self.events, lambda pending: self.tickets.event_data(pending))
@@ -102,8 +115,10 @@ class KnowledgeBase:
         rebuild: bool = False,
         progress: Progress | None = None,
         source: LoadResult | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> IndexReport:
-        """Index `source`, or the articles folder of the settings when it is not given."""
+        """Index `source`, or the articles folder of the settings when it is not given; `on_wait` is told when
+        another build is running and this one waits for it."""
         before = self.store.articles.audiences()
         loaded = (
             source
@@ -119,6 +134,7 @@ class KnowledgeBase:
             chunk_words=self.settings.chunk_words,
             chunk_overlap=self.settings.chunk_overlap_words,
             progress=progress,
+            on_wait=on_wait,
         )
         self._searcher = None
         build = report.build
@@ -136,16 +152,20 @@ class KnowledgeBase:
         self.relay.announce(announcements)
         return report
 
-    @property
-    def ready(self) -> bool:
+    def index_status(self) -> IndexStatus:
+        """Whether searches are served, from which generation, and whether the live one failed to load."""
         try:
-            self.searcher()
+            serving = self.searcher().index.generation
         except IndexNotReady:
-            return False
-        return True
+            return IndexStatus("unavailable", None, self._unloadable)
+        return IndexStatus("degraded" if self._unloadable else "ready", serving, self._unloadable)
 
     def searcher(self) -> Searcher:
-        """The Searcher over the live generation, reloaded when `kb index` has swapped in a new one."""
+        """The Searcher over the live generation, reloaded when `kb index` has swapped in a new one.
+
+        A live generation that cannot be loaded (damaged files, another model) does not take search down: the
+        generation already in memory keeps serving, and the failure is logged once and reported by
+        `index_status` until a loadable generation goes live."""
         live = current_generation(self.settings.index_dir)
         if (current := self._searcher_of(live)) is not None:
             return current
@@ -153,10 +173,20 @@ class KnowledgeBase:
             # Another request may have loaded the new generation while this one waited for the lock.
             if (current := self._searcher_of(live)) is not None:
                 return current
+            live_name = live.name if live else None
+            if self._searcher is not None and live_name == self._unloadable:
+                return self._searcher
             try:
                 index = load_index(self.settings.index_dir, self.embedder.name, self.embedder.dimension)
-            except (IndexMissingError, IndexMismatchError) as exc:
-                raise IndexNotReady(str(exc)) from exc
+            except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
+                if live_name != self._unloadable:
+                    log.error("cannot load index generation %s: %s (%s)", live_name, exc, exc.__cause__ or "")
+                self._unloadable = live_name
+                if self._searcher is None:
+                    raise IndexNotReady(str(exc)) from exc
+                log.warning("still serving index generation %s", self._searcher.index.generation)
+                return self._searcher
+            self._unloadable = None
             self._searcher = Searcher(
                 index,
                 self.embedder,
@@ -200,9 +230,12 @@ class KnowledgeBase:
         )
 
     def _route(self, text: str) -> str:
+        """The team a new ticket goes to. A ticket is accepted whatever state search is in: any failure to
+        route sends it to the default team rather than refusing it."""
         try:
             return self.searcher().route(text)
-        except IndexNotReady:
+        except Exception as exc:  # see the docstring
+            log.warning("routing failed, the ticket goes to %s: %s", self.settings.default_team, exc)
             return self.settings.default_team
 
     # Articles -----------------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The index is loaded and searches can be served", response_model=None)
 def readyz(kb: KB) -> dict[str, str] | JSONResponse:
-    if not kb.ready:
+    """200 while searches are served: `ready`, or `degraded` when the live generation could not be loaded and
+    the one before it still serves (`unloadable` names the bad one); 503 when there is nothing to serve."""
+    status = kb.index_status()
+    if status.serving is None:
         return problem(503, "Index not ready", "no usable index: run `kb index`")
-    return {"status": "ready", "index": kb.searcher().index.generation}
+    body = {"status": status.state, "index": status.serving}
+    return body | {"unloadable": status.unloadable} if status.unloadable else body

@@ -39,7 +39,15 @@ def index(
     with domain_errors(), knowledge_base(settings) as kb:
         progress = BarProgress("Embedding")
         try:
-            report = kb.index(strict=strict, rebuild=rebuild, progress=progress)
+            report = kb.index(
+                strict=strict,
+                rebuild=rebuild,
+                progress=progress,
+                on_wait=lambda: err_console.print(
+                    f"Another index build is running in {settings.index_dir}; waiting for it to finish…",
+                    highlight=False,
+                ),
+            )
         finally:
             progress.stop()
     for problem in report.problems:

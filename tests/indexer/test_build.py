@@ -63,7 +63,7 @@ def test_first_build_embeds_everything(small_kb: KnowledgeBase) -> None:
     assert report.build.reused == []
     assert report.build.changed
     assert report.build.chunks > 4
-    assert small_kb.ready
+    assert small_kb.index_status().state == "ready"
 
 
 def test_editing_one_article_reembeds_only_that_article(indexed_small_kb: KnowledgeBase, small_articles: Path) -> None:
@@ -217,7 +217,7 @@ def test_index_built_with_another_model_is_refused(
 
     fresh = KnowledgeBase(small_settings, embedder=embedder)
     try:
-        assert not fresh.ready
+        assert fresh.index_status().state == "unavailable"
         with pytest.raises(IndexNotReady, match="paraphrase-multilingual-mpnet-base-v2"):
             fresh.search("printer offline")
     finally:

@@ -261,7 +261,7 @@ def test_strict_index_raises_and_builds_nothing(small_kb: KnowledgeBase, small_a
         small_kb.index(strict=True)
 
     assert "bad-yaml.md" in raised.value.detail
-    assert not small_kb.ready
+    assert small_kb.index_status().state == "unavailable"
 
 
 def test_strict_index_keeps_the_previous_index(indexed_small_kb: KnowledgeBase, small_articles: Path) -> None:
