@@ -15,6 +15,7 @@ from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import articles, health, metrics, search, surveys, teams, tickets, webhooks
 from indexer.embedders import Embedder
 from kb import __version__
+from kb.search.gate import SearchGate
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.kb = kb
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
+        # The one running on the model thread plus KB_SEARCH_QUEUE waiting: a burst past it is refused at once.
+        app.state.search_gate = SearchGate(settings.search_queue + 1)
         housekeeping = asyncio.create_task(_maintain(kb)) if settings.maintenance_seconds else None
         try:
             yield

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from api.limits import Limits
 from kb.access import LOCAL_ADMIN, Principal
 from kb.errors import Unauthorized
+from kb.search.gate import SearchGate
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
@@ -112,6 +113,11 @@ def get_model_thread(request: Request) -> ThreadPoolExecutor:
     return executor
 
 
+def get_search_gate(request: Request) -> SearchGate:
+    gate: SearchGate = request.app.state.search_gate
+    return gate
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -126,3 +132,4 @@ Reader = Annotated[Principal, Depends(get_reader)]
 # Searches run on one long-lived thread: the model already uses every core for one query, and a thread that
 # runs it each time keeps its warm per-thread state instead of paying for it on a fresh pool thread.
 ModelThread = Annotated[ThreadPoolExecutor, Depends(get_model_thread)]
+Gate = Annotated[SearchGate, Depends(get_search_gate)]

@@ -20,6 +20,9 @@ from kb.errors import (
     InvalidInput,
     KbError,
     NotFound,
+    Overloaded,
+    PreconditionFailed,
+    StorageUnavailable,
     Unauthorized,
 )
 
@@ -32,7 +35,10 @@ STATUS_BY_ERROR: dict[type[KbError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     Conflict: 409,
+    PreconditionFailed: 412,
     IndexNotReady: 503,
+    StorageUnavailable: 503,
+    Overloaded: 503,
     ArticleProblemsError: 422,
     ConfigurationError: 500,
 }
@@ -59,7 +65,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Request body too large"),
         (422, "Invalid input; `field` names the offending parameter"),
         (429, "Too many requests; see Retry-After"),
-        (503, "Index not ready"),
+        (
+            503,
+            "Index not ready, storage unavailable (disk full, read-only) or too many searches queued; see Retry-After",
+        ),
     )
 }
 
@@ -95,6 +104,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         response = problem(status, exc.title, exc.detail, exc.field)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(TooManyRequests)

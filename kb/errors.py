@@ -7,6 +7,7 @@ class KbError(Exception):
     """Base of every error kb reports to a user rather than crashing on."""
 
     title = "Error"
+    retry_after: int | None = None  # seconds after which the same request may succeed (sent as Retry-After)
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -44,6 +45,32 @@ class Conflict(KbError):
     InvalidInput on `Idempotency-Key`, a 422: the request is wrong whatever the state.)"""
 
     title = "Conflict"
+
+
+class PreconditionFailed(KbError):
+    """A conditional request (`If-Match`) whose condition no longer holds: the thing changed since the caller read
+    it. Unlike Conflict, retrying as is cannot help; the caller must read it again and redo the change."""
+
+    title = "Precondition failed"
+
+
+class StorageUnavailable(KbError):
+    """The store cannot take a write now (disk full, read-only, locked past the wait). Nothing was half-written;
+    the same request can be sent again after `retry_after` seconds."""
+
+    title = "Storage unavailable"
+    retry_after = 30
+
+
+class Overloaded(KbError):
+    """More work is waiting than kb takes on at once (searches queued for the model past KB_SEARCH_QUEUE). Nothing
+    was done; the same request can be sent again after `retry_after` seconds."""
+
+    title = "Overloaded"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class IndexNotReady(KbError):

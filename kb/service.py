@@ -17,6 +17,7 @@ from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingEr
 from kb.access import Principal, can_read_article, can_read_ticket, can_work_ticket
 from kb.articles import LoadResult, render_html
 from kb.articles.listing import ArticlePage, facets
+from kb.best_effort import BestEffortWrites
 from kb.errors import Forbidden, IndexNotReady, InvalidInput, NotFound
 from kb.events import EventBus, EventRelay
 from kb.indexing import IndexReport, index_articles, read_articles
@@ -28,11 +29,12 @@ from kb.search.searcher import EVERYONE, SearchHit
 from kb.settings import Settings
 from kb.store import Store
 from kb.store.event_log import Announcement
+from kb.store.faults import check_writable
 from kb.store.teams import TeamOverrideRepository
 from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
 from kb.teams import TeamDirectory, load_teams
-from kb.teams.editing import TeamService
+from kb.teams.editing import TeamService, TeamView
 from kb.teams.schedule import TeamStatus
 from kb.tickets import NewTicket, TicketChange, TicketService
 from kb.tickets.drafts import Draft, write_draft
@@ -66,13 +68,14 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(settings.data_dir)
         self.store = Store(settings.resolved_database_url)
         self.teams: TeamDirectory = load_teams(settings.resolved_teams_file)
         self.team_service = TeamService(self.teams, TeamOverrideRepository(self.store.engine), self.store.audit)
         self.team_service.apply_overrides()  # admins' edits (stored) over the teams file
         self._embedder = embedder
         self._searcher: Searcher | None = None
+        self.best_effort = BestEffortWrites()
         self._unloadable: str | None = None  # the live generation that failed to load: not retried, logged once
         self._lock = threading.Lock()
         self.events = EventBus()
@@ -218,15 +221,18 @@ class KnowledgeBase:
         return outcome
 
     def record_search(self, outcome: SearchOutcome, latency_ms: float, user: str | None = None) -> None:
-        """Write one search-log row. The API calls it after the response is sent: the durable commit costs a
-        disk flush, which the person waiting for answers should not pay."""
-        self.store.search_log.add(
-            query=outcome.query,
-            answered=outcome.answered,
-            confidence=outcome.confidence,
-            top_ids=[h.article_id for h in outcome.hits],
-            latency_ms=latency_ms,
-            user=user,
+        """Write one search-log row, best effort (kb.best_effort). The API calls it after the response is sent:
+        the durable commit costs a disk flush, which the person waiting for answers should not pay."""
+        self.best_effort.attempt(
+            "search_log",
+            lambda: self.store.search_log.add(
+                query=outcome.query,
+                answered=outcome.answered,
+                confidence=outcome.confidence,
+                top_ids=[h.article_id for h in outcome.hits],
+                latency_ms=latency_ms,
+                user=user,
+            ),
         )
 
     def _route(self, text: str) -> str:
@@ -273,7 +279,7 @@ class KnowledgeBase:
         return ArticlePage(matching[start : start + per_page], len(matching), facets(readable))
 
     def record_article_view(self, article_id: str, reader: Principal) -> None:
-        self.surveys.feedback(article_id, reader, "view")
+        self.best_effort.attempt("article_view", lambda: self.surveys.feedback(article_id, reader, "view"))
 
     def article_feedback(self, article_id: str, helpful: bool, reader: Principal, query: str | None = None) -> None:
         """A helpful / did-not-help vote by someone who may read the article (404 otherwise)."""
@@ -283,13 +289,20 @@ class KnowledgeBase:
     # Tickets ------------------------------------------------------------------------------------------
     def create_ticket(self, new: NewTicket, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
         """(ticket, replayed); the same key from the same requester returns the first ticket."""
+        self.team_service.refresh()  # a due time from the targets as stored, even if another server just edited them
         ticket, replayed = self.tickets.create(new, idempotency_key)
         return self.tickets.view(ticket, Principal(name=ticket["requester"]), history=False), replayed
 
     def ticket(self, ticket_id: int, reader: Principal = EVERYONE) -> dict[str, Any]:
         ticket = self.tickets.readable(ticket_id, reader)
         if reader.role in ("agent", "admin") and reader.name != ticket["requester"]:
-            self.store.audit.add(actor=reader.name, action="ticket.view", target=str(ticket_id), origin=reader.origin)
+            # Best effort: an agent must be able to read the ticket on a full disk (the drop is counted and logged).
+            self.best_effort.attempt(
+                "audit",
+                lambda: self.store.audit.add(
+                    actor=reader.name, action="ticket.view", target=str(ticket_id), origin=reader.origin
+                ),
+            )
         return self.tickets.view(ticket, reader)
 
     def update_ticket(self, ticket_id: int, change: TicketChange, reader: Principal) -> dict[str, Any]:
@@ -331,17 +344,22 @@ class KnowledgeBase:
         """Every team with its desk's and its channels' status at `at` (default: now)."""
         return self.team_service.statuses(at)
 
-    def team_status(self, name: str, at: datetime | None = None) -> TeamStatus:
+    def team_status(self, name: str, at: datetime | None = None) -> TeamView:
+        """One team's status at `at` (default: now), with the ETag an edit may name in `If-Match`."""
         return self.team_service.status(name, at)
 
-    def put_team(self, name: str, config: dict[str, Any], editor: Principal) -> tuple[TeamStatus, bool]:
-        """Create or replace a team (admins only); also whether it is new."""
-        team, created = self.team_service.replace(name, config, editor)
-        return self.team_service.status(team.name), created
+    def put_team(
+        self, name: str, config: dict[str, Any], editor: Principal, if_match: frozenset[str] | None = None
+    ) -> tuple[TeamView, bool]:
+        """Create or replace a team (admins only); also whether it is new. `if_match`: see TeamService.patch."""
+        team, created = self.team_service.replace(name, config, editor, if_match=if_match)
+        return self.team_service.view(team), created
 
-    def patch_team(self, name: str, changes: dict[str, Any], editor: Principal) -> TeamStatus:
-        """Merge `changes` over a team (admins only)."""
-        return self.team_service.status(self.team_service.patch(name, changes, editor).name)
+    def patch_team(
+        self, name: str, changes: dict[str, Any], editor: Principal, if_match: frozenset[str] | None = None
+    ) -> TeamView:
+        """Merge `changes` over a team as stored (admins only). `if_match`: see TeamService.patch."""
+        return self.team_service.view(self.team_service.patch(name, changes, editor, if_match=if_match))
 
     # Metrics ------------------------------------------------------------------------------------------
     def service_metrics(

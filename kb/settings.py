@@ -90,6 +90,32 @@ class Settings(BaseSettings):
     smtp_from: str = Field("kb@localhost", description="Sender address of kb's e-mails.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+    # Limits under load (issue 17): no client can hold a connection, or the model thread's queue, for ever.
+    # The three connection settings are uvicorn's, applied by `kb serve`; the search queue is the API's.
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        description="How long `kb serve` keeps a connection that sends nothing: before its first request "
+        "and between requests.",
+    )
+    header_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        description="How long a client has to send a request's line and headers, counted from when the "
+        "connection opened or its previous response ended; past it `kb serve` closes the connection.",
+    )
+    max_connections: int = Field(
+        500,
+        ge=1,
+        description="Open connections (and requests in progress) `kb serve` takes on; past it, requests "
+        "are answered 503 until some close. Keep it well below the open-file limit (`ulimit -n`).",
+    )
+    search_queue: int = Field(
+        32,
+        ge=0,
+        description="Searches that may wait for the model while one runs; one more is answered 503 with "
+        "Retry-After instead of waiting behind them.",
+    )
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -17,11 +19,15 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The index is loaded and searches can be served", response_model=None)
-def readyz(kb: KB) -> dict[str, str] | JSONResponse:
+def readyz(kb: KB) -> dict[str, Any] | JSONResponse:
     """200 while searches are served: `ready`, or `degraded` when the live generation could not be loaded and
     the one before it still serves (`unloadable` names the bad one); 503 when there is nothing to serve."""
     status = kb.index_status()
     if status.serving is None:
         return problem(503, "Index not ready", "no usable index: run `kb index`")
-    body = {"status": status.state, "index": status.serving}
-    return body | {"unloadable": status.unloadable} if status.unloadable else body
+    body: dict[str, Any] = {"status": status.state, "index": status.serving}
+    if status.unloadable:
+        body["unloadable"] = status.unloadable
+    if dropped := kb.best_effort.dropped():
+        body["dropped_writes"] = dropped  # search-log rows and view audits lost to storage faults
+    return body

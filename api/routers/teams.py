@@ -1,14 +1,21 @@
-"""GET /v1/teams and /v1/teams/{name} (desk hours, channels, open now); PUT and PATCH for admins."""
+"""GET /v1/teams and /v1/teams/{name} (desk hours, channels, open now); PUT and PATCH for admins.
+
+One team's read and edits carry its `ETag`; an edit may send it back in `If-Match` to be refused (412) if the team
+changed since it was read, on this server or another.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Response
 
 from api.deps import KB, Reader
+from api.problems import PROBLEM_JSON, Problem
 from api.schemas.teams import TEAM_EXAMPLE, TeamOut
+from kb.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
@@ -17,6 +24,41 @@ At = Annotated[
     datetime | None,
     Query(description="The moment `open_now`, `closes_at` and `next_opening` refer to (with a UTC offset); now."),
 ]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The team's `ETag` from a GET or an earlier edit (or `*`: any existing team): the edit is "
+        "made only if the team is still as it was then, else 412 and nothing changes.",
+    ),
+]
+ETAG = {
+    "ETag": {
+        "description": "The team's version; send it in `If-Match` to edit only that version.",
+        "schema": {"type": "string"},
+    }
+}
+PRECONDITION_FAILED: dict[int | str, dict[str, Any]] = {
+    412: {
+        "description": "`If-Match` does not match: the team changed since it was read; read it again",
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+    }
+}
+_TAG = r'\s*(?:W/)?"[^"]*"\s*'
+_TAG_LIST = re.compile(rf"{_TAG}(?:,{_TAG})*")
+
+
+def _entity_tags(header: str | None) -> frozenset[str] | None:
+    """The tags of an If-Match header, compared as strong ones: a proxy that compresses a response may weaken
+    its ETag (W/"..."), and the tag still names the same version of the team."""
+    if header is None:
+        return None
+    if header.strip() == "*":
+        return frozenset({"*"})
+    if not _TAG_LIST.fullmatch(header):
+        raise InvalidInput('If-Match: give the ETag as read, quotes included (e.g. "3-1f2e...") or *', field="If-Match")
+    return frozenset(re.findall(r'(?:W/)?("[^"]*")', header))
 
 
 @router.get("", response_model=list[TeamOut], summary="Every team: hours, channels, targets, and open now or not")
@@ -24,16 +66,27 @@ def list_teams(kb: KB, reader: Reader, at: At = None) -> list[TeamOut]:
     return [TeamOut.of(status) for status in kb.team_statuses(at)]
 
 
-@router.get("/{name}", response_model=TeamOut, summary="One team: hours, channels, targets, and open now or not")
-def get_team(kb: KB, reader: Reader, name: TeamName, at: At = None) -> TeamOut:
-    return TeamOut.of(kb.team_status(name, at))
+@router.get(
+    "/{name}",
+    response_model=TeamOut,
+    summary="One team: hours, channels, targets, and open now or not",
+    responses={200: {"headers": ETAG}},
+)
+def get_team(kb: KB, reader: Reader, name: TeamName, response: Response, at: At = None) -> TeamOut:
+    view = kb.team_status(name, at)
+    response.headers["ETag"] = view.etag
+    return TeamOut.of(view.status)
 
 
 @router.put(
     "/{name}",
     response_model=TeamOut,
     summary="Create or replace a team (admins)",
-    responses={201: {"model": TeamOut, "description": "The team was created"}},
+    responses={
+        200: {"headers": ETAG},
+        201: {"model": TeamOut, "description": "The team was created", "headers": ETAG},
+        **PRECONDITION_FAILED,
+    },
 )
 def put_team(
     kb: KB,
@@ -48,17 +101,25 @@ def put_team(
             openapi_examples={"team": {"value": TEAM_EXAMPLE}},
         ),
     ],
+    if_match: IfMatch = None,
 ) -> TeamOut:
-    status, created = kb.put_team(name, config, reader)
+    view, created = kb.put_team(name, config, reader, _entity_tags(if_match))
     response.status_code = 201 if created else 200
-    return TeamOut.of(status)
+    response.headers["ETag"] = view.etag
+    return TeamOut.of(view.status)
 
 
-@router.patch("/{name}", response_model=TeamOut, summary="Change some of a team's fields (admins)")
+@router.patch(
+    "/{name}",
+    response_model=TeamOut,
+    summary="Change some of a team's fields (admins)",
+    responses={200: {"headers": ETAG}, **PRECONDITION_FAILED},
+)
 def patch_team(
     kb: KB,
     reader: Reader,
     name: TeamName,
+    response: Response,
     changes: Annotated[
         dict[str, Any],
         Body(
@@ -67,5 +128,8 @@ def patch_team(
             openapi_examples={"close on Fridays": {"value": {"hours": {"fri": None}}}},
         ),
     ],
+    if_match: IfMatch = None,
 ) -> TeamOut:
-    return TeamOut.of(kb.patch_team(name, changes, reader))
+    view = kb.patch_team(name, changes, reader, _entity_tags(if_match))
+    response.headers["ETag"] = view.etag
+    return TeamOut.of(view.status)

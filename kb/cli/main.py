@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ from kb.cli.report import demo_data_command, report_command
 from kb.cli.users import app as users_app
 from kb.search.searcher import clean_query
 from kb.settings import Settings
+from kb.store.faults import check_writable
 
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
@@ -113,6 +115,8 @@ def serve(
     import uvicorn
 
     settings = load_settings(host=host, port=port)
+    with domain_errors():
+        check_writable(settings.data_dir)  # one line now, not a traceback from the app's startup
     if reindex and settings.articles_dir.is_dir():
         index(path=settings.articles_dir, strict=False, rebuild=False)
     console.print(f"Serving on http://{settings.host}:{settings.port} (docs at /docs)")
@@ -122,13 +126,24 @@ def serve(
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Where `kb serve` listens, and whose X-Forwarded-For it believes: only KB_FORWARDED_ALLOW_IPS's proxies.
-    Uvicorn's own default believes 127.0.0.1, so any client of a proxy on the same host could name its address."""
+    Uvicorn's own default believes 127.0.0.1, so any client of a proxy on the same host could name its address.
+
+    And how long a client may hold a connection: uvicorn closes one idle for KB_KEEP_ALIVE_SECONDS after a response
+    and answers 503 past KB_MAX_CONNECTIONS connections or requests; its h11 protocol is replaced by
+    `api.connections.HeaderDeadlineProtocol` (by import string, as the app), which also closes a new connection idle
+    that long and one whose request headers take longer than KB_HEADER_TIMEOUT_SECONDS."""
+    from uvicorn.importer import import_from_string
+
+    protocol = import_from_string("api.connections:HeaderDeadlineProtocol")
     proxies = settings.forwarded_allow_ips
     return {
         "host": settings.host,
         "port": settings.port,
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": list(proxies) if proxies else None,
+        "http": functools.partial(protocol, header_timeout=settings.header_timeout_seconds),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
     }
 
 

@@ -189,6 +189,9 @@ audit_log = sa.Table(
 )
 
 # Teams edited through the API: each row replaces (or adds) the team of that name from the teams file.
+# `version` counts the row's writes, so an edit can be stored only over the version it merged into (several
+# servers share this table); NULL in a row written before versions existed, read as 1. Nullable so that
+# kb.store.migrate can add it to an older store.
 team_overrides = sa.Table(
     "team_overrides",
     metadata,
@@ -196,6 +199,7 @@ team_overrides = sa.Table(
     sa.Column("config", sa.JSON, nullable=False),  # the whole team, as the teams file would describe it
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
 )
 
 # Webhooks registered by admins: each receives the events it subscribed to ("*": all), signed with its secret.

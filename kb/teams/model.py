@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
@@ -141,28 +141,55 @@ class Team(BaseModel):
 
 
 class TeamDirectory:
-    """The configured teams, looked up by name case-insensitively.
+    """The configured teams, looked up by name case-insensitively, each with the version of its stored edit (0:
+    as in the teams file).
 
-    Services share one directory; `put` updates it in place, so an edited team is seen by all of them at once.
-    Each change swaps in a new mapping, so a reader iterating meanwhile sees the old teams or the new ones.
+    Services share one directory; `put` and `replace` update it in place, so an edited team is seen by all of
+    them at once. Each change swaps in a new mapping, so a reader iterating meanwhile sees the old teams or the
+    new ones, and a team and its version are always read together. Another server may edit the teams meanwhile:
+    the watcher (kb.teams.editing.TeamService) is asked before every read, and reloads when they changed.
     """
 
     def __init__(self, teams: list[Team]) -> None:
-        self._teams = {t.name.lower(): t for t in teams}
+        self._entries: dict[str, tuple[Team, int]] = {t.name.lower(): (t, 0) for t in teams}
+        self._watcher: Callable[[], None] | None = None
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` before every read; it must be cheap (it runs for each ticket in a list) and must not
+        read the directory itself except through `entries`."""
+        self._watcher = watcher
+
+    def _current(self) -> dict[str, tuple[Team, int]]:
+        if self._watcher is not None:
+            self._watcher()
+        return self._entries
 
     def __iter__(self) -> Iterator[Team]:
-        # The mapping is never changed in place (`put` swaps in a new one): no copy needed.
-        return iter(self._teams.values())
+        # The mapping is never changed in place (each change swaps in a new one): no copy needed.
+        return (team for team, _ in self._current().values())
 
-    def put(self, team: Team) -> None:
+    def put(self, team: Team, version: int = 0) -> None:
         """Add `team`, or replace the team of the same name (in any case) where it stood."""
-        self._teams = {**self._teams, team.name.lower(): team}
+        self._entries = {**self._entries, team.name.lower(): (team, version)}
+
+    def replace(self, teams: list[tuple[Team, int]]) -> None:
+        """Swap in a whole new set of teams (with their versions), in this order."""
+        self._entries = {team.name.lower(): (team, version) for team, version in teams}
 
     def get(self, name: str) -> Team | None:
-        return self._teams.get(name.strip().lower())
+        entry = self._current().get(name.strip().lower())
+        return None if entry is None else entry[0]
+
+    def versioned(self, name: str) -> tuple[Team, int] | None:
+        """The team `name` and the version of its stored edit, read together."""
+        return self._current().get(name.strip().lower())
+
+    def entries(self) -> list[tuple[Team, int]]:
+        """Every team with its version, as it stands in memory (the watcher is not asked)."""
+        return list(self._entries.values())
 
     def names(self) -> list[str]:
-        return [t.name for t in self._teams.values()]
+        return [team.name for team, _ in self._current().values()]
 
 
 def load_teams(path: Path) -> TeamDirectory:

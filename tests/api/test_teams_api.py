@@ -7,6 +7,7 @@ gets its own data dir (the `small_articles` copy of the starter teams file), so 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,9 +17,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.access import Principal
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store.teams import TeamOverrideRepository
+from kb.teams import Team, add_business_hours
+from kb.teams.editing import REFRESH_EVERY
 
 UTC = dt.UTC
 TUESDAY_MORNING = "2026-01-13T09:30:00Z"  # 09:30 in Lisbon (IT), 10:30 in Warsaw (HR)
@@ -393,8 +397,8 @@ def test_a_stored_edit_that_no_longer_validates_is_skipped(
 ) -> None:
     kb = KnowledgeBase(small_settings, embedder=embedder)
     overrides = TeamOverrideRepository(kb.store.engine)
-    overrides.put("it", {"name": "IT", "timezone": "Mars/Olympus_Mons"}, updated_by="someone")
-    overrides.put("Facilities", {"name": "Facilities", "timezone": "Europe/Paris"}, updated_by="ada")
+    overrides.put("it", {"name": "IT", "timezone": "Mars/Olympus_Mons"}, expected=0, updated_by="someone")
+    overrides.put("Facilities", {"name": "Facilities", "timezone": "Europe/Paris"}, expected=0, updated_by="ada")
     kb.close()
 
     kb = KnowledgeBase(small_settings, embedder=embedder)
@@ -404,5 +408,93 @@ def test_a_stored_edit_that_no_longer_validates_is_skipped(
         assert facilities is not None and facilities.hours == {}  # the valid override applies
         stored = TeamOverrideRepository(kb.store.engine).all()
         assert [(row["name"], row["updated_by"]) for row in stored] == [("it", "someone"), ("facilities", "ada")]
+
+        # The file's team can still be edited, with the ETag it is read with: the edit replaces the bad override.
+        admin = Principal(name="ada", role="admin")
+        etag = kb.team_status("IT").etag
+        edited = kb.patch_team("it", {"email": "it@x.io"}, admin, frozenset({etag}))
+        assert edited.status.team.timezone == "Europe/Lisbon" and edited.status.team.email == "it@x.io"
+        assert TeamOverrideRepository(kb.store.engine).get("IT")["version"] == 2  # type: ignore[index]
     finally:
         kb.close()
+
+
+# Versions: ETag, If-Match, and two servers on one store -------------------------------------------------------
+def test_a_team_read_and_its_edits_carry_an_etag(api: TestClient) -> None:
+    read = api.get("/v1/teams/IT", params={"at": SUNDAY})
+    etag = read.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert api.get("/v1/teams/it").headers["ETag"] == etag  # the same team, whatever the moment asked about
+
+    patched = api.patch("/v1/teams/IT", json={"email": "it@x.io"}, headers={"If-Match": etag})
+    assert patched.status_code == 200, patched.text
+    assert patched.headers["ETag"] not in (etag, None)
+    assert api.get("/v1/teams/IT").headers["ETag"] == patched.headers["ETag"]
+
+    created = api.put("/v1/teams/Legal", json=LEGAL)
+    assert created.status_code == 201 and created.headers["ETag"] == api.get("/v1/teams/legal").headers["ETag"]
+    # A proxy that compresses may weaken the tag; it still names the same version.
+    replaced = api.put("/v1/teams/Legal", json=LEGAL, headers={"If-Match": f"W/{created.headers['ETag']}"})
+    assert replaced.status_code == 200, replaced.text
+    assert api.patch("/v1/teams/Legal", json={}, headers={"If-Match": "*"}).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_stale_if_match_is_a_412_and_changes_nothing(
+    api: TestClient, small_settings: Settings, embedder: SentenceTransformerEmbedder, method: str
+) -> None:
+    stale = api.get("/v1/teams/IT").headers["ETag"]
+    assert api.patch("/v1/teams/IT", json={"first_response_hours": {"normal": 77}}).status_code == 200
+    before = api.get("/v1/teams/IT", params={"at": SUNDAY})
+    updates = _team_updates(small_settings, embedder)
+
+    body = {"first_response_hours": {"high": 5}}
+    response = api.request(method.upper(), "/v1/teams/IT", json=body, headers={"If-Match": f'"0-x", {stale}'})
+    problem = _assert_problem(response, 412, "If-Match")
+    assert before.headers["ETag"] in problem["detail"]
+    after = api.get("/v1/teams/IT", params={"at": SUNDAY})
+    assert (after.json(), after.headers["ETag"]) == (before.json(), before.headers["ETag"])
+    assert _team_updates(small_settings, embedder) == updates
+
+    # Not even a team about to be created matches "*"; a PATCH of a team not there is a 404 all the same.
+    _assert_problem(api.put("/v1/teams/Legal", json=LEGAL, headers={"If-Match": "*"}), 412, "If-Match")
+    _assert_problem(api.patch("/v1/teams/Legal", json={}, headers={"If-Match": "*"}), 404, "name")
+    _assert_problem(api.patch("/v1/teams/IT", json={}, headers={"If-Match": "0-abc"}), 422, "If-Match")
+
+
+def test_edits_on_two_servers_both_survive(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+    """Two servers on one data dir, both started before any edit: `normal` 8 → 77 on A, then `high` 4 → 5 on B.
+    Both edits are kept, both servers show them, and tickets filed on either get the same targets."""
+    with (
+        TestClient(create_app(small_settings, embedder=embedder)) as a,
+        TestClient(create_app(small_settings, embedder=embedder)) as b,
+    ):
+        assert a.get("/v1/teams/IT").status_code == b.get("/v1/teams/IT").status_code == 200
+        assert a.patch("/v1/teams/IT", json={"first_response_hours": {"normal": 77}}).status_code == 200
+        patched = b.patch("/v1/teams/IT", json={"first_response_hours": {"high": 5}})
+        assert patched.status_code == 200, patched.text
+        expected = {"urgent": 1, "high": 5, "normal": 77, "low": 16}
+        assert patched.json()["first_response_hours"] == expected
+        time.sleep(REFRESH_EVERY)  # the longest a ticket may use teams from before another server's edit
+        it = Team.model_validate({k: v for k, v in patched.json().items() if k in Team.model_fields})
+        for server in (a, b):
+            for priority, hours in (("normal", 77), ("high", 5)):
+                ticket = server.post(
+                    "/v1/tickets",
+                    json={
+                        "subject": "Laptop",
+                        "description": "Broken",
+                        "requester": "x",
+                        "team": "IT",
+                        "priority": priority,
+                    },
+                )
+                assert ticket.status_code == 201, ticket.text
+                created, due = _at(ticket.json()["created_at"]), _at(ticket.json()["expected_first_response_by"])
+                assert created is not None and due == add_business_hours(created, hours, it)
+
+        # A team read asks the store every time: it shows the other server's edit and the same ETag.
+        for server in (a, b):
+            read = server.get("/v1/teams/IT")
+            assert read.json()["first_response_hours"] == expected
+            assert read.headers["ETag"] == patched.headers["ETag"]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -170,3 +171,44 @@ def test_kb_serve_believes_the_proxy_it_is_told_about(indexed_small_settings: Se
         bad = httpx.get(url, headers={"Authorization": "Bearer wrong", "X-Forwarded-For": "10.1.2.3"}, timeout=30)
         assert bad.status_code == 401
     assert _failed_sign_in_origins(indexed_small_settings) == ["10.1.2.3"]
+
+
+def _closed_after(sock: socket.socket, limit: float) -> float | None:
+    """Seconds until the server closes `sock` (None: still open after `limit` seconds)."""
+    sock.settimeout(limit)
+    started = time.monotonic()
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return None
+    except ConnectionError:
+        pass
+    return time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_kb_serve_closes_idle_and_slow_connections_and_caps_them(
+    indexed_small_settings: Settings, tmp_path: Path
+) -> None:
+    """Connections that send nothing, or half a request line, no longer stay open for ever: `kb serve` closes them
+    after KB_KEEP_ALIVE_SECONDS / KB_HEADER_TIMEOUT_SECONDS. While KB_MAX_CONNECTIONS are open, a request is
+    answered 503 at once; once they are closed, it is served again."""
+    environment = {"KB_KEEP_ALIVE_SECONDS": "2", "KB_HEADER_TIMEOUT_SECONDS": "3", "KB_MAX_CONNECTIONS": "6"}
+    with _served(KB_SERVE, indexed_small_settings, tmp_path / "serve.log", **environment) as base:
+        address = ("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        idle = [socket.create_connection(address) for _ in range(3)]
+        slow = [socket.create_connection(address) for _ in range(3)]
+        try:
+            for sock in slow:
+                sock.sendall(b"GET /v1/search?q=vpn HT")  # half a request line, and then nothing
+            full = httpx.get(f"{base}/healthz", timeout=10)
+            assert full.status_code == 503  # 6 connections open: uvicorn's cap answers at once
+            with ThreadPoolExecutor(len(idle + slow)) as pool:
+                waited = list(pool.map(lambda sock: _closed_after(sock, 10), idle + slow))
+        finally:
+            for sock in idle + slow:
+                sock.close()
+        assert all(w is not None and w < 2 + 1 for w in waited[:3]), waited  # the idle ones: keep-alive
+        assert all(w is not None and 3 - 0.5 < w < 3 + 1 for w in waited[3:]), waited  # the slow ones: headers
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from api.connections import HeaderDeadlineProtocol
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
-from kb.cli.main import app
+from kb.cli.main import app, uvicorn_options
 from kb.settings import Settings
 
 BROKEN = "---\ntitle: Broken\n  team: IT\n---\n\n## Symptoms\nSomething.\n"
@@ -199,3 +200,20 @@ def test_real_kb_index_strict_process_exits_non_zero_without_traceback(
     assert "broken.md" in done.stderr
     assert "error:" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_serve_bounds_how_long_and_how_many_connections_clients_hold() -> None:
+    """`kb serve` hands uvicorn the keep-alive timeout, the connection cap, and the protocol that also times a new
+    connection's idle wait and a request's headers (uvicorn's own h11 protocol held both for ever)."""
+    settings = Settings(keep_alive_seconds=3, header_timeout_seconds=7, max_connections=40)
+
+    options = uvicorn_options(settings)
+
+    assert options["timeout_keep_alive"] == 3
+    assert options["limit_concurrency"] == 40
+    protocol = options["http"]
+    assert protocol.func is HeaderDeadlineProtocol
+    assert protocol.keywords == {"header_timeout": 7}
+    defaults = uvicorn_options(Settings())
+    assert (defaults["timeout_keep_alive"], defaults["limit_concurrency"]) == (5, 500)
+    assert defaults["http"].keywords == {"header_timeout": 10}
