@@ -9,7 +9,8 @@ and each counts against `limit_concurrency`). This protocol adds:
 - a header deadline: a request's line and headers must have arrived `header_timeout` seconds after the connection
   began waiting for it (opened, or its previous response ended), however the bytes trickle in; past it, closed.
 
-Once a request's headers are in, the app has it and no deadline runs (the body is bounded by KB_MAX_BODY_BYTES).
+Once a request's headers are in, the app has it and no deadline runs: a body's size is bounded (KB_MAX_BODY_BYTES),
+not the time it takes to arrive.
 `kb serve` selects it through uvicorn's `http` option (see `kb.cli.main.uvicorn_options`).
 """
 

@@ -8,7 +8,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
@@ -108,28 +108,33 @@ def _listed(address: str, entries: list[str]) -> bool:
     return any(ip.version == network.version and ip in network for network in networks)
 
 
-def get_model_thread(request: Request) -> ThreadPoolExecutor:
-    executor: ThreadPoolExecutor = request.app.state.model_thread
-    return executor
-
-
-def get_search_gate(request: Request) -> SearchGate:
-    gate: SearchGate = request.app.state.search_gate
-    return gate
-
-
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def run_on(executor: Executor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`fn(*args, **kwargs)` on `executor` (the model thread), awaited without blocking the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+@dataclasses.dataclass(frozen=True)
+class ModelQueue:
+    """The model thread and the bounded queue in front of it (kb.search.gate): searches, related articles and
+    similar cases all wait for the same thread, so all of them count against the same limit."""
+
+    executor: Executor
+    gate: SearchGate
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` on the model thread, awaited without blocking the event loop; Overloaded (503 with
+        Retry-After) at once when the queue is full, rather than a wait behind every queued search."""
+        with self.gate.admit():
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, functools.partial(fn, *args, **kwargs)
+            )
+
+
+def get_model_queue(request: Request) -> ModelQueue:
+    return ModelQueue(request.app.state.model_thread, request.app.state.search_gate)
 
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 Reader = Annotated[Principal, Depends(get_reader)]
 # Searches run on one long-lived thread: the model already uses every core for one query, and a thread that
 # runs it each time keeps its warm per-thread state instead of paying for it on a fresh pool thread.
-ModelThread = Annotated[ThreadPoolExecutor, Depends(get_model_thread)]
-Gate = Annotated[SearchGate, Depends(get_search_gate)]
+ModelThread = Annotated[ModelQueue, Depends(get_model_queue)]

@@ -25,6 +25,7 @@ from kb.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from kb.store.faults import storage_fault
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -127,6 +128,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             field,
             errors=[{"field": _field_of(e["loc"]), "message": e["msg"]} for e in errors],
         )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Last resort, still problem JSON: a storage fault that escaped translation (the pool's own timeout) is a
+        # 503 to retry; anything else is a bug, logged with its traceback by the server.
+        if (reason := storage_fault(exc)) is not None:
+            response = problem(503, StorageUnavailable.title, f"{reason}; try again later")
+            response.headers["Retry-After"] = str(StorageUnavailable.retry_after)
+            return response
+        return problem(500, "Internal error", "the server failed to handle this request; it has been logged")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -32,7 +32,7 @@ from filelock import FileLock, Timeout
 
 from indexer.chunking import Chunk, SourceRecord, chunk_records
 from indexer.embedders import Embedder, Vectors
-from indexer.errors import BuildBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.keyword_index import Bm25KeywordIndex
 from indexer.spelling import word_counts
 from indexer.vector_index import FaissVectorIndex
@@ -135,9 +135,8 @@ def _swap_pointer(root: Path, generation: str) -> None:
 
 
 @contextlib.contextmanager
-def build_lock(root: Path, *, wait: float | None = None, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold the index root's build lock; `on_wait` is told when another build holds it, which is waited for
-    `wait` seconds (None: until it ends) before BuildBusyError.
+def build_lock(root: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the index root's build lock, waiting for a build that holds it (`on_wait` is told that it does).
 
     Re-entrant within a thread (one lock object per root and thread), so a caller that must keep the lock
     across a build and its own bookkeeping can take it around `build_index`, which takes it too.
@@ -149,10 +148,7 @@ def build_lock(root: Path, *, wait: float | None = None, on_wait: Callable[[], N
     except Timeout:
         if on_wait is not None:
             on_wait()
-        try:
-            lock.acquire(timeout=-1 if wait is None else wait)
-        except Timeout:
-            raise BuildBusyError(f"another index build is running in {root}; try again when it has finished") from None
+        lock.acquire()
     try:
         yield
     finally:

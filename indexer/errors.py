@@ -21,7 +21,3 @@ class IndexMismatchError(IndexerError):
 
 class IndexDamagedError(IndexerError):
     """The live generation's files cannot be read (truncated, corrupted, missing a part)."""
-
-
-class BuildBusyError(IndexerError):
-    """Another index build holds the folder's build lock and did not finish within the wait."""

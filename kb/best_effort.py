@@ -11,6 +11,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+from kb.errors import StorageUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,11 @@ class BestEffortWrites:
             with self._lock:
                 self._dropped[kind] += 1
                 total = self._dropped[kind]
-            log.warning("dropped a %s write (%d so far): %s", kind, total, exc)
+            # A storage fault has been logged where it was recognised (kb.store.faults); anything else is a bug.
+            if isinstance(exc, StorageUnavailable):
+                log.info("dropped a %s write (%d so far)", kind, total)
+            else:
+                log.exception("dropped a %s write (%d so far)", kind, total)
             return False
         return True
 

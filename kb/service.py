@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from indexer.build import Progress, current_generation, load_index
+from indexer.build import POINTER, Progress, current_generation, load_index
 from indexer.embedders import Embedder
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from kb.access import Principal, can_read_article, can_read_ticket, can_work_ticket
@@ -49,7 +49,7 @@ class IndexStatus:
     """`state` is ready, degraded (an older generation serves: the live one could not be loaded) or
     unavailable (nothing to serve)."""
 
-    state: str
+    state: Literal["ready", "degraded", "unavailable"]
     serving: str | None
     unloadable: str | None
 
@@ -176,13 +176,14 @@ class KnowledgeBase:
             # Another request may have loaded the new generation while this one waited for the lock.
             if (current := self._searcher_of(live)) is not None:
                 return current
-            live_name = live.name if live else None
+            # A pointer that is missing or names no folder is a fault too: never report "ready" over it.
+            live_name = live.name if live else f"{POINTER} (missing, or naming no generation)"
             if self._searcher is not None and live_name == self._unloadable:
                 return self._searcher
             try:
                 index = load_index(self.settings.index_dir, self.embedder.name, self.embedder.dimension)
             except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
-                if live_name != self._unloadable:
+                if live_name != self._unloadable and (live is not None or self._searcher is not None):
                     log.error("cannot load index generation %s: %s (%s)", live_name, exc, exc.__cause__ or "")
                 self._unloadable = live_name
                 if self._searcher is None:
@@ -289,7 +290,9 @@ class KnowledgeBase:
     # Tickets ------------------------------------------------------------------------------------------
     def create_ticket(self, new: NewTicket, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
         """(ticket, replayed); the same key from the same requester returns the first ticket."""
-        self.team_service.refresh()  # a due time from the targets as stored, even if another server just edited them
+        # A due time from the targets as stored, even if another server just edited them; never waiting behind an
+        # edit in this process, which may be waiting for the store's write lock.
+        self.team_service.refresh(wait=False)
         ticket, replayed = self.tickets.create(new, idempotency_key)
         return self.tickets.view(ticket, Principal(name=ticket["requester"]), history=False), replayed
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query
 
-from api.deps import KB, ModelThread, Reader, run_on
+from api.deps import KB, ModelThread, Reader
 from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary, FeedbackCreate
 from api.schemas.search import SearchResult
 
@@ -57,5 +57,5 @@ async def related_articles(
     article_id: Annotated[str, Path(max_length=200)],
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> list[SearchResult]:
-    hits = await run_on(model_thread, kb.related_articles, article_id, limit, reader)
+    hits = await model_thread.run(kb.related_articles, article_id, limit, reader)
     return [SearchResult.of(hit) for hit in hits]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
 
-from api.deps import KB, Gate, ModelThread, Reader, run_on
+from api.deps import KB, ModelThread, Reader
 from api.schemas.search import SearchResponse, SearchResult, TicketOffer
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -18,7 +18,6 @@ async def search(
     kb: KB,
     reader: Reader,
     model_thread: ModelThread,
-    gate: Gate,
     background: BackgroundTasks,
     q: Annotated[
         str,
@@ -32,8 +31,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
 ) -> SearchResponse:
     started = time.perf_counter()
-    with gate.admit():  # a full queue: 503 with Retry-After now, rather than a wait behind every queued search
-        outcome = await run_on(model_thread, kb.search, q, limit, reader=reader, record=False)
+    outcome = await model_thread.run(kb.search, q, limit, reader=reader, record=False)
     background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,

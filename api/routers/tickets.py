@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from api.deps import KB, ModelThread, Reader, run_on
+from api.deps import KB, ModelThread, Reader
 from api.schemas.search import SearchResult
 from api.schemas.tickets import (
     DraftOut,
@@ -111,7 +111,7 @@ async def similar(
     ticket_id: TicketId,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> SimilarCasesOut:
-    cases = await run_on(model_thread, kb.similar_cases, ticket_id, reader, limit)
+    cases = await model_thread.run(kb.similar_cases, ticket_id, reader, limit)
     return SimilarCasesOut(
         tickets=[SimilarTicket.model_validate(vars(t)) for t in cases.tickets],
         articles=[SearchResult.of(h) for h in cases.articles],

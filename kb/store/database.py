@@ -33,7 +33,9 @@ def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_secon
     """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    # A connection from the pool is waited for longer than the write lock, so that a writer queued behind busy
+    # connections fails, if at all, on the lock's wait (a clean StorageUnavailable) rather than on the pool's.
+    engine = sa.create_engine(url, pool_timeout=write_wait_seconds + 30)
     if engine.dialect.name == "sqlite":
         synchronous = "FULL" if flush_every_commit else "NORMAL"
         busy_timeout_ms = round(write_wait_seconds * 1000)

@@ -37,6 +37,8 @@ _SQLSTATE = {
 
 def storage_fault(error: BaseException) -> str | None:
     """What is wrong with the storage, when `error` says the store cannot take a write now (None otherwise)."""
+    if isinstance(error, sa.exc.TimeoutError):  # the pool's: every connection in use past the wait
+        return "every connection to the database stayed busy past the wait"
     name = getattr(error, "sqlite_errorname", None)
     if isinstance(name, str):
         return next((reason for code, reason in _SQLITE.items() if name.startswith(code)), None)
@@ -51,7 +53,7 @@ def translate_storage_faults(engine: Engine) -> None:
         reason = storage_fault(context.original_exception)
         if reason is not None:
             log.warning("storage fault: %s (%s)", reason, context.original_exception)
-            raise StorageUnavailable(f"{reason}; nothing was saved, try again later")
+            raise StorageUnavailable(f"{reason}; try again later")
 
     sa.event.listen(engine, "handle_error", on_error)
 

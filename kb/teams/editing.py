@@ -164,23 +164,23 @@ class TeamService:
             self._checked_at = self._monotonic()
             self._reload()
 
-    def refresh(self) -> None:
+    def refresh(self, *, wait: bool = True) -> None:
         """Reload the teams now if any server changed the stored overrides (one small query when none did).
-        Team reads call it, so what GET shows, and its ETag, is what is stored."""
-        with self._lock:
-            self._reload_if_changed()
-
-    def _refresh_if_due(self) -> None:
-        """The directory's watcher: the check of `refresh`, at most every `refresh_every` seconds, and never
-        waiting: while an edit or a reload runs in this process, the teams in memory serve."""
-        if self._monotonic() - self._checked_at < self.refresh_every:
-            return
-        if not self._lock.acquire(blocking=False):
+        Team reads call it, so what GET shows, and its ETag, is what is stored. Without `wait`, an edit or reload
+        running in this process (which may wait on the store's write lock) is not waited for: the teams in memory
+        serve, and that edit updates them when it lands."""
+        if not self._lock.acquire(blocking=wait):
             return
         try:
             self._reload_if_changed()
         finally:
             self._lock.release()
+
+    def _refresh_if_due(self) -> None:
+        """The directory's watcher: the check of `refresh`, at most every `refresh_every` seconds, and never
+        waiting: while an edit or a reload runs in this process, the teams in memory serve."""
+        if self._monotonic() - self._checked_at >= self.refresh_every:
+            self.refresh(wait=False)
 
     def _reload_if_changed(self) -> None:
         # Teams in memory beat no teams: a store that cannot be read leaves them in force, logged once.

@@ -89,3 +89,14 @@ def test_with_nothing_good_in_memory_search_is_503_and_tickets_go_to_the_default
         created = client.post("/v1/tickets", json=TICKET)
         assert created.status_code == 201, created.text
         assert created.json()["team"] == settings.default_team
+
+
+def test_a_pointer_naming_no_generation_is_degraded_not_ready(settings: Settings) -> None:
+    good = _index(settings)
+    with TestClient(create_app(settings, embedder=EMBEDDER)) as client:
+        assert client.get("/readyz").json()["status"] == "ready"
+        (settings.index_dir / "CURRENT").write_text("gen-that-was-deleted\n", encoding="utf-8")
+        assert client.get("/v1/search", params={"q": "printer offline"}).status_code == 200
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded"
+        assert ready["index"] == good

@@ -7,8 +7,10 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -100,3 +102,41 @@ def test_serve_on_a_read_only_data_directory_says_so_in_one_line(tmp_path: Path)
     assert "Traceback" not in output
     assert len(output.splitlines()) == 1, output
     assert "not writable" in output and "Read-only file system" in output
+
+
+def test_a_read_only_store_refuses_writes_with_503_and_keeps_serving_reads(tmp_path: Path) -> None:
+    """The same without root: SQLite's own read-only switch (`PRAGMA query_only`) on every connection of the store."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+    )
+    seed = KnowledgeBase(settings, embedder=EMBEDDER)
+    seed.index()
+    seed.close()
+
+    def read_only(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = 1")
+
+    with TestClient(create_app(settings, embedder=EMBEDDER)) as client:
+        ticket_id = client.post("/v1/tickets", json=TICKET).json()["id"]
+        kb: KnowledgeBase = client.app.state.kb  # type: ignore[attr-defined]
+        engines = {kb.store.engine, kb.store.search_log._engine, kb.store.audit._engine}
+        for engine in engines:
+            engine.dispose()
+            sa.event.listen(engine, "connect", read_only)
+
+        refused = client.post("/v1/tickets", json=TICKET)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "read-only" in refused.json()["detail"]
+        assert client.get("/v1/search", params={"q": "printer offline"}).status_code == 200
+        assert client.get(f"/v1/tickets/{ticket_id}").status_code == 200
+        assert client.get("/readyz").json()["dropped_writes"] == {"search_log": 1, "audit": 1}
+
+        for engine in engines:
+            sa.event.remove(engine, "connect", read_only)
+            engine.dispose()
+        assert client.post("/v1/tickets", json=TICKET).status_code == 201

@@ -20,6 +20,7 @@ import pytest
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import stable_ticket
+from tests.sockets import seconds_until_closed
 
 
 def _free_port() -> int:
@@ -173,20 +174,6 @@ def test_kb_serve_believes_the_proxy_it_is_told_about(indexed_small_settings: Se
     assert _failed_sign_in_origins(indexed_small_settings) == ["10.1.2.3"]
 
 
-def _closed_after(sock: socket.socket, limit: float) -> float | None:
-    """Seconds until the server closes `sock` (None: still open after `limit` seconds)."""
-    sock.settimeout(limit)
-    started = time.monotonic()
-    try:
-        while sock.recv(4096):
-            pass
-    except TimeoutError:
-        return None
-    except ConnectionError:
-        pass
-    return time.monotonic() - started
-
-
 @pytest.mark.slow
 def test_kb_serve_closes_idle_and_slow_connections_and_caps_them(
     indexed_small_settings: Settings, tmp_path: Path
@@ -205,10 +192,10 @@ def test_kb_serve_closes_idle_and_slow_connections_and_caps_them(
             full = httpx.get(f"{base}/healthz", timeout=10)
             assert full.status_code == 503  # 6 connections open: uvicorn's cap answers at once
             with ThreadPoolExecutor(len(idle + slow)) as pool:
-                waited = list(pool.map(lambda sock: _closed_after(sock, 10), idle + slow))
+                waited = list(pool.map(lambda sock: seconds_until_closed(sock, 10), idle + slow))
         finally:
             for sock in idle + slow:
                 sock.close()
-        assert all(w is not None and w < 2 + 1 for w in waited[:3]), waited  # the idle ones: keep-alive
-        assert all(w is not None and 3 - 0.5 < w < 3 + 1 for w in waited[3:]), waited  # the slow ones: headers
+        assert all(w is not None and w < 2 + 3 for w in waited[:3]), waited  # the idle ones: keep-alive
+        assert all(w is not None and 1 < w < 3 + 3 for w in waited[3:]), waited  # the slow ones: headers
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200

@@ -5,11 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
-
 from indexer.build import IndexDocument, build_index, build_lock, current_generation, load_index
 from indexer.chunking import SourceRecord
-from indexer.errors import BuildBusyError
 from tests.fakes import HashingEmbedder
 
 EMBEDDER = HashingEmbedder()
@@ -91,32 +88,9 @@ def test_a_second_build_waits_for_the_first_and_says_so(tmp_path: Path) -> None:
     assert current_generation(root) is not None
 
 
-def test_a_builder_that_may_not_wait_says_a_build_is_running(tmp_path: Path) -> None:
-    root = tmp_path / "index"
-    held = threading.Event()
-    release = threading.Event()
-
-    def first() -> None:
-        with build_lock(root):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert held.wait(10)
-    try:
-        with pytest.raises(BuildBusyError, match="another index build is running"), build_lock(root, wait=0.1):
-            pass
-    finally:
-        release.set()
-        thread.join()
-    with build_lock(root, wait=0):  # free again once the first is done
-        pass
-
-
 def test_the_lock_is_reentrant_for_a_caller_that_holds_it_around_a_build(tmp_path: Path) -> None:
     root = tmp_path / "index"
-    with build_lock(root, wait=0):
+    with build_lock(root):
         report = build_index(_documents(0), EMBEDDER, root)
     assert current_generation(root).name == report.generation  # type: ignore[union-attr]
 

@@ -116,7 +116,7 @@ def test_readers_do_not_wait_for_the_write_lock(kb: KnowledgeBase) -> None:
         started = time.monotonic()
         assert kb.store.tickets.get(ticket["id"])["subject"] == "Ticket 1"  # type: ignore[index]
         assert len(kb.store.tickets.events(ticket["id"], internal=True)) == 1
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0  # the write lock is held for 6 s
     finally:
         holder.execute("ROLLBACK")
         holder.close()
