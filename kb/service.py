@@ -88,7 +88,7 @@ class KnowledgeBase:
             audiences_of=self.store.articles.audiences,
             relay=self.relay.relay,
         )
-        self.users = UserService(self.store.users, self.store.audit, settings.token_days)
+        self.users = UserService(self.store.users, self.store.audit, settings.token_days, best_effort=self.best_effort)
         self.surveys = SurveyService(self.store.surveys)
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
         self.webhooks = WebhookService(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kb.access import LOCAL_ADMIN, ROLES, Principal
+from kb.best_effort import BestEffortWrites
 from kb.errors import InvalidInput, NotFound, Unauthorized
 from kb.recent import RecentMap
 from kb.store.database import AuditRepository, UserRepository
@@ -37,9 +38,13 @@ class UserService:
         audit: AuditRepository,
         token_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        best_effort: BestEffortWrites | None = None,
     ) -> None:
         self._repository = repository
         self._audit = audit
+        # Sign-in audits are written on reads too: a full disk must not turn a valid token into a 503, nor a bad
+        # one into anything but a 401.
+        self._best_effort = best_effort or BestEffortWrites()
         self._token_days = token_days
         self._clock = clock
         # (token hash, origin) -> audited (when: the map's touch time)
@@ -100,10 +105,14 @@ class UserService:
         token_hash = hash_token(token)
         user = self._repository.by_token(token_hash, now)
         if user is None:
-            self._audit.add(actor="unknown", action="auth.failed", origin=origin)
+            self._best_effort.attempt(
+                "audit", lambda: self._audit.add(actor="unknown", action="auth.failed", origin=origin)
+            )
             raise Unauthorized("the token is unknown, revoked or expired")
         if self._sign_in_due((token_hash, origin), now):
-            self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
+            self._best_effort.attempt(
+                "audit", lambda: self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
+            )
         return Principal(
             name=user["name"],
             role=user["role"],

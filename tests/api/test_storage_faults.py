@@ -19,7 +19,7 @@ from kb.cli.main import app as cli
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store.tickets import TicketFilter
-from tests.conftest import TRUSTED, copy_small_articles
+from tests.conftest import TRUSTED, bearer, copy_small_articles
 from tests.fakes import HashingEmbedder
 
 EMBEDDER = HashingEmbedder()
@@ -122,6 +122,7 @@ def test_a_read_only_store_refuses_writes_with_503_and_keeps_serving_reads(tmp_p
     with TestClient(create_app(settings, embedder=EMBEDDER)) as client:
         ticket_id = client.post("/v1/tickets", json=TICKET).json()["id"]
         kb: KnowledgeBase = client.app.state.kb  # type: ignore[attr-defined]
+        _, token = kb.users.add("rita", email="rita@example.com", role="employee")
         engines = {kb.store.engine, kb.store.search_log._engine, kb.store.audit._engine}
         for engine in engines:
             engine.dispose()
@@ -134,7 +135,10 @@ def test_a_read_only_store_refuses_writes_with_503_and_keeps_serving_reads(tmp_p
         assert "read-only" in refused.json()["detail"]
         assert client.get("/v1/search", params={"q": "printer offline"}).status_code == 200
         assert client.get(f"/v1/tickets/{ticket_id}").status_code == 200
-        assert client.get("/readyz").json()["dropped_writes"] == {"search_log": 1, "audit": 1}
+        # A token's first sign-in and a bad token are audited too: still a 200 and a 401, never a 503.
+        assert client.get("/v1/search", params={"q": "badge"}, headers=bearer(token)).status_code == 200
+        assert client.get("/v1/search", params={"q": "badge"}, headers=bearer("not-a-token")).status_code == 401
+        assert client.get("/readyz").json()["dropped_writes"] == {"search_log": 2, "audit": 3}
 
         for engine in engines:
             sa.event.remove(engine, "connect", read_only)
