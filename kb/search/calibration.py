@@ -12,12 +12,17 @@ import numpy as np
 from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
 from indexer.vector_index import RowFilter
-from kb.search.confidence import CALIBRATION_VERSION, Calibration
+from kb.search.confidence import CALIBRATION_VERSION, DEFAULT_TITLE_SCORE, Calibration
+from kb.search.questions import is_question
 
 # Enough titles for a stable median (its standard error is a few thousandths), few enough to stay a small
 # share of indexing time on a large KB.
 MAX_TITLES = 300
 MIN_TITLE_WORDS = 3
+# Fewer stored questions than this say too little about where uncovered questions score: the KB is read as documents.
+MIN_QUESTIONS = 10
+# The share of uncovered questions the decision should refuse on its own KB: 9 in 10.
+UNCOVERED_QUANTILE = 90
 
 
 class TitleCalibrator:
@@ -29,26 +34,46 @@ class TitleCalibrator:
         self._embedder = embedder
 
     def measure(self, index: LoadedIndex) -> Calibration:
-        # Only articles meant for everyone take part: the scale shapes every reader's confidence, so a restricted
-        # article must not move it (nor any score an outsider sees).
+        # Only articles meant for everyone take part: the calibration shapes every reader's confidence, so a
+        # restricted article must not move it (nor any score an outsider sees).
         public = np.array([not index.docs[row.doc_id].get("audience") for row in index.rows], dtype=bool)
+        rows_by_title: dict[str, list[int]] = {}
+        for position, (row, readable) in enumerate(zip(index.rows, public, strict=True)):
+            if readable:
+                rows_by_title.setdefault(row.title.strip(), []).append(position)
         # Only titles that describe their article: one or two words (a command name, an id, "Lockers") say what
         # the article is called, not what it says, and score low against any text.
-        titles = sorted(
-            {
-                row.title.strip()
-                for row, readable in zip(index.rows, public, strict=True)
-                if readable and len(row.title.split()) >= MIN_TITLE_WORDS
-            }
-        )
-        if len(titles) > MAX_TITLES:
-            titles = random.Random(0).sample(titles, MAX_TITLES)  # seeded: the same KB gives the same figure
-        if not titles:
+        titles = _sample([t for t in rows_by_title if len(t.split()) >= MIN_TITLE_WORDS])
+        questions = _sample([t for t in rows_by_title if is_question(t)])
+        if not titles and not questions:
             return Calibration()
+        texts = sorted(set(titles) | set(questions))
+        vectors = dict(zip(texts, self._embedder.encode(texts), strict=True))
         allowed = None if public.all() else RowFilter(public)
-        vectors = self._embedder.encode(titles)
-        best = [float(index.vectors.search(vector, 1, allowed)[0][0]) for vector in vectors]
-        return Calibration(round(statistics.median(best), 4), len(titles))
+        title_score = (
+            statistics.median(float(index.vectors.search(vectors[t], 1, allowed)[0][0]) for t in titles)
+            if titles
+            else DEFAULT_TITLE_SCORE
+        )
+        uncovered = None
+        if len(questions) >= MIN_QUESTIONS:
+            # Each stored question searched with its own answers hidden (every article of that title: the answers
+            # of one thread) is an on-topic question this KB does not cover.
+            best = []
+            for question in questions:
+                mask = public.copy()
+                mask[rows_by_title[question]] = False
+                scores, _ = index.vectors.search(vectors[question], 1, RowFilter(mask))
+                best.append(float(scores[0]) if len(scores) else 0.0)
+            uncovered = round(float(np.percentile(best, UNCOVERED_QUANTILE)), 4)
+        share = sum(map(is_question, rows_by_title)) / len(rows_by_title)
+        return Calibration(round(title_score, 4), len(titles), uncovered, len(questions), round(share, 4))
 
     def __call__(self, index: LoadedIndex) -> dict[str, Any]:
         return asdict(self.measure(index))
+
+
+def _sample(titles: list[str]) -> list[str]:
+    """At most MAX_TITLES of `titles`, the same ones for the same KB."""
+    titles = sorted(titles)
+    return random.Random(0).sample(titles, MAX_TITLES) if len(titles) > MAX_TITLES else titles

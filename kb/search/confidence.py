@@ -6,13 +6,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-CALIBRATION_VERSION = "title-score-3"
+CALIBRATION_VERSION = "title-score-4"  # 4: the uncovered score of stored questions
 # For a KB with no public title of three words or more to measure.
 DEFAULT_TITLE_SCORE = 0.85
 # The starter KB's scale, on which the model is fitted. A KB whose titles score lower against their own text
 # (command names, ids: titles that name an article rather than say what it holds) would be read as more lenient
 # than anything the model has seen: the scale stops here instead of extrapolating toward answering more.
 MIN_TITLE_SCORE = 0.8
+# The share of question titles from which a KB is read as an FAQ (question clusters) as a whole.
+FAQ_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Evidence:
     top_dense: float  # the best chunk of the top-ranked article
     margin: float  # top_dense minus the best chunk of any other article: how clearly one article stands out
     keyword: float = 0.0  # the share of the query's attainable keyword evidence that chunk holds (0 to 1)
+    stored_question: bool = False  # the top article's title is a question (an FAQ entry; kb.search.questions)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class Calibration:
 
     title_score: float = DEFAULT_TITLE_SCORE
     samples: int = 0
+    # The score an employee's question reaches in this KB when the KB does not hold its answer, measured on the KB's
+    # stored questions (titles that are questions): each one searched with every article of that title hidden, and
+    # the UNCOVERED_QUANTILE of the best scores kept. None when the KB holds too few stored questions to measure.
+    question_uncovered: float | None = None
+    questions: int = 0
+    question_share: float = 0.0  # of the KB's distinct titles: at half or more, every article is an FAQ entry
     version: str = CALIBRATION_VERSION
 
     @classmethod
@@ -44,7 +53,19 @@ class Calibration:
         """The calibration stored with an index generation, or None when it is missing or outdated."""
         if not meta or meta.get("version") != CALIBRATION_VERSION:
             return None
-        return cls(float(meta["title_score"]), int(meta.get("samples", 0)))
+        uncovered = meta.get("question_uncovered")
+        return cls(
+            float(meta["title_score"]),
+            int(meta.get("samples", 0)),
+            None if uncovered is None else float(uncovered),
+            int(meta.get("questions", 0)),
+            float(meta.get("question_share", 0.0)),
+        )
+
+    @property
+    def faq(self) -> bool:
+        """A KB of stored questions: an entry whose title is no question is an FAQ entry all the same."""
+        return self.question_uncovered is not None and self.question_share >= FAQ_SHARE
 
     @property
     def scale(self) -> float:
@@ -65,13 +86,21 @@ class ConfidenceModel:
     margin_weight: float = 11.8
     keyword_weight: float = 1.6
     bias: float = -6.1
+    # Per unit of cosine above the KB's uncovered score of stored questions: 0.1 above it is a probability of 0.95.
+    question_slope: float = 30.0
 
     def confidence(self, evidence: Evidence, calibration: Calibration) -> float:
-        scale = calibration.scale
-        logit = (
-            self.score_weight * evidence.top_dense / scale
-            + self.margin_weight * evidence.margin / scale
-            + self.keyword_weight * evidence.keyword
-            + self.bias
-        )
+        if calibration.question_uncovered is not None and (evidence.stored_question or calibration.faq):
+            # The top article is a stored question, and a paraphrase of it scores as high as the KB's own stored
+            # questions do against each other: only a score above what uncovered questions reach in this KB says
+            # that the KB holds this one. Measured, not fitted: the same rule on every FAQ.
+            logit = self.question_slope * (evidence.top_dense - calibration.question_uncovered)
+        else:
+            scale = calibration.scale
+            logit = (
+                self.score_weight * evidence.top_dense / scale
+                + self.margin_weight * evidence.margin / scale
+                + self.keyword_weight * evidence.keyword
+                + self.bias
+            )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))

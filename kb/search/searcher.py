@@ -20,6 +20,7 @@ from kb.errors import InvalidInput
 from kb.search.calibration import TitleCalibrator
 from kb.search.confidence import Calibration, ConfidenceModel, Evidence
 from kb.search.fusion import FusionWeights, best_per_group, fuse
+from kb.search.questions import is_question
 from kb.search.snippets import best_passage
 from kb.settings import Retriever
 from kb.teams import TeamDirectory
@@ -214,7 +215,8 @@ class Searcher:
             top_dense,
         )
         keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
-        return Retrieval(ranked, Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0)))
+        evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), is_question(title))
+        return Retrieval(ranked, evidence)
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
         return self.index.keywords.scores(text, *_keyword_filter(allowed))

@@ -9,6 +9,9 @@ from pathlib import Path
 from indexer.build import current_generation
 from kb.search.confidence import ConfidenceModel, Evidence
 from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import STARTER_ARTICLES
+from tests.fakes import HashingEmbedder
 
 OFF_TOPIC = [
     ("Sourdough starter feeding schedule", "Feed the starter twice a day with equal weights of flour and water."),
@@ -93,3 +96,64 @@ def test_a_lone_article_is_not_a_confident_answer_to_everything(small_kb: Knowle
     assert small_kb.search("the printer on my floor says it is offline", record=False).answered
     for unrelated in ("how do I get a parking permit", "my payslip shows the wrong bank account"):
         assert not small_kb.search(unrelated, record=False).answered
+
+
+FAQ = [
+    ("How do I reset my password?", "Open the self-service portal and choose Forgot password."),
+    ("How can I get a new badge?", "Ask Facilities at the front desk with your ID."),
+    ("Where do I find my payslip?", "Payslips are in the HR portal under Documents."),
+    ("Can I work from another country?", "Up to 20 days a year, after telling HR two weeks ahead."),
+    ("Why is my laptop so slow?", "Restart it and let the updates finish overnight."),
+    ("What is the guest Wi-Fi password?", "It changes weekly and is shown at reception."),
+    ("How do I book a meeting room?", "Use the room calendar in the mail client."),
+    ("Who approves my expenses?", "Your manager, then Finance for anything above 500 euros."),
+    ("When are salaries paid?", "On the 25th, or the working day before it."),
+    ("How do I request a second monitor?", "Open a ticket with IT; it arrives within a week."),
+    ("Is there parking for bicycles?", "Yes, in the basement, with a badge."),
+    ("Can I expense a phone?", "Only with your manager's written approval."),
+]
+
+
+def _faq_kb(tmp_path: Path, restricted: int = 0) -> KnowledgeBase:
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    (folder / "teams.yaml").write_text((STARTER_ARTICLES / "teams.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    for number, (title, text) in enumerate(FAQ):
+        audience = "audience: [hr]\n" if number < restricted else ""
+        body = f"---\nid: faq-{number}\ntitle: {title}\nteam: HR\n{audience}---\n\n## Resolution\n{text}\n"
+        (folder / f"faq-{number}.md").write_text(body, encoding="utf-8")
+    kb = KnowledgeBase(Settings(data_dir=tmp_path / "data", articles_dir=folder), embedder=HashingEmbedder())
+    kb.index()
+    return kb
+
+
+def test_a_kb_of_stored_questions_measures_where_its_uncovered_questions_score(tmp_path: Path) -> None:
+    kb = _faq_kb(tmp_path)
+    try:
+        stored = _stored_calibration(kb)
+        calibration = kb.searcher().calibration
+    finally:
+        kb.close()
+    assert stored["questions"] == len(FAQ) and stored["question_share"] == 1.0
+    uncovered = calibration.question_uncovered
+    assert uncovered is not None and 0 < uncovered < 1
+    assert calibration.faq
+    # The bar is where this KB's uncovered questions score: above it an answer, below it a ticket, whatever the
+    # other evidence (an entry whose title is no question is an FAQ entry all the same in such a KB).
+    model = ConfidenceModel()
+    above = Evidence(top_dense=uncovered + 0.05, margin=0.0, keyword=0.0, stored_question=False)
+    below = Evidence(top_dense=uncovered - 0.05, margin=0.3, keyword=1.0, stored_question=True)
+    assert model.confidence(above, calibration) > 0.5 > model.confidence(below, calibration)
+
+
+def test_documents_and_restricted_questions_do_not_make_an_faq(indexed_small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    documents = indexed_small_kb.searcher().calibration
+    assert documents.question_uncovered is None and not documents.faq
+    # Questions only some may read do not shape everyone's decision: 4 of 12 restricted leave 8, too few to measure.
+    kb = _faq_kb(tmp_path, restricted=4)
+    try:
+        stored = _stored_calibration(kb)
+    finally:
+        kb.close()
+    assert stored["questions"] == 8
+    assert stored["question_uncovered"] is None
