@@ -24,7 +24,7 @@ class Evidence:
     top_dense: float  # the best chunk of the top-ranked article
     margin: float  # top_dense minus the best chunk of any other article: how clearly one article stands out
     keyword: float = 0.0  # the share of the query's attainable keyword evidence that chunk holds (0 to 1)
-    stored_question: bool = False  # the top article's title is a question (an FAQ entry; kb.search.questions)
+    stored_question: bool = False  # a stored question (an FAQ entry; kb.search.questions) is among the nearest
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from kb.teams import TeamDirectory
 # How deep each retriever looks before fusion: deep enough that an article ranked low by one retriever
 # but high by the other still meets the fusion.
 CANDIDATE_DEPTH = 100
+# How many of the nearest articles are looked at for stored questions (see `retrieve`).
+QUESTION_NEIGHBOURS = 10
 MAX_SPELLERS = 64
 DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
@@ -215,7 +217,10 @@ class Searcher:
             top_dense,
         )
         keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
-        evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), is_question(title))
+        # A question whose nearest articles include stored questions (FAQ entries) is read as an FAQ question, also
+        # when documentation happens to come first: a question the FAQ does not hold still lands among its entries.
+        near_questions = any(is_question(self.index.rows[row].title) for _, row, _ in by_dense[:QUESTION_NEIGHBOURS])
+        evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), near_questions)
         return Retrieval(ranked, evidence)
 
     def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:

@@ -157,3 +157,18 @@ def test_documents_and_restricted_questions_do_not_make_an_faq(indexed_small_kb:
         kb.close()
     assert stored["questions"] == 8
     assert stored["question_uncovered"] is None
+
+
+def test_a_question_that_lands_among_stored_questions_is_held_to_their_bar(tmp_path: Path) -> None:
+    """In a KB that mixes documents with FAQ entries, documentation that happens to rank first does not lower the bar
+    for a question whose nearest articles are stored questions."""
+    kb = _faq_kb(tmp_path)
+    doc = "---\nid: printer-guide\ntitle: Printer guide\nteam: IT\n---\n\n## Resolution\nPower cycle the printer.\n"
+    (kb.settings.articles_dir / "printer-guide.md").write_text(doc, encoding="utf-8")
+    try:
+        kb.index()
+        retrieval = kb.searcher().retrieve("Printer guide. Resolution. Power cycle the printer.")
+    finally:
+        kb.close()
+    assert retrieval.ranked[0][0] == "printer-guide"
+    assert retrieval.evidence.stored_question
