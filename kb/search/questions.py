@@ -21,6 +21,10 @@ _OPENERS = re.compile(
 )
 
 
+# A stored question says what is asked; one or two words ("which", "who", "is-up": command names) do not.
+MIN_WORDS = 3
+
+
 def is_question(title: str) -> bool:
     title = title.strip()
-    return title.endswith("?") or bool(_OPENERS.match(title))
+    return len(title.split()) >= MIN_WORDS and (title.endswith("?") or bool(_OPENERS.match(title)))
