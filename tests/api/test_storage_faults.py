@@ -53,9 +53,10 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_refuses_tickets_with_503_and_keeps_serving_reads(tiny_disk: Path, tmp_path: Path) -> None:
+def _indexed(data_dir: Path, tmp_path: Path) -> Settings:
+    """Settings over `data_dir`, with the small articles indexed there."""
     settings = Settings(
-        data_dir=tiny_disk / "data",
+        data_dir=data_dir,
         articles_dir=copy_small_articles(tmp_path / "articles"),
         trusted_clients=TRUSTED,
         rate_limit_per_minute=0,
@@ -63,6 +64,11 @@ def test_a_full_disk_refuses_tickets_with_503_and_keeps_serving_reads(tiny_disk:
     seed = KnowledgeBase(settings, embedder=EMBEDDER)
     seed.index()
     seed.close()
+    return settings
+
+
+def test_a_full_disk_refuses_tickets_with_503_and_keeps_serving_reads(tiny_disk: Path, tmp_path: Path) -> None:
+    settings = _indexed(tiny_disk / "data", tmp_path)
     with TestClient(create_app(settings, embedder=EMBEDDER)) as client:
         accepted = client.post("/v1/tickets", json=TICKET)
         assert accepted.status_code == 201
@@ -106,15 +112,7 @@ def test_serve_on_a_read_only_data_directory_says_so_in_one_line(tmp_path: Path)
 
 def test_a_read_only_store_refuses_writes_with_503_and_keeps_serving_reads(tmp_path: Path) -> None:
     """The same without root: SQLite's own read-only switch (`PRAGMA query_only`) on every connection of the store."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        articles_dir=copy_small_articles(tmp_path / "articles"),
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-    )
-    seed = KnowledgeBase(settings, embedder=EMBEDDER)
-    seed.index()
-    seed.close()
+    settings = _indexed(tmp_path / "data", tmp_path)
 
     def read_only(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA query_only = 1")
