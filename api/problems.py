@@ -25,7 +25,7 @@ from kb.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from kb.store.faults import storage_fault
+from kb.store.faults import as_storage_error
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -98,16 +98,20 @@ def _field_of(location: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
+def _domain_problem(exc: KbError) -> JSONResponse:
+    status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+    response = problem(status, exc.title, exc.detail, exc.field)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(KbError)
     async def domain_error(_: Request, exc: KbError) -> JSONResponse:
-        status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
-        response = problem(status, exc.title, exc.detail, exc.field)
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _domain_problem(exc)
 
     @app.exception_handler(TooManyRequests)
     async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
@@ -133,10 +137,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Last resort, still problem JSON: a storage fault that escaped translation (the pool's own timeout) is a
         # 503 to retry; anything else is a bug, logged with its traceback by the server.
-        if (reason := storage_fault(exc)) is not None:
-            response = problem(503, StorageUnavailable.title, f"{reason}; try again later")
-            response.headers["Retry-After"] = str(StorageUnavailable.retry_after)
-            return response
+        if (storage_error := as_storage_error(exc)) is not None:
+            return _domain_problem(storage_error)
         return problem(500, "Internal error", "the server failed to handle this request; it has been logged")
 
     @app.exception_handler(StarletteHTTPException)

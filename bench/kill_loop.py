@@ -45,6 +45,7 @@ from load_run import (
     free_port,
     load_queries,
     log,
+    run_threads,
     server_environment,
     start_server,
     stop,
@@ -116,11 +117,7 @@ def write_until_down(base: str, writers: int, label: str) -> Round:
                     else:
                         result.refused[str(response.status_code)] += 1
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(writer, writers)
     return result
 
 

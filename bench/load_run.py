@@ -292,12 +292,17 @@ def all_at_once(count: int, send: Any) -> Tally:
         with lock:
             tally.merge(local)
 
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    run_threads(one, count)
+    return tally
+
+
+def run_threads(target: Callable[[int], None], count: int) -> None:
+    """`target(0)` … `target(count - 1)`, each on its own thread, and wait for all of them."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return tally
 
 
 def phase_burst(base: str, size: int, seed: int) -> dict[str, Any]:

@@ -127,6 +127,13 @@ class Searcher:
         self._spellers: dict[tuple[Any, ...], SpellingCorrector] = {}
         # Measured when the generation was built; an index from before calibration is measured now, once.
         self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(embedder).measure(index)
+        # The articles that are stored questions, known once per index rather than read from titles per query;
+        # none when the KB holds too few of them to have measured a bar for them.
+        self._question_docs = (
+            frozenset(row.doc_id for row in index.rows if is_question(row.title))
+            if self.calibration.question_uncovered is not None
+            else frozenset()
+        )
 
     def with_retriever(self, retriever: Retriever) -> Searcher:
         """The same Searcher (index, calibration, caches) ranking with another retriever: one build, every mode."""
@@ -219,7 +226,7 @@ class Searcher:
         keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
         # A question whose nearest articles include stored questions (FAQ entries) is read as an FAQ question, also
         # when documentation happens to come first: a question the FAQ does not hold still lands among its entries.
-        near_questions = any(is_question(self.index.rows[row].title) for _, row, _ in by_dense[:QUESTION_NEIGHBOURS])
+        near_questions = any(article in self._question_docs for article, _, _ in by_dense[:QUESTION_NEIGHBOURS])
         evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), near_questions)
         return Retrieval(ranked, evidence)
 

@@ -46,14 +46,19 @@ def storage_fault(error: BaseException) -> str | None:
     return _SQLSTATE.get(state) if isinstance(state, str) else None
 
 
+def as_storage_error(error: BaseException) -> StorageUnavailable | None:
+    """The domain error for `error` when it is a storage fault (None otherwise)."""
+    reason = storage_fault(error)
+    return None if reason is None else StorageUnavailable(f"{reason}; try again later")
+
+
 def translate_storage_faults(engine: Engine) -> None:
     """Raise StorageUnavailable instead of the driver's error for every storage fault on `engine`."""
 
     def on_error(context: Any) -> None:
-        reason = storage_fault(context.original_exception)
-        if reason is not None:
-            log.warning("storage fault: %s (%s)", reason, context.original_exception)
-            raise StorageUnavailable(f"{reason}; try again later")
+        if (error := as_storage_error(context.original_exception)) is not None:
+            log.warning("storage fault: %s (%s)", error.detail, context.original_exception)
+            raise error
 
     sa.event.listen(engine, "handle_error", on_error)
 

@@ -168,7 +168,7 @@ class TeamDirectory:
         # The mapping is never changed in place (each change swaps in a new one): no copy needed.
         return (team for team, _ in self._current().values())
 
-    def put(self, team: Team, version: int = 0) -> None:
+    def put(self, team: Team, version: int) -> None:
         """Add `team`, or replace the team of the same name (in any case) where it stood."""
         self._entries = {**self._entries, team.name.lower(): (team, version)}
 
