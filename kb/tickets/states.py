@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from kb.errors import Conflict
 
-STATES = ("new", "open", "pending", "resolved", "closed")
-ACTIVE = ("new", "open", "pending")
+Status = Literal["new", "open", "pending", "resolved", "closed"]
+STATES: tuple[Status, ...] = get_args(Status)
+ACTIVE: tuple[Status, ...] = ("new", "open", "pending")
+# A ticket that is done: it counts as resolved in the metrics, may be rated and may become an article.
+DONE: tuple[Status, ...] = ("resolved", "closed")
 
 # Closed is final: a new problem gets a new ticket, which keeps each ticket's numbers honest.
-TRANSITIONS: dict[str, frozenset[str]] = {
+TRANSITIONS: dict[Status, frozenset[Status]] = {
     "new": frozenset({"open", "pending", "resolved"}),
     "open": frozenset({"pending", "resolved"}),
     "pending": frozenset({"open", "resolved"}),
@@ -17,7 +22,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def check_transition(old: str, new: str) -> None:
+def check_transition(old: Status, new: str) -> None:
     if new not in STATES:
         raise Conflict(f"unknown status {new!r}; use {', '.join(STATES)}", field="status")
     if new != old and new not in TRANSITIONS[old]:
