@@ -33,9 +33,8 @@ from kb.store.faults import check_writable
 from kb.store.teams import TeamOverrideRepository
 from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
-from kb.teams import TeamDirectory, load_teams
-from kb.teams.editing import TeamService, TeamView
-from kb.teams.schedule import TeamStatus
+from kb.teams import load_teams
+from kb.teams.service import TeamService
 from kb.tickets import NewTicket, TicketChange, TicketService
 from kb.tickets.drafts import Draft, write_draft
 from kb.tickets.similar import SimilarCases, embed_resolved_tickets, find_similar
@@ -70,9 +69,10 @@ class KnowledgeBase:
         self.settings = settings
         check_writable(settings.data_dir)
         self.store = Store(settings.resolved_database_url)
-        self.teams: TeamDirectory = load_teams(settings.resolved_teams_file)
-        self.team_service = TeamService(self.teams, TeamOverrideRepository(self.store.engine), self.store.audit)
-        self.team_service.apply_overrides()  # admins' edits (stored) over the teams file
+        self.teams = TeamService(
+            load_teams(settings.resolved_teams_file), TeamOverrideRepository(self.store.engine), self.store.audit
+        )
+        self.teams.apply_overrides()  # admins' edits (stored) over the teams file
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self.best_effort = BestEffortWrites()
@@ -82,7 +82,7 @@ class KnowledgeBase:
         self.relay = EventRelay(self.store.event_log, self.events, lambda pending: self.tickets.event_data(pending))
         self.tickets = TicketService(
             self.store.tickets,
-            self.teams,
+            self.teams.directory,
             self._route,
             self.store.users,
             audiences_of=self.store.articles.audiences,
@@ -194,7 +194,7 @@ class KnowledgeBase:
             self._searcher = Searcher(
                 index,
                 self.embedder,
-                self.teams,
+                self.teams.directory,
                 answer_threshold=self.settings.answer_threshold,
                 default_team=self.settings.default_team,
                 max_query_chars=self.settings.max_query_chars,
@@ -292,7 +292,7 @@ class KnowledgeBase:
         """(ticket, replayed); the same key from the same requester returns the first ticket."""
         # A due time from the targets as stored, even if another server just edited them; never waiting behind an
         # edit in this process, which may be waiting for the store's write lock.
-        self.team_service.refresh(wait=False)
+        self.teams.refresh(wait=False)
         ticket, replayed = self.tickets.create(new, idempotency_key)
         return self.tickets.view(ticket, Principal(name=ticket["requester"]), history=False), replayed
 
@@ -342,35 +342,15 @@ class KnowledgeBase:
             "relayed": self.relay.relay_stale(),
         }
 
-    # Teams --------------------------------------------------------------------------------------------
-    def team_statuses(self, at: datetime | None = None) -> list[TeamStatus]:
-        """Every team with its desk's and its channels' status at `at` (default: now)."""
-        return self.team_service.statuses(at)
-
-    def team_status(self, name: str, at: datetime | None = None) -> TeamView:
-        """One team's status at `at` (default: now), with the ETag an edit may name in `If-Match`."""
-        return self.team_service.status(name, at)
-
-    def put_team(
-        self, name: str, config: dict[str, Any], editor: Principal, if_match: frozenset[str] | None = None
-    ) -> tuple[TeamView, bool]:
-        """Create or replace a team (admins only); also whether it is new. `if_match`: see TeamService.patch."""
-        team, created = self.team_service.replace(name, config, editor, if_match=if_match)
-        return self.team_service.view(team), created
-
-    def patch_team(
-        self, name: str, changes: dict[str, Any], editor: Principal, if_match: frozenset[str] | None = None
-    ) -> TeamView:
-        """Merge `changes` over a team as stored (admins only). `if_match`: see TeamService.patch."""
-        return self.team_service.view(self.team_service.patch(name, changes, editor, if_match=if_match))
-
     # Metrics ------------------------------------------------------------------------------------------
     def service_metrics(
         self, reader: Principal, team: str | None = None, start: str | None = None, end: str | None = None
     ) -> ServiceMetrics:
         """Service standards metrics over [start, end) (ISO dates or datetimes; default: the last 30 days), for
         the teams `reader` may see (kb.access.can_view_metrics): 403 before anything else for employees."""
-        return checked_metrics(reader, team, start, end, store=self.store, teams=self.teams, now=datetime.now(UTC))
+        return checked_metrics(
+            reader, team, start, end, store=self.store, teams=self.teams.directory, now=datetime.now(UTC)
+        )
 
     # Notifications ------------------------------------------------------------------------------------
     def start_notifiers(self) -> None:

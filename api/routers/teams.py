@@ -63,7 +63,7 @@ def _entity_tags(header: str | None) -> frozenset[str] | None:
 
 @router.get("", response_model=list[TeamOut], summary="Every team: hours, channels, targets, and open now or not")
 def list_teams(kb: KB, reader: Reader, at: At = None) -> list[TeamOut]:
-    return [TeamOut.of(status) for status in kb.team_statuses(at)]
+    return [TeamOut.of(status) for status in kb.teams.statuses(at)]
 
 
 @router.get(
@@ -73,7 +73,7 @@ def list_teams(kb: KB, reader: Reader, at: At = None) -> list[TeamOut]:
     responses={200: {"headers": ETAG}},
 )
 def get_team(kb: KB, reader: Reader, name: TeamName, response: Response, at: At = None) -> TeamOut:
-    view = kb.team_status(name, at)
+    view = kb.teams.status(name, at)
     response.headers["ETag"] = view.etag
     return TeamOut.of(view.status)
 
@@ -103,7 +103,7 @@ def put_team(
     ],
     if_match: IfMatch = None,
 ) -> TeamOut:
-    view, created = kb.put_team(name, config, reader, _entity_tags(if_match))
+    view, created = kb.teams.replace(name, config, reader, if_match=_entity_tags(if_match))
     response.status_code = 201 if created else 200
     response.headers["ETag"] = view.etag
     return TeamOut.of(view.status)
@@ -130,6 +130,6 @@ def patch_team(
     ],
     if_match: IfMatch = None,
 ) -> TeamOut:
-    view = kb.patch_team(name, changes, reader, _entity_tags(if_match))
+    view = kb.teams.patch(name, changes, reader, if_match=_entity_tags(if_match))
     response.headers["ETag"] = view.etag
     return TeamOut.of(view.status)

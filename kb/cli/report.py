@@ -159,7 +159,14 @@ def demo_data_command(
         try:
             articles = demo_articles(kb.store, settings.articles_dir)
             report = generate_demo_data(
-                kb.store, kb.teams, articles, tickets=tickets, days=days, seed=seed, append=yes, progress=progress
+                kb.store,
+                kb.teams.directory,
+                articles,
+                tickets=tickets,
+                days=days,
+                seed=seed,
+                append=yes,
+                progress=progress,
             )
         finally:
             progress.stop()

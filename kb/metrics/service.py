@@ -432,7 +432,7 @@ def sla_attainment(resolved: Iterable[dict[str, Any]], resolutions: Iterable[Sla
 def backlog(states: Iterable[tuple[dict[str, Any], str]], at: datetime) -> Backlog:
     """Tickets active (new, open or pending) at `at` (the window's end, or now when the end is in the future), by
     state and by calendar age at `at`: under 1 day, 1 to 3 days, 3 to 7 days, 7 days or more."""
-    by_state = dict.fromkeys(ACTIVE, 0)
+    by_state: dict[str, int] = dict.fromkeys(ACTIVE, 0)
     by_age = dict.fromkeys(AGE_BUCKETS, 0)
     for ticket, state in states:
         if state not in by_state or ticket["created_at"] > at:

@@ -147,7 +147,7 @@ class TeamDirectory:
     Services share one directory; `put` and `replace` update it in place, so an edited team is seen by all of
     them at once. Each change swaps in a new mapping, so a reader iterating meanwhile sees the old teams or the
     new ones, and a team and its version are always read together. Another server may edit the teams meanwhile:
-    the watcher (kb.teams.editing.TeamService) is asked before every read, and reloads when they changed.
+    the watcher (kb.teams.service.TeamService) is asked before every read, and reloads when they changed.
     """
 
     def __init__(self, teams: list[Team]) -> None:

@@ -52,7 +52,7 @@ def test_answer_has_the_documented_shape(client: TestClient, starter_kb: Knowled
     for result in body["results"]:
         assert set(result) >= RESULT_KEYS
         assert result["url"] == f"/v1/articles/{result['article_id']}"
-        assert result["team"] in starter_kb.teams.names()
+        assert result["team"] in starter_kb.teams.directory.names()
         assert result["snippet"]
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
@@ -104,7 +104,7 @@ def test_nonsense_gets_no_answer_and_a_prefilled_ticket(
     assert body["answered"] is False
     ticket = body["ticket"]
     assert set(ticket) == {"suggested_team", "subject", "description", "search_query", "viewed_article_ids"}
-    assert ticket["suggested_team"] in starter_kb.teams.names()
+    assert ticket["suggested_team"] in starter_kb.teams.directory.names()
     assert ticket["subject"] == nonsense
     assert nonsense in ticket["description"]
 

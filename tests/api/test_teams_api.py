@@ -22,7 +22,7 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store.teams import TeamOverrideRepository
 from kb.teams import Team, add_business_hours
-from kb.teams.editing import REFRESH_EVERY
+from kb.teams.service import REFRESH_EVERY
 
 UTC = dt.UTC
 TUESDAY_MORNING = "2026-01-13T09:30:00Z"  # 09:30 in Lisbon (IT), 10:30 in Warsaw (HR)
@@ -403,7 +403,7 @@ def test_a_stored_edit_that_no_longer_validates_is_skipped(
 
     kb = KnowledgeBase(small_settings, embedder=embedder)
     try:
-        it, facilities = kb.teams.get("IT"), kb.teams.get("facilities")
+        it, facilities = kb.teams.directory.get("IT"), kb.teams.directory.get("facilities")
         assert it is not None and it.timezone == "Europe/Lisbon" and it.hours  # the file's team stands
         assert facilities is not None and facilities.hours == {}  # the valid override applies
         stored = TeamOverrideRepository(kb.store.engine).all()
@@ -411,8 +411,8 @@ def test_a_stored_edit_that_no_longer_validates_is_skipped(
 
         # The file's team can still be edited, with the ETag it is read with: the edit replaces the bad override.
         admin = Principal(name="ada", role="admin")
-        etag = kb.team_status("IT").etag
-        edited = kb.patch_team("it", {"email": "it@x.io"}, admin, frozenset({etag}))
+        etag = kb.teams.status("IT").etag
+        edited = kb.teams.patch("it", {"email": "it@x.io"}, admin, if_match=frozenset({etag}))
         assert edited.status.team.timezone == "Europe/Lisbon" and edited.status.team.email == "it@x.io"
         assert TeamOverrideRepository(kb.store.engine).get("IT")["version"] == 2  # type: ignore[index]
     finally:

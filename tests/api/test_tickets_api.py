@@ -74,7 +74,7 @@ def _time(value: str) -> dt.datetime:
 
 
 def _in_business_hours(kb: KnowledgeBase, team_name: str, instant: dt.datetime) -> bool:
-    team = kb.teams.get(team_name)
+    team = kb.teams.directory.get(team_name)
     assert team is not None
     local = instant.astimezone(team.zone)
     if local.date() in team.holidays:

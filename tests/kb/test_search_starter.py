@@ -31,7 +31,7 @@ def test_off_topic_question_gets_no_answer_and_a_ticket_offer(starter_kb: Knowle
     outcome = starter_kb.search(nonsense)
     assert not outcome.answered
     assert outcome.ticket is not None
-    assert outcome.ticket.suggested_team in starter_kb.teams.names()
+    assert outcome.ticket.suggested_team in starter_kb.teams.directory.names()
     assert outcome.ticket.subject == nonsense
     assert nonsense in outcome.ticket.description
 

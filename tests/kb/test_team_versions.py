@@ -23,7 +23,7 @@ from kb.settings import Settings
 from kb.store.database import AuditRepository
 from kb.store.teams import StaleVersion, TeamOverrideRepository
 from kb.teams import add_business_hours, load_teams
-from kb.teams.editing import EDIT_ATTEMPTS, TeamService
+from kb.teams.service import EDIT_ATTEMPTS, TeamService
 from kb.tickets import NewTicket
 
 ADMIN = Principal(name="ada", role="admin", origin="test")
@@ -35,14 +35,14 @@ def servers(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> 
     """Two servers, started before any edit, each asking the store before every use of the teams."""
     both = [KnowledgeBase(small_settings, embedder=embedder) for _ in range(2)]
     for kb in both:
-        kb.team_service.refresh_every = 0.0
+        kb.teams.refresh_every = 0.0
     yield both
     for kb in both:
         kb.close()
 
 
 def _targets(kb: KnowledgeBase) -> dict[str, float]:
-    it = kb.teams.get("IT")
+    it = kb.teams.directory.get("IT")
     assert it is not None
     return {str(priority): hours for priority, hours in it.first_response_hours.items()}
 
@@ -58,8 +58,8 @@ def test_edits_on_two_servers_both_survive_and_both_servers_compute_the_same_due
     """The issue's run: `normal` 8 → 77 on A, then `high` 4 → 5 on B. B used to merge over its stale copy and
     store {high: 5, normal: 8}; A went on computing due times with high 4."""
     a, b = servers
-    a.patch_team("IT", {"first_response_hours": {"normal": 77}}, ADMIN)
-    b.patch_team("it", {"first_response_hours": {"high": 5}}, ADMIN)
+    a.teams.patch("IT", {"first_response_hours": {"normal": 77}}, ADMIN)
+    b.teams.patch("it", {"first_response_hours": {"high": 5}}, ADMIN)
 
     expected = {"urgent": 1, "high": 5, "normal": 77, "low": 16}
     (row,) = TeamOverrideRepository(a.store.engine).all()
@@ -69,12 +69,12 @@ def test_edits_on_two_servers_both_survive_and_both_servers_compute_the_same_due
     for kb in servers:
         for priority, hours in (("normal", 77), ("high", 5)):
             ticket = _ticket(kb, priority)
-            it = kb.teams.get("IT")
+            it = kb.teams.directory.get("IT")
             assert it is not None
             assert ticket["expected_first_response_by"] == add_business_hours(ticket["created_at"], hours, it)
 
     def due(kb: KnowledgeBase, priority: str) -> dt.datetime:
-        it = kb.teams.get("IT")
+        it = kb.teams.directory.get("IT")
         assert it is not None
         return add_business_hours(MONDAY_MORNING, it.first_response_target(priority), it)
 
@@ -83,56 +83,56 @@ def test_edits_on_two_servers_both_survive_and_both_servers_compute_the_same_due
 
 def test_reads_show_the_other_servers_edit_and_its_etag(servers: list[KnowledgeBase]) -> None:
     a, b = servers
-    tag = b.team_status("IT").etag
-    edited = a.patch_team("IT", {"email": "it@x.io"}, ADMIN)
+    tag = b.teams.status("IT").etag
+    edited = a.teams.patch("IT", {"email": "it@x.io"}, ADMIN)
     assert edited.etag != tag
-    seen = b.team_status("it")
+    seen = b.teams.status("it")
     assert seen.status.team.email == "it@x.io" and seen.etag == edited.etag
-    assert [s.team.email for s in b.team_statuses() if s.team.name == "IT"] == ["it@x.io"]
+    assert [s.team.email for s in b.teams.statuses() if s.team.name == "IT"] == ["it@x.io"]
     # A team created on A is known to B's tickets.
-    a.put_team("Legal", {"timezone": "Europe/Warsaw", "first_response_hours": {"normal": 3}}, ADMIN)
+    a.teams.replace("Legal", {"timezone": "Europe/Warsaw", "first_response_hours": {"normal": 3}}, ADMIN)
     assert b.create_ticket(NewTicket("NDA", "Please review", "maria", team="legal"))[0]["team"] == "Legal"
 
 
 def test_a_stale_if_match_is_refused_and_changes_nothing(servers: list[KnowledgeBase]) -> None:
     a, b = servers
-    read_on_b = b.team_status("IT").etag
-    a.patch_team("IT", {"first_response_hours": {"normal": 77}}, ADMIN)
+    read_on_b = b.teams.status("IT").etag
+    a.teams.patch("IT", {"first_response_hours": {"normal": 77}}, ADMIN)
     before = TeamOverrideRepository(a.store.engine).all()
     updates = len(a.store.audit.recent(100))
 
     with pytest.raises(PreconditionFailed) as refused:
-        b.patch_team("IT", {"first_response_hours": {"high": 5}}, ADMIN, frozenset({read_on_b}))
+        b.teams.patch("IT", {"first_response_hours": {"high": 5}}, ADMIN, if_match=frozenset({read_on_b}))
     assert refused.value.field == "If-Match"
     with pytest.raises(PreconditionFailed):
-        b.put_team("IT", {"timezone": "UTC"}, ADMIN, frozenset({read_on_b}))
+        b.teams.replace("IT", {"timezone": "UTC"}, ADMIN, if_match=frozenset({read_on_b}))
     assert TeamOverrideRepository(a.store.engine).all() == before
     assert len(a.store.audit.recent(100)) == updates
     assert _targets(b)["high"] == 4
 
     # The current tag (read again) and "*" match; after that edit, the tag it replaced no longer does.
-    current = b.team_status("IT").etag
-    edited = b.patch_team("IT", {"first_response_hours": {"high": 5}}, ADMIN, frozenset({'"0-x"', current}))
+    current = b.teams.status("IT").etag
+    edited = b.teams.patch("IT", {"first_response_hours": {"high": 5}}, ADMIN, if_match=frozenset({'"0-x"', current}))
     assert _targets(a) == {"urgent": 1, "high": 5, "normal": 77, "low": 16}
-    b.patch_team("IT", {"email": "it@x.io"}, ADMIN, frozenset({"*"}))
+    b.teams.patch("IT", {"email": "it@x.io"}, ADMIN, if_match=frozenset({"*"}))
     with pytest.raises(PreconditionFailed):
-        a.patch_team("IT", {"email": "x@x.io"}, ADMIN, frozenset({edited.etag}))
+        a.teams.patch("IT", {"email": "x@x.io"}, ADMIN, if_match=frozenset({edited.etag}))
 
 
 def test_if_match_on_a_team_that_does_not_exist(servers: list[KnowledgeBase]) -> None:
     a, _ = servers
     with pytest.raises(PreconditionFailed):  # a PUT would create it: nothing matches a team not there
-        a.put_team("Legal", {"timezone": "UTC"}, ADMIN, frozenset({"*"}))
+        a.teams.replace("Legal", {"timezone": "UTC"}, ADMIN, if_match=frozenset({"*"}))
     with pytest.raises(NotFound):  # a PATCH would be a 404 anyway: that comes first
-        a.patch_team("Legal", {"timezone": "UTC"}, ADMIN, frozenset({"*"}))
+        a.teams.patch("Legal", {"timezone": "UTC"}, ADMIN, if_match=frozenset({"*"}))
     assert TeamOverrideRepository(a.store.engine).all() == []
 
 
 def test_a_file_team_has_a_stable_etag_that_names_the_team(servers: list[KnowledgeBase]) -> None:
     a, b = servers
-    assert a.team_status("IT").etag == b.team_status("it").etag == a.team_status("IT").etag
-    assert a.team_status("IT").etag.startswith('"0-')
-    assert a.team_status("IT").etag != a.team_status("HR").etag
+    assert a.teams.status("IT").etag == b.teams.status("it").etag == a.teams.status("IT").etag
+    assert a.teams.status("IT").etag.startswith('"0-')
+    assert a.teams.status("IT").etag != a.teams.status("HR").etag
 
 
 def test_edits_racing_on_two_servers_all_survive(servers: list[KnowledgeBase]) -> None:
@@ -146,14 +146,14 @@ def test_edits_racing_on_two_servers_all_survive(servers: list[KnowledgeBase]) -
     def edit(kb: KnowledgeBase, target: str, priority: str) -> None:
         start.wait()
         try:
-            kb.patch_team("IT", {target: {priority: 100}}, ADMIN)
+            kb.teams.patch("IT", {target: {priority: 100}}, ADMIN)
         except BaseException as exc:
             errors.append(exc)
 
     def create(kb: KnowledgeBase) -> None:
         start.wait()
         try:
-            kb.put_team("Legal", {"timezone": "UTC"}, ADMIN)
+            kb.teams.replace("Legal", {"timezone": "UTC"}, ADMIN)
         except BaseException as exc:
             errors.append(exc)
 
@@ -168,7 +168,7 @@ def test_edits_racing_on_two_servers_all_survive(servers: list[KnowledgeBase]) -
 
     assert errors == []
     for kb in servers:
-        it = kb.teams.get("IT")
+        it = kb.teams.directory.get("IT")
         assert it is not None
         assert it.first_response_hours == it.resolution_hours == dict.fromkeys(priorities, 100)
     versions = {row["name"]: row["version"] for row in TeamOverrideRepository(servers[0].store.engine).all()}
@@ -181,7 +181,7 @@ def test_an_edit_that_keeps_losing_the_race_is_a_conflict(
     """Another server's write between every read and write of this one: after EDIT_ATTEMPTS the edit gives up
     with a 409 and has written nothing."""
     a, b = servers
-    repository: TeamOverrideRepository = a.team_service._overrides
+    repository: TeamOverrideRepository = a.teams._overrides
     real_get = repository.get
     attempts = 0
 
@@ -189,12 +189,12 @@ def test_an_edit_that_keeps_losing_the_race_is_a_conflict(
         nonlocal attempts
         attempts += 1
         row = real_get(name)
-        b.patch_team("IT", {"keywords": [f"race-{attempts}"]}, ADMIN)  # lands after the read
+        b.teams.patch("IT", {"keywords": [f"race-{attempts}"]}, ADMIN)  # lands after the read
         return row
 
     monkeypatch.setattr(repository, "get", read_then_lose)
     with pytest.raises(Conflict):
-        a.patch_team("IT", {"email": "it@x.io"}, ADMIN)
+        a.teams.patch("IT", {"email": "it@x.io"}, ADMIN)
     assert attempts == EDIT_ATTEMPTS
     row = real_get("IT")
     assert row is not None and row["config"]["keywords"] == [f"race-{EDIT_ATTEMPTS}"] and "@x.io" not in str(row)
@@ -235,9 +235,9 @@ def test_an_old_store_gains_versions(small_settings: Settings, embedder: Sentenc
     kb = KnowledgeBase(small_settings, embedder=embedder)
     try:
         assert _targets(kb) == {"normal": 77}
-        view = kb.team_status("IT")
+        view = kb.teams.status("IT")
         assert view.etag.startswith('"1-')
-        kb.patch_team("IT", {"first_response_hours": {"high": 5}}, ADMIN, frozenset({view.etag}))
+        kb.teams.patch("IT", {"first_response_hours": {"high": 5}}, ADMIN, if_match=frozenset({view.etag}))
         (row,) = TeamOverrideRepository(kb.store.engine).all()
         assert row["version"] == 2 and row["config"]["first_response_hours"] == {"normal": 77, "high": 5}
     finally:
@@ -281,7 +281,7 @@ def test_other_uses_reload_within_the_refresh_interval_and_team_reads_at_once(
         assert it is not None
         return it.first_response_target("normal")
 
-    small_kb.patch_team("IT", {"first_response_hours": {"normal": 77}}, ADMIN)  # on another server
+    small_kb.teams.patch("IT", {"first_response_hours": {"normal": 77}}, ADMIN)  # on another server
     clock.now += mine.refresh_every / 2
     assert [normal() for _ in range(100)] == [8] * 100
     assert queries == 0
@@ -290,10 +290,10 @@ def test_other_uses_reload_within_the_refresh_interval_and_team_reads_at_once(
     assert [normal() for _ in range(100)] == [77] * 100
     assert queries == 1
 
-    small_kb.patch_team("IT", {"first_response_hours": {"high": 5}}, ADMIN)
+    small_kb.teams.patch("IT", {"first_response_hours": {"high": 5}}, ADMIN)
     view = mine.status("IT")  # no time has passed, but a team read asks
     assert view.status.team.first_response_hours["high"] == 5
-    assert view.etag == small_kb.team_status("IT").etag
+    assert view.etag == small_kb.teams.status("IT").etag
 
 
 @pytest.mark.parametrize(
@@ -306,13 +306,13 @@ def test_other_uses_reload_within_the_refresh_interval_and_team_reads_at_once(
 def test_a_store_that_cannot_be_read_leaves_the_teams_in_memory(
     small_kb: KnowledgeBase, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, fault: Exception
 ) -> None:
-    small_kb.team_service.refresh_every = 0.0
+    small_kb.teams.refresh_every = 0.0
 
     def broken() -> tuple[int, int]:
         raise fault
 
-    monkeypatch.setattr(small_kb.team_service._overrides, "generation", broken)
+    monkeypatch.setattr(small_kb.teams._overrides, "generation", broken)
     for _ in range(3):
-        assert small_kb.teams.get("IT") is not None
-        assert small_kb.team_status("IT").status.team.name == "IT"
+        assert small_kb.teams.directory.get("IT") is not None
+        assert small_kb.teams.status("IT").status.team.name == "IT"
     assert sum("teams not reloaded" in r.message for r in caplog.records) == 1

@@ -232,6 +232,11 @@ class TeamService:
         team, version = entry
         return TeamView(team_status(team, self._moment(at)), entity_tag(team, version))
 
+    @property
+    def directory(self) -> TeamDirectory:
+        """The teams as loaded, edits applied: what routing, due times and metrics read."""
+        return self._directory
+
     def view(self, edited: VersionedTeam) -> TeamView:
         """An edited team's status now, with its new ETag."""
         return TeamView(team_status(edited.team, self._clock()), edited.etag)
@@ -252,9 +257,9 @@ class TeamService:
     # Editing -------------------------------------------------------------------------------------------
     def replace(
         self, name: str, config: Mapping[str, Any], editor: Principal, *, if_match: Collection[str] | None = None
-    ) -> tuple[VersionedTeam, bool]:
+    ) -> tuple[TeamView, bool]:
         """Create or replace the team `name` with `config` (a whole team: omitted fields take their defaults).
-        Returns the team and whether it is new. `if_match`: see `patch`; a team that does not exist yet matches
+        Returns the team's view and whether it is new. `if_match`: see `patch`; a team that does not exist yet matches
         none, not even "*"."""
         self._authorize(editor)
         key = self._path_name(name)
@@ -263,11 +268,11 @@ class TeamService:
             return validate_team({**config, "name": self._body_name(config, key, current)})
 
         edited, before = self._edit(key, build, editor, if_match, must_exist=False)
-        return edited, before is None
+        return self.view(edited), before is None
 
     def patch(
         self, name: str, changes: Mapping[str, Any], editor: Principal, *, if_match: Collection[str] | None = None
-    ) -> VersionedTeam:
+    ) -> TeamView:
         """Merge `changes` over the team as stored now (JSON Merge Patch) and validate the result.
 
         `if_match`: the entity tags (quoted, as `entity_tag` makes them; "*" for any) of which the stored team's
@@ -282,7 +287,7 @@ class TeamService:
             return validate_team({**merged, "name": self._body_name(changes, current.name, current)})
 
         edited, _ = self._edit(name, build, editor, if_match, must_exist=True)
-        return edited
+        return self.view(edited)
 
     def _edit(
         self,
