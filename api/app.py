@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = KnowledgeBase(settings, embedder=embedder)
-        kb.embedder  # load the model at start-up, not on the first request  # noqa: B018
+        kb.indexing.embedder  # load the model at start-up, not on the first request  # noqa: B018
         app.state.kb = kb
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
@@ -70,7 +70,7 @@ async def _maintain(kb: KnowledgeBase) -> None:
     """Close old resolved tickets and flag SLA risk, now and every `maintenance_seconds`."""
     while True:
         try:
-            await asyncio.to_thread(kb.maintain)
+            await asyncio.to_thread(kb.tickets.maintain)
         except Exception:  # keep the loop alive: the next round retries
             log.exception("ticket maintenance failed")
         await asyncio.sleep(kb.settings.maintenance_seconds)

@@ -50,7 +50,7 @@ def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> dict
     """Per split, and "all"."""
     rows: dict[str, list[tuple[list[float], float, bool, bool]]] = {}
     with dataset_kb(dataset, embedder, Settings()) as (kb, _):
-        searcher = kb.searcher()
+        searcher = kb.indexing.searcher()
         print(f"{dataset.name}: {searcher.calibration}")
         for query in dataset.queries + dataset.unanswerable:
             retrieval = searcher.retrieve(searcher.spelled(query.text))  # as /v1/search does

@@ -45,11 +45,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as `python bench/load_run.py` from anywhere
+    sys.path.insert(0, str(REPO))
 QUERIES_FILE = REPO / "bench" / "questions" / "starter" / "queries.jsonl"
 SERVER_START_TIMEOUT_S = 600.0
+SERVER_STOP_TIMEOUT_S = 30.0
 PHASES = ("load", "burst", "writers", "connections")
 
 import httpx  # noqa: E402
+
+from harness import server  # noqa: E402
+from harness.server import free_port, wait_ready  # noqa: E402, F401  (kill_loop.py imports them from here)
 
 
 def log(message: str) -> None:
@@ -59,66 +65,20 @@ def log(message: str) -> None:
 # --- The server -----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def server_environment(repo: Path, data_dir: Path, articles_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    env = server.server_environment(data_dir, articles_dir, code=repo)
     env.setdefault("KB_RATE_LIMIT_PER_MINUTE", "0")  # a handful of clients send thousands a minute on purpose
-    env.update(
-        KB_DATA_DIR=str(data_dir),
-        KB_ARTICLES_DIR=str(articles_dir),
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p),
-    )
     return env
 
 
 def start_server(repo: Path, env: dict[str, str], port: int, log_path: Path, reindex: bool) -> subprocess.Popen[bytes]:
     """`kb serve` from `repo` (run as a module, so an older checkout serves its own code)."""
-    command = [sys.executable, "-m", "kb.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if not reindex:
-        command.append("--no-reindex")
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(command, cwd=repo, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> float:
-    started = time.perf_counter()
-    with httpx.Client(base_url=base, timeout=5.0) as probe:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"kb serve exited with {process.returncode}:\n{tail(log_path)}")
-            if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"kb serve not ready after {timeout:.0f}s:\n{tail(log_path)}")
-            try:
-                if probe.get("/readyz").status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+    command = server.KB_SERVE if reindex else server.KB_SERVE_NO_REINDEX
+    return server.start(command, port, env, log_path, cwd=repo)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
+    server.stop(process, SERVER_STOP_TIMEOUT_S)
 
 
 @contextmanager
@@ -126,17 +86,21 @@ def served(repo: Path, work: Path) -> Iterator[str]:
     """A `kb serve` over a fresh copy of the bundled articles in `work`; yields its base URL."""
     articles = work / "articles"
     shutil.copytree(REPO / "articles", articles)
-    port = free_port()
     log_path = work / "serve.log"
     env = server_environment(repo, work / "data", articles)
-    process = start_server(repo, env, port, log_path, reindex=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        ready = wait_ready(base, process, log_path, SERVER_START_TIMEOUT_S)
-        log(f"kb serve ({repo}) ready at {base} after {ready:.1f}s (indexing included); log: {log_path}")
-        yield base
-    finally:
-        stop(process)
+    with server.running_server(
+        server.KB_SERVE,
+        env,
+        log_path,
+        timeout=SERVER_START_TIMEOUT_S,
+        cwd=repo,
+        stop_timeout=SERVER_STOP_TIMEOUT_S,
+    ) as running:
+        log(
+            f"kb serve ({repo}) ready at {running.base} after {running.ready_seconds:.1f}s (indexing included); "
+            f"log: {log_path}"
+        )
+        yield running.base
 
 
 # --- Measuring ------------------------------------------------------------------------------------------------

@@ -1,12 +1,6 @@
-"""Build, persist and load the search index: incremental (content hashes) and atomic (generation folders).
+"""Build and persist the search index: incremental (content hashes) and atomic (generation folders).
 
-Layout of the index root:
-    CURRENT            name of the live generation folder, replaced atomically (os.replace)
-    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies),
-                       vocabulary.json (word counts, for query spelling), meta.json (with the calibration)
-
-    .build.lock        the build lock: one build at a time per index root (an OS lock, so a killed builder's
-                       lock goes with it)
+The layout of an index root is described in indexer.generation; reading a generation is indexer.load's job.
 
 A build writes a fresh generation folder and only then swaps CURRENT, so a crash or kill at any moment
 leaves the previous generation live and loadable. Stale generations are removed on the next build, which
@@ -30,19 +24,38 @@ from typing import Any, Protocol
 import numpy as np
 from filelock import FileLock, Timeout
 
+from indexer.analysis import word_counts
 from indexer.chunking import Chunk, SourceRecord, chunk_records
 from indexer.embedders import Embedder, Vectors
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
+from indexer.generation import (
+    CHUNKS,
+    FORMAT_VERSION,
+    KEYWORDS,
+    LOCK,
+    META,
+    POINTER,
+    VECTORS,
+    VOCABULARY,
+    current_generation,
+)
+from indexer.hybrid import HybridIndex
 from indexer.keyword_index import Bm25KeywordIndex
-from indexer.spelling import word_counts
+from indexer.load import load_index
 from indexer.vector_index import FaissVectorIndex
 
-log = logging.getLogger(__name__)
+# `current_generation` is also read here by callers from before the layout had its own module.
+__all__ = [
+    "BuildReport",
+    "Calibrator",
+    "IndexDocument",
+    "Progress",
+    "build_index",
+    "build_lock",
+    "current_generation",
+]
 
-FORMAT_VERSION = 2  # 2: raw term frequencies instead of bm25s scores
-POINTER = "CURRENT"
-VOCABULARY = "vocabulary.json"
-LOCK = ".build.lock"
+log = logging.getLogger(__name__)
 
 
 class Calibrator(Protocol):
@@ -55,7 +68,7 @@ class Calibrator(Protocol):
     @property
     def version(self) -> str: ...
 
-    def __call__(self, index: LoadedIndex) -> dict[str, Any]: ...
+    def __call__(self, index: HybridIndex) -> dict[str, Any]: ...
 
 
 class Progress(Protocol):
@@ -86,30 +99,8 @@ class BuildReport:
     changed: bool
 
 
-@dataclass
-class LoadedIndex:
-    """A generation loaded into memory, ready to search."""
-
-    vectors: FaissVectorIndex
-    keywords: Bm25KeywordIndex
-    rows: list[Chunk]  # row position -> the chunk it holds (the id map)
-    docs: dict[str, dict[str, Any]]
-    meta: dict[str, Any]
-    generation: str
-    vocabulary: dict[str, int] = field(default_factory=dict)  # word -> count over the chunks
-
-
 def _chunk_params(max_words: int, overlap: int) -> dict[str, int]:
     return {"max_words": max_words, "overlap": overlap}
-
-
-def current_generation(root: Path) -> Path | None:
-    pointer = root / POINTER
-    if not pointer.is_file():
-        return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    folder = root / name
-    return folder if name and folder.is_dir() else None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -172,69 +163,7 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
             entry.unlink(missing_ok=True)
 
 
-def read_meta(root: Path) -> dict[str, Any] | None:
-    generation = current_generation(root)
-    if generation is None:
-        return None
-    meta: dict[str, Any] = json.loads((generation / "meta.json").read_text(encoding="utf-8"))
-    return meta
-
-
-def load_index(root: Path, model_name: str, dimension: int) -> LoadedIndex:
-    """Load the live generation, refusing one built with another model."""
-    generation = current_generation(root)
-    if generation is None:
-        raise IndexMissingError(f"no index in {root}: run `kb index` first")
-    try:
-        meta = json.loads((generation / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"index metadata in {generation} is unreadable: {exc}") from exc
-    if meta.get("model") != model_name or meta.get("dimension") != dimension:
-        raise IndexMismatchError(
-            f"the index in {root} was built with model {meta.get('model')!r} ({meta.get('dimension')} dims) "
-            f"but the configured model is {model_name!r} ({dimension} dims); "
-            "rebuild it with `kb index --rebuild`"
-        )
-    if meta.get("format") != FORMAT_VERSION:
-        raise IndexMismatchError(f"the index in {root} has format {meta.get('format')}; rebuild it")
-    try:
-        return _load_files(generation, meta)
-    except Exception as exc:  # FAISS, SciPy and JSON each fail their own way on a damaged file
-        # The cause (with file paths) is for the log; the message may reach an API client.
-        raise IndexDamagedError(
-            f"index generation {generation.name} is damaged; rebuild it with `kb index --rebuild`"
-        ) from exc
-
-
-def _load_files(generation: Path, meta: dict[str, Any]) -> LoadedIndex:
-    rows = [
-        Chunk(**json.loads(line))
-        for line in (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-        if line
-    ]
-    vocabulary_file = generation / VOCABULARY
-    vocabulary = (
-        json.loads(vocabulary_file.read_text(encoding="utf-8"))
-        if vocabulary_file.is_file()
-        else word_counts(r.embedding_text for r in rows)  # a generation written before the file existed
-    )
-    loaded = LoadedIndex(
-        vectors=FaissVectorIndex.load(generation / "vectors.faiss"),
-        keywords=Bm25KeywordIndex.load(generation / "keyword"),
-        rows=rows,
-        docs=meta["docs"],
-        meta=meta,
-        generation=generation.name,
-        vocabulary=vocabulary,
-    )
-    if not loaded.vectors.size == len(rows) == loaded.keywords.size:
-        raise ValueError(
-            f"{loaded.vectors.size} vectors, {loaded.keywords.size} keyword rows and {len(rows)} chunks do not match"
-        )
-    return loaded
-
-
-def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[LoadedIndex | None, dict[str, Any]]:
+def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[HybridIndex | None, dict[str, Any]]:
     """The live generation if its vectors can be reused with this model and chunking."""
     try:
         previous = load_index(root, embedder.name, embedder.dimension)
@@ -244,7 +173,7 @@ def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[L
     if previous.meta.get("chunking") != params:
         log.info("full rebuild: chunking parameters changed")
         return None, {}
-    return previous, previous.docs
+    return previous, dict(previous.docs)
 
 
 def build_index(
@@ -291,7 +220,7 @@ def _build(
     removed = sorted(set(previous_docs) - new_ids)
     calibrated = calibrator is None or (previous is not None and _calibrated(previous.meta, calibrator.version))
     if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents) and calibrated:
-        return BuildReport([], sorted(unchanged_ids), [], len(previous.rows), previous.generation, False)
+        return BuildReport([], sorted(unchanged_ids), [], previous.size, previous.generation, False)
 
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
     texts = [c.embedding_text for chunks in chunks_by_doc.values() for c in chunks]
@@ -306,8 +235,8 @@ def _build(
     for doc in documents:
         if doc.doc_id in unchanged_ids and previous is not None:
             old_rows = previous_docs[doc.doc_id]["rows"]
-            doc_rows = [previous.rows[r] for r in old_rows]
-            vectors = previous.vectors.vectors(np.asarray(old_rows, dtype=np.int64))
+            doc_rows = [previous.chunk(r) for r in old_rows]
+            vectors = previous.stored_vectors(np.asarray(old_rows, dtype=np.int64))
         else:
             chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
             doc_rows = chunks
@@ -327,13 +256,13 @@ def _build(
     staging = root / f".{generation}"
     staging.mkdir()
     vector_index = FaissVectorIndex.build(all_vectors, embedder.dimension)
-    vector_index.save(staging / "vectors.faiss")
+    vector_index.save(staging / VECTORS)
     keyword_texts = [r.embedding_text for r in rows]
     keyword_index = Bm25KeywordIndex.build(keyword_texts)
-    keyword_index.save(staging / "keyword")
+    keyword_index.save(staging / KEYWORDS)
     vocabulary = word_counts(keyword_texts)
     _write_json(staging / VOCABULARY, vocabulary)
-    with (staging / "chunks.jsonl").open("w", encoding="utf-8") as out:
+    with (staging / CHUNKS).open("w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
     meta: dict[str, Any] = {
@@ -347,9 +276,9 @@ def _build(
         "docs": docs_meta,
     }
     if calibrator is not None:
-        staged = LoadedIndex(vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary)
+        staged = HybridIndex(vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary)
         meta["calibration"] = calibrator(staged)
-    _write_json(staging / "meta.json", meta)
+    _write_json(staging / META, meta)
     os.replace(staging, root / generation)
     _swap_pointer(root, generation)
     # The previous generation stays one more build: a server that read the old pointer a moment ago may still

@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+from indexer.analysis import WORD
+
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away
 CACHE_SIZE = 4096
 MAX_CORRECTIONS = 10  # words looked up per text (cached words are free)
-
-
-def word_counts(texts: Iterable[str]) -> dict[str, int]:
-    """Lower-cased words (letters only) and how often each occurs: the vocabulary a correction may use."""
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(word.lower() for word in _WORD.findall(text))
-    return dict(counts)
 
 
 @functools.cache
@@ -71,7 +63,7 @@ class SpellingCorrector:
                 budget[0] -= 1
             return self.suggest(word) or word
 
-        return _WORD.sub(fix, text)
+        return WORD.sub(fix, text)
 
     def suggest(self, word: str) -> str | None:
         key = word.lower()

@@ -19,8 +19,11 @@ class RowFilter:
         self.mask = mask
         self._ids = np.flatnonzero(mask).astype(np.int64)  # the selector reads this buffer: keep it alive
         self.selector = faiss.IDSelectorBatch(self._ids)
-        # Per-term BM25 postings with statistics over these rows only (see Bm25KeywordIndex.scores).
-        self.keyword_postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
+
+    @property
+    def allows_none(self) -> bool:
+        """True when no row is allowed: a search over it can only come back empty."""
+        return not len(self._ids)
 
 
 class FaissVectorIndex:

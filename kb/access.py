@@ -28,6 +28,8 @@ class Principal:
 
 
 LOCAL_ADMIN = Principal(name="local-admin", role="admin")
+# Who reads when nobody says: someone in no group, who sees only articles meant for everyone.
+EVERYONE = Principal(name="anonymous")
 
 
 def can_read_article(principal: Principal, audience: Iterable[str]) -> bool:
@@ -50,6 +52,23 @@ def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
     return requester == principal.name or can_work_ticket(principal, team)
 
 
+def can_work_tickets(principal: Principal) -> bool:
+    """Agents and admins work tickets (whose teams is can_work_ticket's question); employees only file theirs.
+    An agent or admin opening someone else's ticket is audited."""
+    return principal.role in ("agent", "admin")
+
+
+def can_read_every_ticket(principal: Principal) -> bool:
+    """Admins see every ticket of every team, including teams no longer configured."""
+    return principal.role == "admin"
+
+
+def can_file_ticket_for_others(principal: Principal) -> bool:
+    """Only the local admin (the person at the server) names a ticket's requester; a signed-in user's ticket is
+    always filed under their own name."""
+    return principal.name == LOCAL_ADMIN.name
+
+
 def can_edit_teams(principal: Principal) -> bool:
     """Only admins change teams (hours, holidays, channels, targets); every signed-in reader may see them."""
     return principal.role == "admin"
@@ -65,6 +84,12 @@ def can_view_metrics(principal: Principal, team: str | None) -> bool:
     if team is None:
         return bool(principal.teams)
     return can_work_ticket(principal, team)
+
+
+def can_view_all_metrics(principal: Principal) -> bool:
+    """Without a team named, admins get the metrics of the whole service (teams no longer configured and NPS
+    answers naming no team included); agents get only their own teams combined."""
+    return principal.role == "admin"
 
 
 def can_manage_webhooks(principal: Principal) -> bool:

@@ -8,10 +8,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.errors import NotFound
-from kb.store.event_log import Announcement, EventLogRepository
+
+if TYPE_CHECKING:  # the store records announcements: a runtime import would be circular
+    from kb.store.event_log import EventLogRepository
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,16 @@ class Event:
     data: dict[str, Any]  # JSON-ready: what a receiver needs without calling back
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     id: int | None = None  # the recorded event's id: the same on a re-dispatch, so receivers can drop repeats
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """An event to record with a change, in its transaction. `about_message`: it concerns the reply or note
+    written with it."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    about_message: bool = False
 
 
 Subscriber = Callable[[Event], None]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from kb.access import Principal
 from kb.errors import Conflict, InvalidInput
-from kb.store.tickets import SurveyRepository
+from kb.store.surveys import ArticleFeedback, NpsAnswer, SurveyRepository
 
 MAX_COMMENT = 2000
+NPS_SCORES = (0, 10)  # how likely to recommend: 0 not at all, 10 certainly
 
 
 def quarter_of(at: datetime) -> str:
@@ -24,28 +24,27 @@ class SurveyService:
 
     def answer_nps(
         self, reader: Principal, score: int, comment: str | None = None, team: str | None = None
-    ) -> dict[str, Any]:
-        if not 0 <= score <= 10:
-            raise InvalidInput("`score` must be 0 to 10", field="score")
+    ) -> NpsAnswer:
+        low, high = NPS_SCORES
+        if not low <= score <= high:
+            raise InvalidInput(f"`score` must be {low} to {high}", field="score")
         if comment is not None and len(comment) > MAX_COMMENT:
             raise InvalidInput(f"`comment` is longer than {MAX_COMMENT} characters", field="comment")
         now = self._clock()
         quarter = quarter_of(now)
         stored = self._repository.add_nps(
-            {
-                "user": reader.name,
-                "quarter": quarter,
-                "score": score,
-                "comment": (comment or "").strip() or None,
-                "team": team,
-                "at": now,
-            }
+            NpsAnswer(
+                user=reader.name,
+                quarter=quarter,
+                score=score,
+                comment=(comment or "").strip() or None,
+                team=team,
+                at=now,
+            )
         )
         if stored is None:
             raise Conflict(f"you have already answered the survey for {quarter}; thank you", field="score")
         return stored
 
     def feedback(self, article_id: str, reader: Principal, kind: str, query: str | None = None) -> None:
-        self._repository.add_feedback(
-            {"article_id": article_id, "user": reader.name, "kind": kind, "query": query, "at": self._clock()}
-        )
+        self._repository.add_feedback(ArticleFeedback(article_id, reader.name, kind, query, self._clock()))

@@ -7,13 +7,13 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from kb.access import LOCAL_ADMIN, ROLES, Principal
 from kb.best_effort import BestEffortWrites
 from kb.errors import InvalidInput, NotFound, Unauthorized
 from kb.recent import RecentMap
-from kb.store.database import AuditRepository, UserRepository
+from kb.store.audit import AuditEntry, AuditRepository
+from kb.store.users import StoredUser, UserRepository
 
 
 def hash_token(token: str) -> str:
@@ -55,7 +55,7 @@ class UserService:
 
     def add(
         self, name: str, *, email: str, role: str, groups: Sequence[str] = (), teams: Sequence[str] = ()
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[StoredUser, str]:
         """Create a user; returns the user and their token, which is never shown or stored again."""
         name = name.strip()
         if not name:
@@ -71,9 +71,13 @@ class UserService:
             raise InvalidInput(f"a user named {name!r} already exists", field="name")
         token = secrets.token_urlsafe(32)
         user = self._repository.add(
-            {"name": name, "email": email.strip(), "role": role, "groups": _names(groups), "teams": _names(teams)},
-            hash_token(token),
-            self._clock() + timedelta(days=self._token_days),
+            name=name,
+            email=email.strip(),
+            role=role,  # narrowed to Role by the check against ROLES above
+            groups=_names(groups),
+            teams=_names(teams),
+            token_hash=hash_token(token),
+            expires_at=self._clock() + timedelta(days=self._token_days),
         )
         self._audit.add(
             actor="cli",
@@ -81,12 +85,12 @@ class UserService:
             target=name,
             origin="cli",
             role=role,
-            groups=user["groups"],
-            teams=user["teams"],
+            groups=list(user.groups),
+            teams=list(user.teams),
         )
         return user, token
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[StoredUser]:
         return self._repository.all()
 
     def revoke(self, name: str) -> int:
@@ -94,7 +98,7 @@ class UserService:
         user = self._repository.by_name(name)
         if user is None:
             raise NotFound(f"no user {name!r}", field="name")
-        count = self._repository.revoke(int(user["id"]), self._clock())
+        count = self._repository.revoke(user.id, self._clock())
         self._audit.add(actor="cli", action="user.revoke", target=name, origin="cli", tokens=count)
         return count
 
@@ -111,13 +115,13 @@ class UserService:
             raise Unauthorized("the token is unknown, revoked or expired")
         if self._sign_in_due((token_hash, origin), now):
             self._best_effort.attempt(
-                "audit", lambda: self._audit.add(actor=user["name"], action="auth.sign_in", origin=origin)
+                "audit", lambda: self._audit.add(actor=user.name, action="auth.sign_in", origin=origin)
             )
         return Principal(
-            name=user["name"],
-            role=user["role"],
-            groups=frozenset(user["groups"]),
-            teams=frozenset(user["teams"]),
+            name=user.name,
+            role=user.role,
+            groups=frozenset(user.groups),
+            teams=frozenset(user.teams),
             origin=origin,
         )
 
@@ -128,3 +132,7 @@ class UserService:
                 return False
             self._sign_ins.put(key, None, now.timestamp())
             return True
+
+    def audit_trail(self, limit: int = 50) -> Sequence[AuditEntry]:
+        """The audit log, newest first: sign-ins, permission and article changes, agents' ticket views."""
+        return self._audit.recent(limit)

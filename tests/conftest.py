@@ -1,4 +1,9 @@
-"""Shared fixtures: one real model per session, the starter KB indexed once, fresh small KBs per test."""
+"""Shared fixtures: one real model per session, the starter KB indexed once, fresh small KBs per test.
+
+`embedder` is the deterministic `HashingEmbedder` unless the test module is marked `real_model`
+(`pytestmark = pytest.mark.real_model`): only tests whose assertions depend on real ranking or answers pay for
+MiniLM. The starter KB (`starter_kb`, `client`) is always indexed with the real model, and the tests that use it are
+marked `real_model` here, so `-m "not real_model"` selects exactly the tests that never load it."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from indexer.embedders import Embedder
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+from tests.fakes import HashingEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -56,10 +63,37 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+REAL_MODEL = "real_model"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{REAL_MODEL}: loads the real MiniLM (assertions depend on its ranking); run by default and in CI"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests over the starter KB load the real model whatever their module says: mark them so."""
+    for item in items:
+        if "real_embedder" in getattr(item, "fixturenames", ()):
+            item.add_marker(REAL_MODEL)
+
+
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def real_embedder() -> SentenceTransformerEmbedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="module")
+def embedder(request: pytest.FixtureRequest) -> Embedder:
+    """The real model in a module marked `real_model`, the instant deterministic fake everywhere else.
+
+    Module-scoped, so that a module's own module-scoped fixtures (a KB built once per file) can use it."""
+    if request.node.get_closest_marker(REAL_MODEL) is not None:
+        real: SentenceTransformerEmbedder = request.getfixturevalue("real_embedder")
+        return real
+    return HashingEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -76,18 +110,18 @@ def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def starter_kb(starter_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
-    """The bundled starter KB, indexed once; tests must not change it."""
-    kb = KnowledgeBase(starter_settings, embedder=embedder)
-    kb.index()
+def starter_kb(starter_settings: Settings, real_embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
+    """The bundled starter KB, indexed once with the real model; tests must not change it."""
+    kb = KnowledgeBase(starter_settings, embedder=real_embedder)
+    kb.indexing.build()
     yield kb
     kb.close()
 
 
 @pytest.fixture(scope="session")
-def client(starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
-    """The API over the starter KB (the index is already built by `starter_kb`)."""
-    with TestClient(create_app(starter_kb.settings, embedder=embedder)) as test_client:
+def client(starter_kb: KnowledgeBase, real_embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+    """The API over the starter KB (the index is already built by `starter_kb`, with the real model)."""
+    with TestClient(create_app(starter_kb.settings, embedder=real_embedder)) as test_client:
         yield test_client
 
 
@@ -105,24 +139,34 @@ def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
 
 
 @pytest.fixture
-def small_kb(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
+def small_kb(small_settings: Settings, embedder: Embedder) -> Iterator[KnowledgeBase]:
     kb = KnowledgeBase(small_settings, embedder=embedder)
     yield kb
     kb.close()
 
 
 @pytest.fixture(scope="session")
-def small_index_template(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
-    """A data dir (index + SQLite) for the `small_articles` set, built once; copy it, never change it."""
-    root = tmp_path_factory.mktemp("small-template")
-    articles = copy_small_articles(root / "articles")
-    kb = KnowledgeBase(
-        Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0),
-        embedder=embedder,
-    )
-    kb.index()
-    kb.close()
-    return root / "data"
+def small_index_templates() -> dict[str, Path]:
+    """Built `small_articles` data dirs by embedder name: the fake's and the real model's indexes differ."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def small_index_template(
+    tmp_path_factory: pytest.TempPathFactory, small_index_templates: dict[str, Path], embedder: Embedder
+) -> Path:
+    """A data dir (index + SQLite) for the `small_articles` set, built once per embedder; copy it, never change it."""
+    if embedder.name not in small_index_templates:
+        root = tmp_path_factory.mktemp("small-template")
+        articles = copy_small_articles(root / "articles")
+        kb = KnowledgeBase(
+            Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0),
+            embedder=embedder,
+        )
+        kb.indexing.build()
+        kb.close()
+        small_index_templates[embedder.name] = root / "data"
+    return small_index_templates[embedder.name]
 
 
 @pytest.fixture
@@ -133,9 +177,7 @@ def indexed_small_settings(small_settings: Settings, small_index_template: Path)
 
 
 @pytest.fixture
-def indexed_small_kb(
-    indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> Iterator[KnowledgeBase]:
+def indexed_small_kb(indexed_small_settings: Settings, embedder: Embedder) -> Iterator[KnowledgeBase]:
     """A KnowledgeBase over a private, already indexed copy of `small_articles`: edit, re-index, search."""
     kb = KnowledgeBase(indexed_small_settings, embedder=embedder)
     yield kb

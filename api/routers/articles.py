@@ -22,8 +22,8 @@ def list_articles(
     team: Annotated[str | None, Query(max_length=100, description="Only this team's articles.")] = None,
     tag: Annotated[str | None, Query(max_length=100, description="Only articles with this tag.")] = None,
 ) -> ArticlePage:
-    found = kb.articles(page=page, per_page=per_page, team=team, tag=tag, reader=reader)
-    items = [ArticleSummary.model_validate({**r, "url": f"/v1/articles/{r['id']}"}) for r in found.items]
+    found = kb.articles.page(page=page, per_page=per_page, team=team, tag=tag, reader=reader)
+    items = [ArticleSummary.of(article) for article in found.items]
     return ArticlePage(
         items=items, page=page, per_page=per_page, total=found.total, facets=ArticleFacets(**found.facets)
     )
@@ -33,9 +33,9 @@ def list_articles(
 def get_article(
     kb: KB, reader: Reader, background: BackgroundTasks, article_id: Annotated[str, Path(max_length=200)]
 ) -> ArticleDetail:
-    article = kb.article(article_id, reader)
-    background.add_task(kb.record_article_view, article_id, reader)  # counted for "top articles"
-    return ArticleDetail.model_validate({**article, "markdown": article["body"]})
+    article = kb.articles.get(article_id, reader)
+    background.add_task(kb.articles.record_view, article_id, reader)  # counted for "top articles"
+    return ArticleDetail.of(article)
 
 
 @router.post(
@@ -44,7 +44,7 @@ def get_article(
 def article_feedback(
     kb: KB, reader: Reader, article_id: Annotated[str, Path(max_length=200)], body: FeedbackCreate
 ) -> None:
-    kb.article_feedback(article_id, body.helpful, reader, body.query)
+    kb.articles.feedback(article_id, body.helpful, reader, body.query)
 
 
 @router.get(
@@ -55,7 +55,9 @@ async def related_articles(
     reader: Reader,
     model_thread: ModelThread,
     article_id: Annotated[str, Path(max_length=200)],
-    limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
+    limit: Annotated[
+        int, Query(ge=1, description="How many articles to return (at most KB_MAX_RESULTS, 50 by default).")
+    ] = 5,
 ) -> list[SearchResult]:
-    hits = await model_thread.run(kb.related_articles, article_id, limit, reader)
+    hits = await model_thread.run(kb.articles.related, article_id, limit, reader)
     return [SearchResult.of(hit) for hit in hits]

@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 def readyz(kb: KB) -> dict[str, Any] | JSONResponse:
     """200 while searches are served: `ready`, or `degraded` when the live generation could not be loaded and
     the one before it still serves (`unloadable` names the bad one); 503 when there is nothing to serve."""
-    status = kb.index_status()
+    status = kb.indexing.status()
     if status.serving is None:
         return problem(503, "Index not ready", "no usable index: run `kb index`")
     body: dict[str, Any] = {"status": status.state, "index": status.serving}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import KB, Reader
 from api.schemas.metrics import ServiceMetricsOut
+from kb.metrics.window import MAX_INSTANT_CHARS
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 
@@ -28,10 +29,15 @@ def service_metrics(
     ] = None,
     start: Annotated[
         str | None,
-        Query(alias="from", max_length=40, description=f"Inclusive start, {_INSTANT}; default: 30 days before `to`."),
+        Query(
+            alias="from",
+            max_length=MAX_INSTANT_CHARS,
+            description=f"Inclusive start, {_INSTANT}; default: 30 days before `to`.",
+        ),
     ] = None,
     end: Annotated[
-        str | None, Query(alias="to", max_length=40, description=f"Exclusive end, {_INSTANT}; default: now.")
+        str | None,
+        Query(alias="to", max_length=MAX_INSTANT_CHARS, description=f"Exclusive end, {_INSTANT}; default: now."),
     ] = None,
 ) -> ServiceMetricsOut:
-    return ServiceMetricsOut.model_validate(kb.service_metrics(reader, team, start, end), from_attributes=True)
+    return ServiceMetricsOut.model_validate(kb.metrics.report(reader, team, start, end), from_attributes=True)

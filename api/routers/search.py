@@ -23,16 +23,18 @@ async def search(
         str,
         Query(
             min_length=1,
-            max_length=1000,
             pattern=r"\S",
-            description="What is wrong, in your own words (1-1000 characters, not only spaces).",
+            description="What is wrong, in your own words (not only spaces; at most KB_MAX_QUERY_CHARS characters, "
+            "1000 by default).",
         ),
     ],
-    limit: Annotated[int, Query(ge=1, le=50, description="How many articles to return.")] = 5,
+    limit: Annotated[
+        int, Query(ge=1, description="How many articles to return (at most KB_MAX_RESULTS, 50 by default).")
+    ] = 5,
 ) -> SearchResponse:
     started = time.perf_counter()
-    outcome = await model_thread.run(kb.search, q, limit, reader=reader, record=False)
-    background.add_task(kb.record_search, outcome, (time.perf_counter() - started) * 1000, reader.name)
+    outcome = await model_thread.run(kb.search.find, q, limit, reader=reader, record=False)
+    background.add_task(kb.search.record, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,
         corrected_query=outcome.corrected_query,

@@ -21,8 +21,8 @@ from api.schemas.tickets import (
     TicketPage,
     TicketUpdate,
 )
-from kb.access import LOCAL_ADMIN
 from kb.tickets import NewTicket, TicketChange, TicketQuery
+from kb.tickets.model import MAX_KEY, MAX_PER_PAGE, MAX_REQUESTER, MAX_SIMILAR_CASES, MAX_TEAM_NAME, SCOPES
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -31,7 +31,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
+        max_length=MAX_KEY,
         description="Send the same key when retrying: the first result is returned, never a duplicate.",
     ),
 ]
@@ -42,10 +42,7 @@ REPLAYED = "Idempotent-Replayed"
 def create_ticket(
     kb: KB, reader: Reader, body: TicketCreate, response: Response, idempotency_key: IdempotencyKey = None
 ) -> TicketOut:
-    fields = body.model_dump()
-    if reader.name != LOCAL_ADMIN.name:  # a signed-in user always asks as themselves
-        fields["requester"] = reader.name
-    ticket, replayed = kb.create_ticket(NewTicket(**fields), idempotency_key)
+    ticket, replayed = kb.tickets.create(NewTicket(**body.model_dump()), idempotency_key, reader)
     response.headers[REPLAYED] = str(replayed).lower()
     return TicketOut.model_validate(ticket)
 
@@ -54,14 +51,14 @@ def create_ticket(
 def list_tickets(
     kb: KB,
     reader: Reader,
-    scope: Annotated[str, Query(pattern="^(mine|team|visible)$", description="mine, team, or visible")] = "visible",
+    scope: Annotated[str, Query(pattern=f"^({'|'.join(SCOPES)})$", description="mine, team, or visible")] = "visible",
     status: Annotated[str | None, Query(max_length=20)] = None,
-    team: Annotated[str | None, Query(max_length=100)] = None,
+    team: Annotated[str | None, Query(max_length=MAX_TEAM_NAME)] = None,
     priority: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[str | None, Query(max_length=MAX_REQUESTER)] = None,
     sla: Annotated[str | None, Query(max_length=20, description="on_track, at_risk or breached")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
 ) -> TicketPage:
     query = TicketQuery(scope, status, team, priority, assignee, sla, page, per_page)
     items, total = kb.tickets.find(reader, query)
@@ -70,12 +67,12 @@ def list_tickets(
 
 @router.get("/{ticket_id}", response_model=TicketDetail, summary="One ticket, with its SLA status and history")
 def get_ticket(kb: KB, reader: Reader, ticket_id: TicketId) -> TicketDetail:
-    return TicketDetail.model_validate(kb.ticket(ticket_id, reader))
+    return TicketDetail.model_validate(kb.tickets.get(ticket_id, reader))
 
 
 @router.patch("/{ticket_id}", response_model=TicketDetail, summary="Change state, priority, team or assignee")
 def update_ticket(kb: KB, reader: Reader, ticket_id: TicketId, body: TicketUpdate) -> TicketDetail:
-    return TicketDetail.model_validate(kb.update_ticket(ticket_id, TicketChange(**body.model_dump()), reader))
+    return TicketDetail.model_validate(kb.tickets.update(ticket_id, TicketChange(**body.model_dump()), reader))
 
 
 @router.post("/{ticket_id}/replies", response_model=TicketEvent, status_code=201, summary="A reply the requester sees")
@@ -99,8 +96,7 @@ def note(kb: KB, reader: Reader, ticket_id: TicketId, body: MessageCreate) -> Ti
 
 @router.post("/{ticket_id}/satisfaction", response_model=TicketOut, summary="Rate a resolved ticket (once)")
 def satisfaction(kb: KB, reader: Reader, ticket_id: TicketId, body: SatisfactionCreate) -> TicketOut:
-    rated = kb.tickets.rate(ticket_id, body.score, body.comment, reader)
-    return TicketOut.model_validate(kb.tickets.view(rated, reader, history=False))
+    return TicketOut.model_validate(kb.tickets.rate(ticket_id, body.score, body.comment, reader))
 
 
 @router.get("/{ticket_id}/similar", response_model=SimilarCasesOut, summary="Similar resolved tickets and articles")
@@ -109,9 +105,9 @@ async def similar(
     reader: Reader,
     model_thread: ModelThread,
     ticket_id: TicketId,
-    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+    limit: Annotated[int, Query(ge=1, le=MAX_SIMILAR_CASES)] = 5,
 ) -> SimilarCasesOut:
-    cases = await model_thread.run(kb.similar_cases, ticket_id, reader, limit)
+    cases = await model_thread.run(kb.tickets.similar, ticket_id, reader, limit)
     return SimilarCasesOut(
         tickets=[SimilarTicket.model_validate(vars(t)) for t in cases.tickets],
         articles=[SearchResult.of(h) for h in cases.articles],
@@ -125,5 +121,5 @@ async def similar(
     summary="Draft an article from a resolved ticket",
 )
 def draft_article(kb: KB, reader: Reader, ticket_id: TicketId) -> DraftOut:
-    draft = kb.draft_article(ticket_id, reader)
+    draft = kb.tickets.draft(ticket_id, reader)
     return DraftOut(article_id=draft.article_id, path=draft.path.as_posix(), markdown=draft.markdown)

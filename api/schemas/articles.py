@@ -4,6 +4,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kb.articles import render_html
+from kb.articles.model import StoredArticle
+
 
 class ArticleSummary(BaseModel):
     id: str
@@ -13,6 +16,18 @@ class ArticleSummary(BaseModel):
     language: str
     updated: str | None
     url: str
+
+    @classmethod
+    def of(cls, article: StoredArticle) -> ArticleSummary:
+        return cls(
+            id=article.id,
+            title=article.title,
+            team=article.team,
+            tags=list(article.tags),
+            language=article.language,
+            updated=article.updated,
+            url=f"/v1/articles/{article.id}",
+        )
 
 
 class ArticleFacets(BaseModel):
@@ -40,6 +55,22 @@ class ArticleDetail(BaseModel):
     front_matter: dict[str, Any]
     markdown: str
     html: str
+
+    @classmethod
+    def of(cls, article: StoredArticle) -> ArticleDetail:
+        return cls(
+            id=article.id,
+            title=article.title,
+            team=article.team,
+            tags=list(article.tags),
+            audience=list(article.audience),
+            language=article.language,
+            status=article.status,
+            updated=article.updated,
+            front_matter=article.front_matter,
+            markdown=article.body,
+            html=render_html(article.body),
+        )
 
 
 class FeedbackCreate(BaseModel):

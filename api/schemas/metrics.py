@@ -6,6 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from kb.teams import PRIORITIES
+from kb.tickets.states import ACTIVE
+
 
 class DurationsOut(BaseModel):
     count: int = Field(description="Tickets measured.")
@@ -24,7 +27,7 @@ class SlaAttainmentOut(BaseModel):
 class BacklogOut(BaseModel):
     at: datetime = Field(description="The moment the backlog is taken: `to`, or now when `to` is in the future.")
     total: int
-    by_state: dict[str, int] = Field(description="new, open, pending.")
+    by_state: dict[str, int] = Field(description=f"{', '.join(ACTIVE)}.")
     by_age: dict[str, int] = Field(description="Calendar age since creation: <1 day, 1-3 days, 3-7 days, >7 days.")
 
 
@@ -42,7 +45,9 @@ class CsatOut(BaseModel):
     satisfied_share: float | None
 
 
-class NpsOut(BaseModel):
+class NpsScoreOut(BaseModel):
+    """The net promoter score of the answers given in the window (not one answer: see POST /v1/surveys/nps)."""
+
     count: int
     promoters: int = Field(description="Scores 9-10.")
     passives: int = Field(description="Scores 7-8.")
@@ -92,11 +97,11 @@ class ServiceMetricsOut(BaseModel):
     tickets_resolved: int
     first_response: DurationsOut
     handle_time: DurationsOut
-    sla: dict[str, SlaAttainmentOut] = Field(description="Per priority (low, normal, high, urgent) and `all`.")
+    sla: dict[str, SlaAttainmentOut] = Field(description=f"Per priority ({', '.join(PRIORITIES)}) and `all`.")
     backlog: BacklogOut
     busiest_hours: BusiestHoursOut
     csat: CsatOut
-    nps: NpsOut
+    nps: NpsScoreOut
     searches: SearchesOut
     top_articles: TopArticlesOut
     knowledge_gaps: list[KnowledgeGapOut]

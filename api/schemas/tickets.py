@@ -1,31 +1,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.search import SearchResult
+from kb.surveys import MAX_COMMENT as MAX_NPS_COMMENT
+from kb.surveys import NPS_SCORES
 from kb.teams.model import Priority
-from kb.tickets.sla import ClockState
-
-Status = Literal["new", "open", "pending", "resolved", "closed"]
+from kb.tickets.model import (
+    CSAT_SCORES,
+    MAX_CONTEXT_ARTICLES,
+    MAX_CSAT_COMMENT,
+    MAX_DESCRIPTION,
+    MAX_MESSAGE,
+    MAX_REQUESTER,
+    MAX_SEARCH_QUERY,
+    MAX_SUBJECT,
+    MAX_TEAM_NAME,
+)
+from kb.tickets.sla import ClockState, SlaState
+from kb.tickets.states import Status
 
 
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(min_length=1, max_length=300)
-    description: str = Field(min_length=1, max_length=20_000)
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
     requester: str = Field(
-        min_length=1, max_length=200, description="Who asks; for a signed-in user it is always that user."
+        min_length=1, max_length=MAX_REQUESTER, description="Who asks; for a signed-in user it is always that user."
     )
-    team: str | None = Field(None, max_length=100, description="Owning team; routed from the text if absent.")
+    team: str | None = Field(None, max_length=MAX_TEAM_NAME, description="Owning team; routed from the text if absent.")
     priority: Priority = "normal"
-    search_query: str | None = Field(None, max_length=1000, description="The search that found no answer.")
-    viewed_article_ids: list[str] = Field(default_factory=list, max_length=50)
+    search_query: str | None = Field(None, max_length=MAX_SEARCH_QUERY, description="The search that found no answer.")
+    viewed_article_ids: list[str] = Field(default_factory=list, max_length=MAX_CONTEXT_ARTICLES)
     not_helpful_article_ids: list[str] = Field(
-        default_factory=list, max_length=50, description="Articles the requester marked as not helping."
+        default_factory=list,
+        max_length=MAX_CONTEXT_ARTICLES,
+        description="Articles the requester marked as not helping.",
     )
 
 
@@ -34,35 +47,41 @@ class TicketUpdate(BaseModel):
 
     status: Status | None = None
     priority: Priority | None = None
-    team: str | None = Field(None, min_length=1, max_length=100, description="Transfer to this team.")
-    assignee: str | None = Field(None, max_length=200, description="An agent of the team; empty unassigns.")
+    team: str | None = Field(None, min_length=1, max_length=MAX_TEAM_NAME, description="Transfer to this team.")
+    assignee: str | None = Field(None, max_length=MAX_REQUESTER, description="An agent of the team; empty unassigns.")
     resolution: str | None = Field(
-        None, max_length=20_000, description="Required when setting status to resolved: what fixed it."
+        None, max_length=MAX_MESSAGE, description="Required when setting status to resolved: what fixed it."
     )
 
 
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=20_000)
+    body: str = Field(min_length=1, max_length=MAX_MESSAGE)
 
 
 class SatisfactionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
-    comment: str | None = Field(None, max_length=2000)
+    score: int = Field(ge=CSAT_SCORES[0], le=CSAT_SCORES[1], description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(None, max_length=MAX_CSAT_COMMENT)
 
 
 class NpsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    score: int = Field(ge=0, le=10, description="How likely are you to recommend our internal services (0-10)?")
-    comment: str | None = Field(None, max_length=2000)
-    team: str | None = Field(None, max_length=100, description="The desk this answer is about, if one.")
+    score: int = Field(
+        ge=NPS_SCORES[0],
+        le=NPS_SCORES[1],
+        description="How likely are you to recommend our internal services (0-10)?",
+    )
+    comment: str | None = Field(None, max_length=MAX_NPS_COMMENT)
+    team: str | None = Field(None, max_length=MAX_TEAM_NAME, description="The desk this answer is about, if one.")
 
 
 class NpsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # kb.store.surveys.NpsAnswer
+
     id: int
     quarter: str
     score: int
@@ -76,13 +95,15 @@ class Clock(BaseModel):
 
 
 class Sla(BaseModel):
-    state: Literal["on_track", "at_risk", "breached"] = Field(description="The worse of the two clocks.")
+    state: SlaState = Field(description="The worse of the two clocks.")
     paused: bool = Field(description="True while the ticket waits on the requester (pending).")
     first_response: Clock
     resolution: Clock
 
 
 class TicketEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # the domain's TicketEvent
+
     id: int
     at: datetime
     actor: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 STATUSES = ("draft", "review", "published", "archived")
@@ -48,6 +49,30 @@ class Article:
             "utf-8"
         )
         return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as the store mirrors it after indexing (drafts included): what listing, reading and the access
+    checks read. The written form is `Article`; this is the read form, with when it was last mirrored."""
+
+    id: str
+    title: str
+    team: str | None
+    tags: tuple[str, ...]
+    audience: tuple[str, ...]
+    language: str
+    status: str
+    updated: str | None
+    source: str
+    body: str
+    front_matter: dict[str, Any]
+    content_hash: str
+    synced_at: datetime
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
 
 
 @dataclass(frozen=True)

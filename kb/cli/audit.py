@@ -17,7 +17,7 @@ def audit_command(
 ) -> None:
     """Print the audit log, newest first: sign-ins, permission and article changes, agents' ticket views."""
     with domain_errors(), knowledge_base() as kb:
-        entries = kb.store.audit.recent(limit)
+        entries = kb.users.audit_trail(limit)
     if as_json:
         for entry in entries:
             typer.echo(json.dumps({**entry, "at": entry["at"].isoformat()}, ensure_ascii=False))

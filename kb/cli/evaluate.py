@@ -12,7 +12,7 @@ from rich.table import Table
 from kb.cli.common import BarProgress, console, domain_errors, existing_dir, load_settings
 from kb.errors import InvalidInput
 from kb.evaluation import load_dataset, run_eval
-from kb.service import load_embedder
+from kb.indexing import load_embedder
 from kb.settings import Retriever
 
 

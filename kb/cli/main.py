@@ -13,10 +13,11 @@ from rich.table import Table
 
 from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, knowledge_base, load_settings
+from kb.cli.db import app as db_app
+from kb.cli.demo import demo_data_command
 from kb.cli.evaluate import eval_command
-from kb.cli.report import demo_data_command, report_command
+from kb.cli.report import report_command
 from kb.cli.users import app as users_app
-from kb.search.searcher import clean_query
 from kb.settings import Settings
 from kb.store.faults import check_writable
 
@@ -26,6 +27,7 @@ app.add_typer(users_app, name="users")
 app.command("audit")(audit_command)
 app.command("report")(report_command)
 app.command("demo-data")(demo_data_command)
+app.add_typer(db_app, name="db")
 
 
 @app.command()
@@ -41,7 +43,7 @@ def index(
     with domain_errors(), knowledge_base(settings) as kb:
         progress = BarProgress("Embedding")
         try:
-            report = kb.index(
+            report = kb.indexing.build(
                 strict=strict,
                 rebuild=rebuild,
                 progress=progress,
@@ -74,10 +76,8 @@ def search(
 ) -> None:
     """Search the knowledge base."""
     settings = load_settings()
-    with domain_errors():
-        clean_query(question, settings.max_query_chars)  # reject bad input before loading the model
-        with knowledge_base(settings) as kb:
-            outcome = kb.search(question, limit)
+    with domain_errors(), knowledge_base(settings) as kb:
+        outcome = kb.search.find(question, limit)
     if as_json:
         typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
         return

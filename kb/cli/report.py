@@ -1,12 +1,8 @@
-"""`kb report`: the service metrics as tables (or one JSON document); `kb demo-data`: a generated history.
-
-Neither loads the model: they only read and write the store.
-"""
+"""`kb report`: the service metrics as tables (or one JSON document). Loads no model: it only reads the store."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated
 
 import typer
@@ -14,10 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from kb.access import LOCAL_ADMIN
-from kb.cli.common import BarProgress, console, domain_errors, knowledge_base, load_settings
-from kb.demo_data import MAX_DAYS, MAX_TICKETS, demo_articles, generate_demo_data
+from kb.cli.common import console, domain_errors, knowledge_base
 from kb.metrics import ServiceMetrics
-from kb.metrics.service import Durations
+from kb.metrics.results import Durations
 
 # Background shades of the busiest-hours cells, from quiet to busiest.
 HEAT = ("", "on grey23", "on grey37", "on dark_orange3", "on red3")
@@ -36,7 +31,7 @@ def report_command(
     """Service metrics over a window: volumes, response and handle times, SLAs, backlog, busiest hours,
     CSAT, NPS, searches and deflection, top articles, knowledge gaps. Runs as the local admin."""
     with domain_errors(), knowledge_base() as kb:
-        metrics = kb.service_metrics(LOCAL_ADMIN, team, start, end)
+        metrics = kb.metrics.report(LOCAL_ADMIN, team, start, end)
     if as_json:
         typer.echo(json.dumps(metrics.to_dict(), ensure_ascii=False))
         return
@@ -142,38 +137,3 @@ def _heat_table(m: ServiceMetrics) -> Table:
         ]
         table.add_row(day, *cells)
     return table
-
-
-def demo_data_command(
-    tickets: Annotated[int, typer.Option(min=1, max=MAX_TICKETS, help="How many tickets to generate.")] = 3000,
-    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Over how many days before now.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed (within the hour) gives the same history.")] = 7,
-    yes: Annotated[bool, typer.Option("--yes", help="Add to a store that already has tickets.")] = False,
-) -> None:
-    """Fill the KB's store with a realistic generated history: tickets with replies, notes and pending spells,
-    CSAT, NPS, searches, article views and votes. Refuses a store that has tickets unless --yes."""
-    settings = load_settings()
-    started = time.perf_counter()
-    with domain_errors(), knowledge_base(settings) as kb:
-        progress = BarProgress("Generating history")
-        try:
-            articles = demo_articles(kb.store, settings.articles_dir)
-            report = generate_demo_data(
-                kb.store,
-                kb.teams.directory,
-                articles,
-                tickets=tickets,
-                days=days,
-                seed=seed,
-                append=yes,
-                progress=progress,
-            )
-        finally:
-            progress.stop()
-    console.print(
-        f"Added {report.tickets} tickets ({report.events} events), {report.searches} searches, "
-        f"{report.feedback} article views and votes and {report.nps} NPS answers over the {days} days to "
-        f"{report.end:%Y-%m-%d %H:%M} UTC, referencing {report.articles} articles, in "
-        f"{time.perf_counter() - started:.1f} s. See them with `kb report`.",
-        highlight=False,
-    )

@@ -27,7 +27,7 @@ def add(
     """Create a user and print their bearer token (shown once; only its hash is stored)."""
     with domain_errors(), knowledge_base() as kb:
         user, token = kb.users.add(name, email=email, role=role, groups=_split(groups), teams=_split(teams))
-    console.print(f"Created {user['role']} {user['name']}. Token (shown once, keep it safe):", highlight=False)
+    console.print(f"Created {user.role} {user.name}. Token (shown once, keep it safe):", highlight=False)
     typer.echo(token)
 
 
@@ -40,7 +40,7 @@ def list_users() -> None:
     for column in ("name", "email", "role", "groups", "teams"):
         table.add_column(column)
     for user in users:
-        table.add_row(user["name"], user["email"], user["role"], ",".join(user["groups"]), ",".join(user["teams"]))
+        table.add_row(user.name, user.email, user.role, ",".join(user.groups), ",".join(user.teams))
     console.print(table)
 
 

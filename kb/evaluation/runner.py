@@ -57,7 +57,7 @@ def dataset_kb(
         kb = KnowledgeBase(settings, embedder=embedder)
         try:
             started = time.perf_counter()
-            kb.index(source=LoadResult(articles=list(dataset.corpus)), progress=progress)
+            kb.indexing.build(source=LoadResult(articles=list(dataset.corpus)), progress=progress)
             yield kb, time.perf_counter() - started
         finally:
             kb.close()
@@ -72,7 +72,7 @@ def run_eval(
 ) -> list[EvalReport]:
     """Index the corpus once, then for each retriever search every query the way /v1/search does and score it."""
     with dataset_kb(dataset, embedder, base, progress) as (kb, index_s):
-        built = kb.searcher()
+        built = kb.indexing.searcher()
         reports = []
         for retriever in retrievers:
             figures = _score(dataset, built.with_retriever(retriever))

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
 
 from kb.events import Event
 from kb.notify.worker import BackgroundThread
 from kb.settings import Settings
+from kb.tickets.payloads import TicketSummary
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _one_line(text: Any, limit: int = MAX_SUBJECT) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _summary(ticket: dict[str, Any], *names: str) -> str:
+def _summary(ticket: TicketSummary, *names: str) -> str:
     labels = {
         "ticket": ("Ticket", f"#{ticket.get('id')} {_one_line(ticket.get('subject'))}"),
         "requester": ("Requester", ticket.get("requester")),
@@ -91,9 +92,9 @@ def _summary(ticket: dict[str, Any], *names: str) -> str:
 def compose(event: Event, sender: str) -> list[EmailMessage]:
     """The e-mails an event calls for (none for events that are not about a ticket, or without an address)."""
     data = event.data
-    ticket = data.get("ticket")
-    if not isinstance(ticket, dict):
+    if not isinstance(data.get("ticket"), dict):
         return []
+    ticket = cast(TicketSummary, data["ticket"])  # built by kb.tickets.payloads (read with .get: older rows)
     requester_email, team_email = data.get("requester_email"), data.get("team_email")
     subject = _one_line(ticket.get("subject"))
     tag = f"[{_one_line(ticket.get('team'), 50)} #{ticket.get('id')}]"
@@ -158,7 +159,7 @@ def compose(event: Event, sender: str) -> list[EmailMessage]:
     return messages
 
 
-def _message(sender: str, to: str, subject: str, body: str, ticket: dict[str, Any]) -> EmailMessage:
+def _message(sender: str, to: str, subject: str, body: str, ticket: TicketSummary) -> EmailMessage:
     domain = sender.rpartition("@")[2] or "localhost"
     message = EmailMessage()
     message["From"] = sender

@@ -46,7 +46,7 @@ from kb.errors import Forbidden, InvalidInput, NotFound
 from kb.events import EVENT_KINDS, Event
 from kb.notify.targets import TargetError, TargetPolicy, TargetRefused
 from kb.notify.worker import BackgroundThread
-from kb.store.database import AuditRepository
+from kb.store.audit import AuditRepository
 from kb.store.webhooks import OutboxEntry, WebhookRepository
 
 log = logging.getLogger(__name__)

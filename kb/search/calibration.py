@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.build import LoadedIndex
 from indexer.embedders import Embedder
-from indexer.vector_index import RowFilter
+from indexer.hybrid import HybridIndex, RowFilter
 from kb.search.confidence import CALIBRATION_VERSION, DEFAULT_TITLE_SCORE, Calibration
 from kb.search.questions import is_question
 
@@ -33,14 +32,14 @@ class TitleCalibrator:
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
 
-    def measure(self, index: LoadedIndex) -> Calibration:
+    def measure(self, index: HybridIndex) -> Calibration:
         # Only articles meant for everyone take part: the calibration shapes every reader's confidence, so a
         # restricted article must not move it (nor any score an outsider sees).
-        public = np.array([not index.docs[row.doc_id].get("audience") for row in index.rows], dtype=bool)
+        public = np.array([not index.docs[chunk.doc_id].get("audience") for chunk in index.chunks], dtype=bool)
         rows_by_title: dict[str, list[int]] = {}
-        for position, (row, readable) in enumerate(zip(index.rows, public, strict=True)):
+        for position, (chunk, readable) in enumerate(zip(index.chunks, public, strict=True)):
             if readable:
-                rows_by_title.setdefault(row.title.strip(), []).append(position)
+                rows_by_title.setdefault(chunk.title.strip(), []).append(position)
         # Only titles that describe their article: one or two words (a command name, an id, "Lockers") say what
         # the article is called, not what it says, and score low against any text.
         titles = _sample([t for t in rows_by_title if len(t.split()) >= MIN_TITLE_WORDS])
@@ -51,7 +50,7 @@ class TitleCalibrator:
         vectors = dict(zip(texts, self._embedder.encode(texts), strict=True))
         allowed = None if public.all() else RowFilter(public)
         title_score = (
-            statistics.median(float(index.vectors.search(vectors[t], 1, allowed)[0][0]) for t in titles)
+            statistics.median(float(index.nearest(vectors[t], 1, allowed)[0][0]) for t in titles)
             if titles
             else DEFAULT_TITLE_SCORE
         )
@@ -63,13 +62,13 @@ class TitleCalibrator:
             for question in questions:
                 mask = public.copy()
                 mask[rows_by_title[question]] = False
-                scores, _ = index.vectors.search(vectors[question], 1, RowFilter(mask))
+                scores, _ = index.nearest(vectors[question], 1, RowFilter(mask))
                 best.append(float(scores[0]) if len(scores) else 0.0)
             uncovered = round(float(np.percentile(best, UNCOVERED_QUANTILE)), 4)
         share = sum(map(is_question, rows_by_title)) / len(rows_by_title)
         return Calibration(round(title_score, 4), len(titles), uncovered, len(questions), round(share, 4))
 
-    def __call__(self, index: LoadedIndex) -> dict[str, Any]:
+    def __call__(self, index: HybridIndex) -> dict[str, Any]:
         return asdict(self.measure(index))
 
 

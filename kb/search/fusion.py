@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ def fuse(dense: FloatArray, keyword: FloatArray, keyword_ceiling: float, weights
     return (dense + weights.keyword * scaled).astype(np.float32)
 
 
-def best_per_group(rows: IntArray, scores: FloatArray, groups: list[str]) -> list[tuple[str, int, float]]:
+def best_per_group(rows: IntArray, scores: FloatArray, groups: Sequence[str]) -> list[tuple[str, int, float]]:
     """(group, best row, its score) for each group present, best group first: an article appears once."""
     best: dict[str, tuple[int, float]] = {}
     for row, score in zip(rows.tolist(), scores.tolist(), strict=True):

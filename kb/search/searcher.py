@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from indexer.build import LoadedIndex
-from indexer.embedders import Embedder
-from indexer.keyword_index import Mask, Postings, analyze
-from indexer.spelling import SpellingCorrector, word_counts
-from indexer.vector_index import RowFilter
-from kb.access import Principal, can_read_article
+from indexer.embedders import Embedder, Vectors
+from indexer.hybrid import HybridIndex, RowFilter, SpellingCorrector
+from kb.access import EVERYONE, Principal, can_read_article
 from kb.errors import InvalidInput
 from kb.search.calibration import TitleCalibrator
 from kb.search.confidence import Calibration, ConfidenceModel, Evidence
@@ -33,8 +29,9 @@ QUESTION_NEIGHBOURS = 10
 MAX_SPELLERS = 64
 DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
-# Who searches when nobody says: someone in no group, who sees only articles meant for everyone.
-EVERYONE = Principal(name="anonymous")
+# The vectors encoded within one `Searcher.one_encoding` scope (one request's work), by text. Per context, so that
+# concurrent requests never share one, and nothing is kept across requests (a repeated query costs what it costs).
+_scope_vectors: ContextVar[dict[str, Vectors] | None] = ContextVar("scope_vectors", default=None)
 
 
 @dataclass(frozen=True)
@@ -85,23 +82,10 @@ def clean_query(query: str, max_chars: int) -> str:
     return text
 
 
-def _keyword_filter(allowed: RowFilter | None) -> tuple[Mask | None, dict[str, Postings] | None]:
-    """The mask and the per-term cache the keyword index takes for `allowed` (its own cache for all rows)."""
-    return (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
-
-
-def _top_rows(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
-    """Rows of the `k` highest positive scores, in no particular order."""
-    rows = np.flatnonzero(scores)
-    if len(rows) > k:
-        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-    return rows.astype(np.int64)
-
-
 class Searcher:
     def __init__(
         self,
-        index: LoadedIndex,
+        index: HybridIndex,
         embedder: Embedder,
         teams: TeamDirectory,
         *,
@@ -121,7 +105,6 @@ class Searcher:
         self._weights = weights
         self._confidence = confidence_model
         self._retriever = retriever
-        self._doc_of_row = [row.doc_id for row in index.rows]
         self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
         # Corrections draw on the words the reader may read: a hidden article's words must not be suggested.
         self._spellers: dict[tuple[Any, ...], SpellingCorrector] = {}
@@ -130,7 +113,7 @@ class Searcher:
         # The articles that are stored questions, known once per index rather than read from titles per query;
         # none when the KB holds too few of them to have measured a bar for them.
         self._question_docs = (
-            frozenset(row.doc_id for row in index.rows if is_question(row.title))
+            frozenset(chunk.doc_id for chunk in index.chunks if is_question(chunk.title))
             if self.calibration.question_uncovered is not None
             else frozenset()
         )
@@ -153,7 +136,7 @@ class Searcher:
         allowed = self._row_filter(reader)
         searched = self._spelled(text, reader, allowed)
         corrected = searched if searched != text else None
-        if self.index.vectors.size == 0 or (allowed is not None and not allowed.mask.any()):
+        if self.index.size == 0 or (allowed is not None and allowed.allows_none):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected)
         if self._retriever == "keyword":
             ranked, confidence = self._keyword_only(searched, allowed)
@@ -175,73 +158,77 @@ class Searcher:
 
         Like search, the reader's filter is applied inside FAISS, so a hidden article never takes a place.
         """
-        own = np.asarray(self.index.docs.get(article_id, {}).get("rows", []), dtype=np.int64)
-        if not len(own):
+        scores, rows = self.index.neighbours(article_id, self._row_filter(reader), CANDIDATE_DEPTH)
+        if not len(rows):
             return []
-        allowed = self._row_filter(reader)
-        mask = np.ones(len(self._doc_of_row), dtype=bool) if allowed is None else allowed.mask.copy()
-        mask[own] = False
-        if not mask.any():
-            return []
-        centroid = self.index.vectors.vectors(own).mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        scores, rows = self.index.vectors.search(centroid, CANDIDATE_DEPTH, RowFilter(mask))
-        title = self.index.rows[int(own[0])].title
+        title = self.index.chunk(int(self.index.rows_of(article_id)[0])).title
         return [
-            self._hit(doc, row, score, title) for doc, row, score in best_per_group(rows, scores, self._doc_of_row)
+            self._hit(doc, row, score, title) for doc, row, score in best_per_group(rows, scores, self.index.doc_of_row)
         ][:limit]
+
+    @contextmanager
+    def one_encoding(self) -> Iterator[None]:
+        """Within this scope a text is encoded once however often it is searched or compared (similar cases search
+        a ticket's text and then compare it with past tickets). Scopes nest: the outermost one keeps the vectors."""
+        token = _scope_vectors.set({}) if _scope_vectors.get() is None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                _scope_vectors.reset(token)
+
+    def encode(self, text: str) -> Vectors:
+        """The vector of `text`; inside `one_encoding`, the one already encoded for it there (the model is
+        deterministic, so it is the vector encoding again would give)."""
+        kept = _scope_vectors.get()
+        vector = None if kept is None else kept.get(text)
+        if vector is None:
+            vector = self._embedder.encode([text])[0]
+            if kept is not None:
+                kept[text] = vector
+        return vector
 
     def retrieve(self, text: str, allowed: RowFilter | None = None) -> Retrieval:
         """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
-        query_vector = self._embedder.encode([text])[0]
-        _, dense_rows = self.index.vectors.search(query_vector, CANDIDATE_DEPTH, allowed)
         # Keyword scores are evidence for the answer decision in dense mode too; only hybrid ranks by them.
-        keyword_all = self._keyword_scores(text, allowed)
-        ceiling = self.index.keywords.ceiling(text, *_keyword_filter(allowed))
         hybrid = self._retriever == "hybrid"
-        keyword_rows = _top_rows(keyword_all, CANDIDATE_DEPTH) if hybrid else np.zeros(0, np.int64)
-        candidates = np.union1d(dense_rows, keyword_rows).astype(np.int64)
-        # Exact scores from both retrievers for every candidate, so fusion never guesses a missing value.
-        dense = self.index.vectors.vectors(candidates) @ query_vector
-        fused = fuse(dense, keyword_all[candidates], ceiling, self._weights) if hybrid else dense
-        ranked = best_per_group(candidates, fused, self._doc_of_row)
+        found = self.index.candidates(text, self.encode(text), allowed, CANDIDATE_DEPTH, keyword_rows=hybrid)
+        candidates, dense, ceiling = found.rows, found.dense, found.keyword_ceiling
+        fused = fuse(dense, found.keyword, ceiling, self._weights) if hybrid else dense
+        doc_of_row = self.index.doc_of_row
+        ranked = best_per_group(candidates, fused, doc_of_row)
         if not ranked:
             return Retrieval([], Evidence(0.0, 0.0))
         top_article, top_row = ranked[0][0], ranked[0][1]
-        top_dense = float(dense[np.searchsorted(candidates, top_row)])
+        top_dense = float(dense[found.position(top_row)])
         # The runner-up is the best other answer: articles that share a title (the answers of one FAQ thread, the
         # sections of one page) are parts of the same answer, not rivals.
-        title = self.index.rows[top_row].title
-        by_dense = best_per_group(candidates, dense, self._doc_of_row)
+        title = self.index.chunk(top_row).title
+        by_dense = best_per_group(candidates, dense, doc_of_row)
         # With no other answer at all (a one-article KB, or a reader who may read one article) nothing says this one
         # stands out: the margin is 0, not the whole cosine.
         runner_up = next(
             (
                 score
                 for article, row, score in by_dense
-                if article != top_article and self.index.rows[row].title != title
+                if article != top_article and self.index.chunk(row).title != title
             ),
             top_dense,
         )
-        keyword = float(keyword_all[top_row]) / ceiling if ceiling > 0 else 0.0
+        keyword = float(found.keyword[found.position(top_row)]) / ceiling if ceiling > 0 else 0.0
         # A question whose nearest articles include stored questions (FAQ entries) is read as an FAQ question, also
         # when documentation happens to come first: a question the FAQ does not hold still lands among its entries.
         near_questions = any(article in self._question_docs for article, _, _ in by_dense[:QUESTION_NEIGHBOURS])
         evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), near_questions)
         return Retrieval(ranked, evidence)
 
-    def _keyword_scores(self, text: str, allowed: RowFilter | None) -> npt.NDArray[np.float32]:
-        return self.index.keywords.scores(text, *_keyword_filter(allowed))
-
     def _row_filter(self, reader: Principal) -> RowFilter | None:
         """The rows `reader` may see (None: all of them), computed once per distinct audience."""
         key = reader.audience_key
         if key not in self._filters:
-            readable = {
-                doc_id: can_read_article(reader, meta.get("audience") or []) for doc_id, meta in self.index.docs.items()
-            }
-            mask = np.array([readable.get(doc_id, False) for doc_id in self._doc_of_row], dtype=bool)
-            self._filters[key] = None if mask.all() else RowFilter(mask)
+            self._filters[key] = self.index.row_filter(
+                lambda meta: can_read_article(reader, meta.get("audience") or [])
+            )
         return self._filters[key]
 
     def spelled(self, text: str, reader: Principal = EVERYONE) -> str:
@@ -252,34 +239,21 @@ class Searcher:
         key = reader.audience_key if allowed is not None else ("all",)
         speller = self._spellers.get(key)
         if speller is None:
-            vocabulary = self.index.vocabulary if allowed is None else self._readable_vocabulary(allowed)
             if len(self._spellers) >= MAX_SPELLERS:  # one per distinct audience: bounded like any cache
                 self._spellers.clear()
-            speller = self._spellers[key] = SpellingCorrector(vocabulary)
+            speller = self._spellers[key] = self.index.corrector(allowed)
         return speller.correct(text)
-
-    def _readable_vocabulary(self, allowed: RowFilter) -> dict[str, int]:
-        """The KB's word counts less the words of the rows `allowed` hides. Hidden rows are restricted articles'
-        (usually a small share), so this costs their words, not a pass over the whole KB."""
-        counts = Counter(self.index.vocabulary)
-        for row in np.flatnonzero(~allowed.mask):
-            counts.subtract(word_counts([self.index.rows[row].embedding_text]))
-        return {word: count for word, count in counts.items() if count > 0}
 
     def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
-        keyword_all = self._keyword_scores(text, allowed)
-        candidates = _top_rows(keyword_all, CANDIDATE_DEPTH)
-        ranked = best_per_group(candidates, keyword_all[candidates], self._doc_of_row)
+        found = self.index.keyword_candidates(text, allowed, CANDIDATE_DEPTH)
+        ranked = best_per_group(found.rows, found.keyword, self.index.doc_of_row)
         if not ranked:
             return [], 0.0
-        terms = set(analyze(text))
-        best = self.index.rows[ranked[0][1]]
-        found = terms & set(analyze(best.embedding_text))
-        return ranked, len(found) / len(terms) if terms else 0.0
+        return ranked, self.index.term_coverage(text, ranked[0][1])
 
     def _hit(self, article_id: str, row: int, score: float, query: str) -> SearchHit:
-        chunk = self.index.rows[row]
+        chunk = self.index.chunk(row)
         snippet, matched = best_passage(chunk.text, query)
         return SearchHit(
             article_id=article_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from indexer.keyword_index import analyze
+from indexer.analysis import analyze
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kb.events import Announcement
 from kb.store import schema
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """An event to record with a change. `about_message`: it concerns the reply or note written with it."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    about_message: bool = False
 
 
 def record(

@@ -6,6 +6,9 @@ import sqlalchemy as sa
 
 from kb.store.timestamps import UtcDateTime
 
+# Every change to these tables comes with a revision in kb/store/migrations/versions/ (Alembic): the store is
+# upgraded from the revisions, never from this module, which only says what the newest one must produce
+# (tests/kb/store/test_migrations.py compares the two).
 metadata = sa.MetaData()
 
 articles = sa.Table(
@@ -190,8 +193,8 @@ audit_log = sa.Table(
 
 # Teams edited through the API: each row replaces (or adds) the team of that name from the teams file.
 # `version` counts the row's writes, so an edit can be stored only over the version it merged into (several
-# servers share this table); NULL in a row written before versions existed, read as 1. Nullable so that
-# kb.store.migrate can add it to an older store.
+# servers share this table); NULL in a row written before versions existed, read as 1. Nullable so that the
+# baseline migration can add it to a store from before it.
 team_overrides = sa.Table(
     "team_overrides",
     metadata,

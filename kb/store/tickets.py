@@ -1,4 +1,4 @@
-"""Tickets, their events, idempotency keys, surveys and ticket vectors: every write in one transaction."""
+"""Tickets, their events, idempotency keys and ticket vectors: every write in one transaction."""
 
 from __future__ import annotations
 
@@ -12,18 +12,10 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kb.events import Announcement
 from kb.store import schema
-from kb.store.event_log import Announcement, record
-from kb.store.timestamps import rows_between
-
-
-def _ticket(row: Any) -> dict[str, Any]:
-    ticket = dict(row._mapping)
-    ticket["viewed_article_ids"] = ticket.get("viewed_article_ids") or []
-    ticket["not_helpful_article_ids"] = ticket.get("not_helpful_article_ids") or []
-    ticket["paused_hours"] = ticket.get("paused_hours") or 0.0
-    ticket["version"] = ticket.get("version") or 0
-    return ticket
+from kb.store.event_log import record
+from kb.tickets.model import Ticket, TicketEvent
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class TicketRepository:
         created: dict[str, Any],
         claim: IdempotencyClaim | None = None,
         announce: Sequence[Announcement] = (),
-    ) -> tuple[dict[str, Any], list[int]]:
+    ) -> tuple[Ticket, list[int]]:
         """The ticket, its `created` event, the idempotency key and the announced events, committed together
         (DuplicateKey if the key was claimed meanwhile: then nothing of this request is kept). Returns the
         ticket and the ids of the recorded events."""
@@ -86,21 +78,10 @@ class TicketRepository:
         assert found is not None  # just committed
         return found, recorded
 
-    def insert_many(self, tickets: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> list[int]:
-        """Bulk insert of finished tickets with their events (generated histories)."""
-        ids: list[int] = []
-        with self._engine.begin() as conn:
-            for values, events in tickets:
-                ticket_id = int(conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0])  # type: ignore[index]
-                if events:
-                    conn.execute(sa.insert(schema.ticket_events), [{**e, "ticket_id": ticket_id} for e in events])
-                ids.append(ticket_id)
-        return ids
-
-    def get(self, ticket_id: int) -> dict[str, Any] | None:
+    def get(self, ticket_id: int) -> Ticket | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(schema.tickets).where(schema.tickets.c.id == ticket_id)).first()
-        return _ticket(row) if row is not None else None
+        return Ticket.from_row(row._mapping) if row is not None else None
 
     def update(
         self,
@@ -141,7 +122,7 @@ class TicketRepository:
             raise
         return last, recorded
 
-    def find(self, where: TicketFilter) -> list[dict[str, Any]]:
+    def find(self, where: TicketFilter) -> list[Ticket]:
         table = schema.tickets
         conditions: list[Any] = []
         if where.requester is not None:
@@ -162,29 +143,29 @@ class TicketRepository:
                 conditions.append(column == value)
         query = sa.select(table).where(*conditions).order_by(table.c.id.desc())
         with self._engine.connect() as conn:
-            return [_ticket(row) for row in conn.execute(query)]
+            return [Ticket.from_row(row._mapping) for row in conn.execute(query)]
 
-    def resolved_before(self, cutoff: datetime) -> list[dict[str, Any]]:
+    def resolved_before(self, cutoff: datetime) -> list[Ticket]:
         table = schema.tickets
         query = sa.select(table).where(table.c.status == "resolved", table.c.resolved_at < cutoff)
         with self._engine.connect() as conn:
-            return [_ticket(row) for row in conn.execute(query)]
+            return [Ticket.from_row(row._mapping) for row in conn.execute(query)]
 
     # Events -----------------------------------------------------------------------------------------------
-    def events(self, ticket_id: int, *, internal: bool) -> list[dict[str, Any]]:
+    def events(self, ticket_id: int, *, internal: bool) -> list[TicketEvent]:
         table = schema.ticket_events
         conditions = [table.c.ticket_id == ticket_id]
         if not internal:
             conditions.append(table.c.internal.is_(False))
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-        return [dict(r._mapping) for r in rows]
+        return [TicketEvent.from_row(r._mapping) for r in rows]
 
-    def event(self, event_id: int) -> dict[str, Any] | None:
+    def event(self, event_id: int) -> TicketEvent | None:
         table = schema.ticket_events
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == event_id)).first()
-        return dict(row._mapping) if row else None
+        return TicketEvent.from_row(row._mapping) if row else None
 
     # Idempotency ------------------------------------------------------------------------------------------
     def claimed(self, claim: IdempotencyClaim) -> tuple[str, int] | None:
@@ -223,13 +204,13 @@ class TicketRepository:
                 ],
             )
 
-    def without_vector(self, model: str, statuses: Collection[str]) -> list[dict[str, Any]]:
+    def without_vector(self, model: str, statuses: Collection[str]) -> list[Ticket]:
         """Tickets in `statuses` that have no vector for `model` yet."""
         table, vectors = schema.tickets, schema.ticket_vectors
         has_vector = sa.exists().where(vectors.c.ticket_id == table.c.id, vectors.c.model == model)
         query = sa.select(table).where(table.c.status.in_(list(statuses)), ~has_vector).order_by(table.c.id)
         with self._engine.connect() as conn:
-            return [_ticket(row) for row in conn.execute(query)]
+            return [Ticket.from_row(row._mapping) for row in conn.execute(query)]
 
     def vectors(self, model: str, ticket_ids: Collection[int]) -> dict[int, npt.NDArray[np.float32]]:
         table = schema.ticket_vectors
@@ -238,51 +219,3 @@ class TicketRepository:
         )
         with self._engine.connect() as conn:
             return {int(i): np.frombuffer(v, dtype=np.float32) for i, v in conn.execute(query)}
-
-
-class SurveyRepository:
-    """NPS answers (one per user per quarter, enforced by a unique key) and article feedback."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def add_nps(self, values: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored answer, or None when this user already answered this quarter."""
-        try:
-            with self._engine.begin() as conn:
-                answer_id = conn.execute(sa.insert(schema.nps_responses).values(**values)).inserted_primary_key[0]  # type: ignore[index]
-        except sa.exc.IntegrityError:
-            return None
-        return {"id": int(answer_id), **values}
-
-    def nps(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        return rows_between(self._engine, schema.nps_responses, "at", start, end)
-
-    def add_feedback(self, values: dict[str, Any]) -> None:
-        """Views add up; a vote (helpful or not) replaces the user's earlier vote on the same article."""
-        table = schema.article_feedback
-        with self._engine.begin() as conn:
-            if values["kind"] in schema.VOTE_KINDS:
-                conn.execute(
-                    sa.delete(table).where(
-                        table.c.article_id == values["article_id"],
-                        table.c.user == values["user"],
-                        table.c.kind.in_(schema.VOTE_KINDS),
-                    )
-                )
-            conn.execute(sa.insert(table).values(**values))
-
-    def feedback(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        return rows_between(self._engine, schema.article_feedback, "at", start, end)
-
-    def add_nps_many(self, rows: list[dict[str, Any]]) -> None:
-        """Bulk insert of NPS answers (generated histories); the caller keeps (user, quarter) unique."""
-        if rows:
-            with self._engine.begin() as conn:
-                conn.execute(sa.insert(schema.nps_responses), rows)
-
-    def add_feedback_many(self, rows: list[dict[str, Any]]) -> None:
-        """Bulk insert of article views and votes (generated histories)."""
-        if rows:
-            with self._engine.begin() as conn:
-                conn.execute(sa.insert(schema.article_feedback), rows)

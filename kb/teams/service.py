@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kb.access import Principal, can_edit_teams
 from kb.errors import Conflict, Forbidden, InvalidInput, KbError, NotFound, PreconditionFailed
-from kb.store.database import AuditRepository
+from kb.store.audit import AuditRepository
 from kb.store.teams import StaleVersion, TeamOverrideRepository
 from kb.teams.model import Channel, Team, TeamDirectory
 from kb.teams.schedule import TeamStatus, team_status

@@ -1,5 +1,5 @@
-"""Tickets: what happens when the knowledge base has no answer."""
+"""Tickets: what happens when the knowledge base has no answer. `TicketService` (kb.tickets.service) is the way in."""
 
-from kb.tickets.service import NewTicket, TicketChange, TicketQuery, TicketService
+from kb.tickets.model import NewTicket, Ticket, TicketChange, TicketEvent, TicketQuery
 
-__all__ = ["NewTicket", "TicketChange", "TicketQuery", "TicketService"]
+__all__ = ["NewTicket", "Ticket", "TicketChange", "TicketEvent", "TicketQuery"]

@@ -6,9 +6,10 @@ pending are added to its due time. "At risk" means three quarters of the target'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from kb.teams import Team, add_business_hours, business_hours_between
 
@@ -16,6 +17,58 @@ AT_RISK_SHARE = 0.75
 SlaState = Literal["on_track", "at_risk", "breached"]
 SLA_STATES: tuple[SlaState, ...] = get_args(SlaState)
 ClockState = Literal[SlaState, "met"]
+
+
+class SlaFacts(Protocol):
+    """What the clocks read of a ticket: a stored `Ticket`, or the metrics' own ticket rows."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expected_first_response_by(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def pending_since(self) -> datetime | None: ...
+    @property
+    def paused_hours(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class _MappedFacts:
+    """SlaFacts read from a mapping (callers that still hold tickets as dicts); absent optional keys are None."""
+
+    status: str
+    priority: str
+    created_at: datetime
+    expected_first_response_by: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    pending_since: datetime | None
+    paused_hours: float
+
+    @classmethod
+    def of(cls, ticket: Mapping[str, Any]) -> _MappedFacts:
+        return cls(
+            status=ticket["status"],
+            priority=ticket["priority"],
+            created_at=ticket["created_at"],
+            expected_first_response_by=ticket["expected_first_response_by"],
+            first_response_at=ticket.get("first_response_at"),
+            resolved_at=ticket.get("resolved_at"),
+            closed_at=ticket.get("closed_at"),
+            pending_since=ticket.get("pending_since"),
+            paused_hours=float(ticket.get("paused_hours") or 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -41,11 +94,11 @@ class SlaStatus:
         return "at_risk" if "at_risk" in states else "on_track"
 
 
-def paused_hours(ticket: dict[str, Any], team: Team, now: datetime) -> float:
+def paused_hours(ticket: SlaFacts, team: Team, now: datetime) -> float:
     """Business hours the ticket has spent pending, including a pending spell still running."""
-    total = float(ticket.get("paused_hours") or 0.0)
-    if ticket["status"] == "pending" and ticket.get("pending_since") is not None:
-        total += business_hours_between(ticket["pending_since"], now, team)
+    total = float(ticket.paused_hours or 0.0)
+    if ticket.status == "pending" and ticket.pending_since is not None:
+        total += business_hours_between(ticket.pending_since, now, team)
     return total
 
 
@@ -61,18 +114,21 @@ def _clock(target: float, used: float, due: datetime, met_at: datetime | None) -
     return Clock(target, due, state, used)
 
 
-def sla_status(ticket: dict[str, Any], team: Team, now: datetime) -> SlaStatus:
-    created = ticket["created_at"]
-    priority = ticket["priority"]
+def sla_status(ticket: SlaFacts | Mapping[str, Any], team: Team, now: datetime) -> SlaStatus:
+    """`ticket` as a mapping is read as before the entities were typed (kb.metrics passes one); prefer SlaFacts."""
+    if isinstance(ticket, Mapping):
+        ticket = _MappedFacts.of(ticket)
+    created = ticket.created_at
+    priority = ticket.priority
     response_target = team.first_response_target(priority)
-    responded = ticket.get("first_response_at")
+    responded = ticket.first_response_at
     response_used = business_hours_between(created, responded or now, team)
-    first_response = _clock(response_target, response_used, ticket["expected_first_response_by"], responded)
+    first_response = _clock(response_target, response_used, ticket.expected_first_response_by, responded)
 
     paused = paused_hours(ticket, team, now)
     resolution_target = team.resolution_target(priority)
-    finished = ticket.get("resolved_at") or ticket.get("closed_at")
+    finished = ticket.resolved_at or ticket.closed_at
     resolution_used = business_hours_between(created, finished or now, team) - paused
     due = add_business_hours(created, resolution_target + paused, team)
     resolution = _clock(resolution_target, max(resolution_used, 0.0), due, finished)
-    return SlaStatus(first_response, resolution, paused=ticket["status"] == "pending")
+    return SlaStatus(first_response, resolution, paused=ticket.status == "pending")

@@ -11,6 +11,8 @@ STATES: tuple[Status, ...] = get_args(Status)
 ACTIVE: tuple[Status, ...] = ("new", "open", "pending")
 # A ticket that is done: it counts as resolved in the metrics, may be rated and may become an article.
 DONE: tuple[Status, ...] = ("resolved", "closed")
+# What a requester may do to their own resolved ticket: reopen it or close it; the rest is the team's work.
+REQUESTER_MOVES: tuple[Status, ...] = ("open", "closed")
 
 # Closed is final: a new problem gets a new ticket, which keeps each ticket's numbers honest.
 TRANSITIONS: dict[Status, frozenset[Status]] = {

@@ -28,6 +28,9 @@ from kb.settings import Settings
 from kb.users import UserService
 from tests.conftest import SMALL_ARTICLE_FILES, TRUSTED, bearer, copy_small_articles, stable_ticket
 
+# Ticket offers (low confidence, the nearest restricted article) depend on MiniLM's ranking.
+pytestmark = pytest.mark.real_model
+
 SECRET_ID = "payroll-bonus-secret"
 SECRET_WORD = "zanzibarquokka"
 SECRET_TITLE = "Quarterly bonus calibration for payroll staff"
@@ -126,7 +129,7 @@ def access(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
     base = Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
     settings = base.model_copy(update={"auth": "token"})
     kb = KnowledgeBase(settings, embedder=embedder)
-    report = kb.index(strict=True)
+    report = kb.indexing.build(strict=True)
     assert report.articles == len(SMALL_ARTICLE_FILES) - 1 + 2
     users: dict[str, dict[str, Any]] = {
         "hana": {"role": "employee", "groups": ["hr"]},  # the insider
@@ -247,7 +250,7 @@ def twin(
     kb = KnowledgeBase(
         access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
     )
-    kb.index(strict=True)
+    kb.indexing.build(strict=True)
     yield kb
     kb.close()
 
@@ -257,8 +260,8 @@ def test_a_word_only_in_hidden_articles_does_not_change_an_outsiders_scores(
     access: AccessKb, twin: KnowledgeBase, query: str
 ) -> None:
     outsider = access.kb.users.authenticate(access.tokens["erik"])
-    here = access.kb.search(query, 10, reader=outsider, record=False)
-    there = twin.search(query, 10, reader=outsider, record=False)
+    here = access.kb.search.find(query, 10, reader=outsider, record=False)
+    there = twin.search.find(query, 10, reader=outsider, record=False)
     assert [(h.article_id, h.score) for h in here.hits] == [(h.article_id, h.score) for h in there.hits]
     assert here.confidence == there.confidence
 
@@ -275,7 +278,7 @@ def without_secret(
     kb = KnowledgeBase(
         access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
     )
-    kb.index(strict=True)
+    kb.indexing.build(strict=True)
     yield kb
     kb.close()
 
@@ -287,8 +290,8 @@ def test_hidden_articles_do_not_shift_an_outsiders_scores_through_corpus_statist
     """BM25's idf and average length count only readable chunks: shared words in a hidden article must not
     move a single score, so an outsider cannot infer a hidden article from scores either."""
     outsider = access.kb.users.authenticate(access.tokens["erik"])
-    here = access.kb.search(query, 50, reader=outsider, record=False)
-    there = without_secret.search(query, 50, reader=outsider, record=False)
+    here = access.kb.search.find(query, 50, reader=outsider, record=False)
+    there = without_secret.search.find(query, 50, reader=outsider, record=False)
     assert [(h.article_id, h.score) for h in here.hits] == [(h.article_id, h.score) for h in there.hits]
     assert here.confidence == there.confidence
 
@@ -502,7 +505,7 @@ def test_knowledge_gaps_belong_to_the_team_of_the_top_unrestricted_result(api: T
     query = "printer payroll"
     kb: KnowledgeBase = api.app.state.kb  # type: ignore[attr-defined]
     insider = kb.users.authenticate(access.tokens["hana"])
-    ranking = [h.article_id for h in kb.search(query, 5, reader=insider, record=False).hits]
+    ranking = [h.article_id for h in kb.search.find(query, 5, reader=insider, record=False).hits]
     assert ranking[:2] == [SECRET_ID, "printer-offline-floor-printer"]  # HR's restricted article, then IT's
     kb.store.search_log.add(  # as the API records it when that search finds no confident answer
         query=query, answered=False, confidence=0.2, top_ids=ranking, latency_ms=10.0, user="hana"

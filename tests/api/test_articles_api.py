@@ -52,7 +52,7 @@ def small_client(
     """The API over a private small KB holding one hostile and one draft article."""
     (small_articles / "evil-article.md").write_text(EVIL, encoding="utf-8")
     (small_articles / "unreleased-coffee-machine.md").write_text(DRAFT, encoding="utf-8")
-    report = indexed_small_kb.index()
+    report = indexed_small_kb.indexing.build()
     assert report.build.embedded == ["evil-article"]
     with TestClient(create_app(indexed_small_kb.settings, embedder=embedder)) as test_client:
         yield test_client

@@ -32,7 +32,7 @@ def settings(tmp_path: Path) -> Settings:
 def _index(settings: Settings) -> str:
     kb = KnowledgeBase(settings, embedder=EMBEDDER)
     try:
-        return kb.index().build.generation
+        return kb.indexing.build().build.generation
     finally:
         kb.close()
 

@@ -155,7 +155,7 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_when_the_index_is_loaded(client: TestClient, starter_kb: KnowledgeBase) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "index": starter_kb.searcher().index.generation}
+    assert response.json() == {"status": "ready", "index": starter_kb.indexing.searcher().index.generation}
 
 
 @pytest.fixture

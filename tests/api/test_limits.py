@@ -57,7 +57,7 @@ def test_rate_limit_answers_429_with_retry_after(
     small_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
     settings = small_settings.model_copy(update={"rate_limit_per_minute": 3})
-    KnowledgeBase(settings, embedder=embedder).index()
+    KnowledgeBase(settings, embedder=embedder).indexing.build()
     with TestClient(create_app(settings, embedder=embedder)) as limited:
         statuses = [limited.get("/v1/articles").status_code for _ in range(4)]
         blocked = limited.get("/v1/articles")
@@ -224,7 +224,7 @@ def test_fifty_requests_with_one_token_write_one_sign_in_row(
 def test_oversized_article_is_reported_and_skipped(small_kb: KnowledgeBase, small_articles: Path) -> None:
     (small_articles / "huge.md").write_text("---\ntitle: Huge\n---\n## Symptoms\n" + "word " * 50_000)
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert any("huge.md" in p.path and "KB_MAX_ARTICLE_BYTES" in p.message for p in report.problems)
     assert report.articles == 4

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+from kb.store import schema
 from tests.conftest import TRUSTED, bearer, copy_small_articles
 
 SECRET_ID = "hr-bonus-calibration"
@@ -54,7 +56,7 @@ def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
         data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0, auth="token"
     )
     kb = KnowledgeBase(settings, embedder=embedder)
-    kb.index(strict=True)
+    kb.indexing.build(strict=True)
     users: dict[str, dict[str, Any]] = {
         "ada": {"role": "admin"},
         "ivan": {"role": "agent", "teams": ["IT"]},
@@ -82,15 +84,20 @@ def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
         }
         event = {"at": day, "actor": requester, "kind": "created", "field": "team", "new": team}
         tickets.append((values, [event]))
-    kb.store.tickets.insert_many(tickets)
     views = [(SECRET_ID, "view", 9), (SECRET_ID, "helpful", 4), (READABLE_HR, "view", 2), (READABLE_IT, "view", 3)]
-    kb.store.surveys.add_feedback_many(
-        [
-            {"article_id": article_id, "user": f"u{i}", "kind": kind, "at": day}
-            for article_id, kind, count in views
-            for i in range(count)
-        ]
-    )
+    # Back-dated rows go straight into the schema: the repositories only ever write the present.
+    with kb.store.engine.begin() as conn:
+        for values, events in tickets:
+            ticket_id = conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(sa.insert(schema.ticket_events), [{**e, "ticket_id": ticket_id} for e in events])
+        conn.execute(
+            sa.insert(schema.article_feedback),
+            [
+                {"article_id": article_id, "user": f"u{i}", "kind": kind, "at": day}
+                for article_id, kind, count in views
+                for i in range(count)
+            ],
+        )
     yield MetricsKb(kb, settings, tokens)
     kb.close()
 

@@ -16,6 +16,9 @@ from api.app import create_app
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 
+# The API over the starter KB, which is indexed with the real model.
+pytestmark = pytest.mark.real_model
+
 
 @pytest.fixture(scope="module")
 def started_app(

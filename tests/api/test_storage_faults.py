@@ -62,7 +62,7 @@ def _indexed(data_dir: Path, tmp_path: Path) -> Settings:
         rate_limit_per_minute=0,
     )
     seed = KnowledgeBase(settings, embedder=EMBEDDER)
-    seed.index()
+    seed.indexing.build()
     seed.close()
     return settings
 

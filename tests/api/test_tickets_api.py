@@ -156,7 +156,7 @@ def test_ticket_is_persisted_in_the_sqlite_file(
 
     reopened = KnowledgeBase(ticket_settings, embedder=embedder)
     try:
-        stored = reopened.ticket(created["id"], reader=LOCAL_ADMIN)
+        stored = reopened.tickets.get(created["id"], reader=LOCAL_ADMIN)
     finally:
         reopened.close()
 

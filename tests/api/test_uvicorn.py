@@ -3,12 +3,8 @@ over TCP: what depends on the server (the peer address, proxy headers, the Host)
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,77 +13,35 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.server import KB_SERVE_NO_REINDEX, UVICORN_FACTORY, running_server, server_environment
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import stable_ticket
 from tests.sockets import seconds_until_closed
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    last: httpx.Response | None = None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"uvicorn exited with {process.returncode}"
-        try:
-            last = httpx.get(f"{base}/readyz", timeout=5)
-            if last.status_code == 200:
-                return last
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"not ready after {timeout} s; last answer: {last and last.text}")
+# The servers load the real model themselves (the index must be built with it), and search ranks with it.
+pytestmark = pytest.mark.real_model
 
 
 @contextmanager
 def _served(command: list[str], settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
     """Run `command` (a server on `settings`' data, listening on the port it is given as `{port}`), wait until it is
     ready, yield its base URL; then stop it and check that it shut down cleanly."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "KB_DATA_DIR": str(settings.data_dir),
-        "KB_ARTICLES_DIR": str(settings.articles_dir),
-        "HF_HUB_OFFLINE": "1",
-        **env,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [part.format(port=port) for part in command],
-            env=environment,
-            cwd=Path(__file__).resolve().parents[2],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            ready = _wait_until_ready(base, process, timeout=90)
-            assert ready.json()["status"] == "ready"
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    environment = server_environment(settings.data_dir, settings.articles_dir, **env)
+    with running_server(command, environment, log_path, timeout=90) as server:
+        ready = httpx.get(f"{server.base}/readyz", timeout=5)
+        assert ready.json()["status"] == "ready"
+        yield server.base
     output = log_path.read_text(errors="replace")
     # Uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says how it ended.
-    assert process.returncode in (0, -signal.SIGTERM), output[-3000:]
+    assert server.process.returncode in (0, -signal.SIGTERM), output[-3000:]
     assert "Application shutdown complete" in output
     assert "Traceback" not in output
 
 
-UVICORN = [sys.executable, "-m", "uvicorn", "api.app:app_from_environment", "--factory", "--host", "127.0.0.1"]
-UVICORN += ["--port", "{port}"]
+UVICORN = UVICORN_FACTORY
 # `kb serve` itself, which chooses uvicorn's options (proxy headers) from the settings.
-KB_SERVE = [sys.executable, "-m", "kb.cli.main", "serve", "--no-reindex", "--host", "127.0.0.1", "--port", "{port}"]
+KB_SERVE = KB_SERVE_NO_REINDEX
 
 
 @pytest.mark.slow

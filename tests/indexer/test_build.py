@@ -16,14 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import current_generation, load_index, read_meta
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from indexer.errors import IndexMismatchError
+from indexer.generation import current_generation, read_meta
+from indexer.load import load_index
 from kb.articles import load_articles
 from kb.errors import IndexNotReady, NotFound
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import STARTER_ARTICLES
+
+# The manifest records the real model's name and dimension; refusing another model needs a real one.
+pytestmark = pytest.mark.real_model
 
 SMALL_IDS = [
     "badge-not-opening-doors",
@@ -49,30 +53,30 @@ def _generations(index_dir: Path) -> list[str]:
 
 
 def _chunk_texts(kb: KnowledgeBase, doc_id: str) -> str:
-    return " ".join(row.text for row in kb.searcher().index.rows if row.doc_id == doc_id)
+    return " ".join(row.text for row in kb.indexing.searcher().index.chunks if row.doc_id == doc_id)
 
 
 # Incremental builds -------------------------------------------------------------------------------------------
 
 
 def test_first_build_embeds_everything(small_kb: KnowledgeBase) -> None:
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert report.articles == 4
     assert report.build.embedded == SMALL_IDS
     assert report.build.reused == []
     assert report.build.changed
     assert report.build.chunks > 4
-    assert small_kb.index_status().state == "ready"
+    assert small_kb.indexing.status().state == "ready"
 
 
 def test_editing_one_article_reembeds_only_that_article(indexed_small_kb: KnowledgeBase, small_articles: Path) -> None:
     small_kb = indexed_small_kb
-    first = small_kb.index()
+    first = small_kb.indexing.build()
     assert not first.build.changed
     _edit_vpn_cause(small_articles)
 
-    second = small_kb.index()
+    second = small_kb.indexing.build()
 
     assert second.build.embedded == [VPN]
     assert second.build.reused == [i for i in SMALL_IDS if i != VPN]
@@ -80,7 +84,7 @@ def test_editing_one_article_reembeds_only_that_article(indexed_small_kb: Knowle
     assert second.build.changed
     assert second.build.generation != first.build.generation
     assert NEW_CAUSE in _chunk_texts(small_kb, VPN)
-    outcome = small_kb.search("the hotel router reboots every night and forgets the tunnel", limit=3)
+    outcome = small_kb.search.find("the hotel router reboots every night and forgets the tunnel", limit=3)
     assert outcome.hits[0].article_id == VPN
 
 
@@ -89,7 +93,7 @@ def test_unchanged_rerun_reports_no_change_and_keeps_the_generation(indexed_smal
     assert live is not None
 
     for _ in range(2):
-        again = indexed_small_kb.index()
+        again = indexed_small_kb.indexing.build()
         assert not again.build.changed
         assert again.build.embedded == []
         assert again.build.reused == SMALL_IDS
@@ -102,12 +106,12 @@ def test_metadata_only_edit_reuses_the_vectors(indexed_small_kb: KnowledgeBase, 
     path = small_articles / "request-annual-leave.md"
     path.write_text(path.read_text(encoding="utf-8").replace("team: HR", "team: Finance"), encoding="utf-8")
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert report.build.changed
     assert report.build.embedded == []
     assert report.build.reused == SMALL_IDS
-    hit = small_kb.search("I need to take a few days off next month, how do I ask", limit=1).hits[0]
+    hit = small_kb.search.find("I need to take a few days off next month, how do I ask", limit=1).hits[0]
     assert (hit.article_id, hit.team) == ("request-annual-leave", "Finance")
 
 
@@ -115,23 +119,23 @@ def test_removed_file_is_reported_and_no_longer_found(indexed_small_kb: Knowledg
     small_kb = indexed_small_kb
     (small_articles / "printer-offline-floor-printer.md").unlink()
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert report.build.removed == ["printer-offline-floor-printer"]
     assert report.build.embedded == []
-    outcome = small_kb.search("the printer on my floor says it is offline", limit=10)
+    outcome = small_kb.search.find("the printer on my floor says it is offline", limit=10)
     assert "printer-offline-floor-printer" not in [h.article_id for h in outcome.hits]
     with pytest.raises(NotFound):
-        small_kb.article("printer-offline-floor-printer")
+        small_kb.articles.get("printer-offline-floor-printer")
 
 
 def test_rebuild_reembeds_everything_and_keeps_the_previous_generation_one_build(
     indexed_small_kb: KnowledgeBase,
 ) -> None:
     small_kb = indexed_small_kb
-    first = small_kb.index(rebuild=True).build.generation
+    first = small_kb.indexing.build(rebuild=True).build.generation
 
-    second = small_kb.index(rebuild=True)
+    second = small_kb.indexing.build(rebuild=True)
 
     assert second.build.embedded == SMALL_IDS
     assert second.build.reused == []
@@ -145,7 +149,7 @@ def test_changed_chunking_rebuilds_everything(
     settings = indexed_small_settings.model_copy(update={"chunk_words": 60, "chunk_overlap_words": 10})
     kb = KnowledgeBase(settings, embedder=embedder)
     try:
-        report = kb.index()
+        report = kb.indexing.build()
     finally:
         kb.close()
 
@@ -161,11 +165,11 @@ def test_an_empty_folder_builds_an_empty_index_that_offers_a_ticket(
     for path in small_articles.glob("*.md"):
         path.unlink()
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert report.build.removed == SMALL_IDS
     assert report.build.chunks == 0
-    outcome = small_kb.search("my printer is offline")
+    outcome = small_kb.search.find("my printer is offline")
     assert not outcome.answered
     assert outcome.hits == []
     assert outcome.ticket is not None
@@ -178,7 +182,7 @@ def test_meta_json_records_model_dimension_chunks_time_and_hashes(
     indexed_small_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder
 ) -> None:
     small_kb = indexed_small_kb
-    report = small_kb.index()
+    report = small_kb.indexing.build()
     live = current_generation(small_kb.settings.index_dir)
     assert live is not None and live.name == report.build.generation
 
@@ -217,16 +221,16 @@ def test_index_built_with_another_model_is_refused(
 
     fresh = KnowledgeBase(small_settings, embedder=embedder)
     try:
-        assert fresh.index_status().state == "unavailable"
+        assert fresh.indexing.status().state == "unavailable"
         with pytest.raises(IndexNotReady, match="paraphrase-multilingual-mpnet-base-v2"):
-            fresh.search("printer offline")
+            fresh.search.find("printer offline")
     finally:
         fresh.close()
 
     # Indexing again does not reuse the other model's vectors: everything is embedded afresh.
-    report = small_kb.index()
+    report = small_kb.indexing.build()
     assert report.build.embedded == SMALL_IDS
-    assert small_kb.search(VPN_QUESTION, limit=1).hits[0].article_id == VPN
+    assert small_kb.search.find(VPN_QUESTION, limit=1).hits[0].article_id == VPN
 
 
 def test_unreadable_meta_is_refused(indexed_small_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> None:
@@ -261,7 +265,7 @@ def test_interrupted_embedding_leaves_the_previous_index_live(
     indexed_small_kb: KnowledgeBase, small_articles: Path
 ) -> None:
     small_kb = indexed_small_kb
-    before = small_kb.index().build.generation
+    before = small_kb.indexing.build().build.generation
     _edit_vpn_cause(small_articles)
     for number in range(70):  # enough extra chunks for more than one embedding batch
         (small_articles / f"filler-{number}.md").write_text(
@@ -270,24 +274,24 @@ def test_interrupted_embedding_leaves_the_previous_index_live(
     progress = InterruptingProgress()
 
     with pytest.raises(KeyboardInterrupt):
-        small_kb.index(progress=progress)
+        small_kb.indexing.build(progress=progress)
 
     assert 0 < progress.done < progress.total  # interrupted mid-embedding
     index_dir = small_kb.settings.index_dir
     assert current_generation(index_dir).name == before  # type: ignore[union-attr]
     assert _generations(index_dir) == [before]
-    outcome = small_kb.search(VPN_QUESTION, limit=5)
+    outcome = small_kb.search.find(VPN_QUESTION, limit=5)
     assert outcome.hits[0].article_id == VPN
     assert not any(h.article_id.startswith("filler-") for h in outcome.hits)
     assert OLD_CAUSE in _chunk_texts(small_kb, VPN)
     assert NEW_CAUSE not in _chunk_texts(small_kb, VPN)
     with pytest.raises(NotFound):
-        small_kb.article("filler-0")
+        small_kb.articles.get("filler-0")
 
     # The next run picks up exactly the work that was lost.
     for path in small_articles.glob("filler-*.md"):
         path.unlink()
-    report = small_kb.index()
+    report = small_kb.indexing.build()
     assert report.build.embedded == [VPN]
     assert NEW_CAUSE in _chunk_texts(small_kb, VPN)
 
@@ -330,7 +334,7 @@ def test_kill_9_during_a_rebuild_leaves_the_previous_index_loadable(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
     small_kb = indexed_small_kb
-    before = small_kb.index().build.generation
+    before = small_kb.indexing.build().build.generation
     assert _copy_starter_articles(small_articles, copies=6) >= 280
     env = {
         **os.environ,
@@ -370,7 +374,7 @@ def test_kill_9_during_a_rebuild_leaves_the_previous_index_loadable(
     assert sorted(loaded.docs) == SMALL_IDS
     survivor = KnowledgeBase(small_settings, embedder=embedder)
     try:
-        outcome = survivor.search(VPN_QUESTION, limit=5)
+        outcome = survivor.search.find(VPN_QUESTION, limit=5)
     finally:
         survivor.close()
     assert outcome.answered
@@ -381,7 +385,7 @@ def test_kill_9_during_a_rebuild_leaves_the_previous_index_loadable(
     for path in small_articles.glob("*-copy-*.md"):
         path.unlink()
     shutil.copy(STARTER_ARTICLES / "vpn-wont-connect.md", small_articles)
-    report = small_kb.index()
+    report = small_kb.indexing.build()
     assert report.build.embedded == ["vpn-wont-connect"]
     # The killed build's staging folder is gone; the live generation and its predecessor remain.
     assert sorted(_generations(index_dir)) == sorted([before, report.build.generation])

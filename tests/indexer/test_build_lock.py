@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from indexer.build import IndexDocument, build_index, build_lock, current_generation, load_index
+from indexer.build import IndexDocument, build_index, build_lock
 from indexer.chunking import SourceRecord
+from indexer.generation import current_generation
+from indexer.load import load_index
 from tests.fakes import HashingEmbedder
 
 EMBEDDER = HashingEmbedder()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.spelling import SpellingCorrector, word_counts
+from indexer.analysis import word_counts
+from indexer.spelling import SpellingCorrector
 
 KB_TEXT = [
     "GlobalProtect VPN will not connect. Reset your password in Okta.",

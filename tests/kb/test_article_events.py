@@ -35,10 +35,10 @@ def test_only_public_articles_are_announced(indexed_small_kb: KnowledgeBase) -> 
     articles = indexed_small_kb.settings.articles_dir
     (articles / "hr-restructuring-2026.md").write_text(RESTRICTED, encoding="utf-8")
     (articles / "kitchen-dishwasher.md").write_text(PUBLIC, encoding="utf-8")
-    indexed_small_kb.index()
+    indexed_small_kb.indexing.build()
     (articles / "hr-restructuring-2026.md").unlink()
     (articles / "kitchen-dishwasher.md").unlink()
-    indexed_small_kb.index()
+    indexed_small_kb.indexing.build()
 
     announced = [(e.kind, e.data["article_id"]) for e in received]
     assert announced == [("article.indexed", "kitchen-dishwasher"), ("article.removed", "kitchen-dishwasher")]

@@ -246,11 +246,11 @@ def test_invalid_articles_are_skipped_and_the_rest_still_index(
     _write(small_articles, "bad-yaml.md", BAD_YAML)
     _write(small_articles, "unknown-status.md", UNKNOWN_STATUS)
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert sorted(p.path for p in report.problems) == ["bad-yaml.md", "missing-title.md", "unknown-status.md"]
     assert report.articles == 4
-    outcome = small_kb.search("the printer on my floor says it is offline", limit=3)
+    outcome = small_kb.search.find("the printer on my floor says it is offline", limit=3)
     assert outcome.hits[0].article_id == "printer-offline-floor-printer"
 
 
@@ -258,31 +258,31 @@ def test_strict_index_raises_and_builds_nothing(small_kb: KnowledgeBase, small_a
     _write(small_articles, "bad-yaml.md", BAD_YAML)
 
     with pytest.raises(ArticleProblemsError) as raised:
-        small_kb.index(strict=True)
+        small_kb.indexing.build(strict=True)
 
     assert "bad-yaml.md" in raised.value.detail
-    assert small_kb.index_status().state == "unavailable"
+    assert small_kb.indexing.status().state == "unavailable"
 
 
 def test_strict_index_keeps_the_previous_index(indexed_small_kb: KnowledgeBase, small_articles: Path) -> None:
-    before = indexed_small_kb.searcher().index.generation
+    before = indexed_small_kb.indexing.searcher().index.generation
     _write(small_articles, "missing-title.md", MISSING_TITLE)
 
     with pytest.raises(ArticleProblemsError, match=r"missing-title\.md"):
-        indexed_small_kb.index(strict=True)
+        indexed_small_kb.indexing.build(strict=True)
 
-    assert indexed_small_kb.searcher().index.generation == before
+    assert indexed_small_kb.indexing.searcher().index.generation == before
 
 
 def test_draft_articles_are_stored_but_not_searchable(indexed_small_kb: KnowledgeBase, small_articles: Path) -> None:
     small_kb = indexed_small_kb
     _write(small_articles, "quantum-coffee-machine.md", DRAFT)
 
-    report = small_kb.index()
+    report = small_kb.indexing.build()
 
     assert report.articles == 4
     assert "quantum-coffee-machine" not in report.build.embedded
-    outcome = small_kb.search("calibrate the quantum coffee machine flux capacitor", limit=10)
+    outcome = small_kb.search.find("calibrate the quantum coffee machine flux capacitor", limit=10)
     assert "quantum-coffee-machine" not in [h.article_id for h in outcome.hits]
 
 
@@ -296,7 +296,7 @@ def test_a_nested_date_in_front_matter_does_not_break_indexing(
         "---\ntitle: Ordering a standing desk\nteam: Facilities\nreviews: [2026-01-10, 2026-06-01]\n---\n\n"
         "## Resolution\nOrder a standing desk through the facilities portal.\n",
     )
-    report = small_kb.index()
+    report = small_kb.indexing.build()
     assert report.articles == 5
 
 

@@ -19,7 +19,7 @@ def test_audit_trail_of_users_articles_sign_ins_and_ticket_views(
 ) -> None:
     settings = small_settings.model_copy(update={"auth": "token"})
     kb = KnowledgeBase(settings, embedder=embedder)
-    kb.index()
+    kb.indexing.build()
     _, requester_token = kb.users.add("rita", email="rita@example.com", role="employee")
     _, agent_token = kb.users.add("ivan", email="ivan@example.com", role="agent", teams=["IT"])
     kb.users.add("gone", email="gone@example.com", role="employee")

@@ -1,6 +1,6 @@
 """The `kb` command line: JSON output, clean failures (a message and an exit code, never a traceback).
 
-In-process runs share the session's model: `kb.service.load_embedder` is pointed at the already loaded
+In-process runs share the session's model: `kb.indexing.load_embedder` is pointed at the already loaded
 embedder (the real one), so no test loads the model a second time.
 """
 
@@ -20,12 +20,15 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.cli.main import app, uvicorn_options
 from kb.settings import Settings
 
+# `kb search` output names the article MiniLM ranks first.
+pytestmark = pytest.mark.real_model
+
 BROKEN = "---\ntitle: Broken\n  team: IT\n---\n\n## Symptoms\nSomething.\n"
 
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder) -> CliRunner:
-    monkeypatch.setattr("kb.service.load_embedder", lambda _settings: embedder)
+    monkeypatch.setattr("kb.indexing.load_embedder", lambda _settings: embedder)
     monkeypatch.setenv("COLUMNS", "200")
     return CliRunner()
 

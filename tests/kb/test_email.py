@@ -93,7 +93,7 @@ def mail_kb(
 
 
 def _printer_ticket(kb: KnowledgeBase) -> dict[str, Any]:
-    ticket, _ = kb.create_ticket(
+    ticket, _ = kb.tickets.create(
         NewTicket(
             subject="Printer offline",
             description="The printer on the 3rd floor says it is offline.",

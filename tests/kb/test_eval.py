@@ -15,6 +15,9 @@ from kb.cli.main import app
 from kb.evaluation.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from tests.conftest import REPO, STARTER_ARTICLES, shared_eval_set
 
+# Retrieval quality figures are MiniLM's.
+pytestmark = pytest.mark.real_model
+
 KEYS = {
     "dataset",
     "split",

@@ -20,7 +20,7 @@ from kb.access import Principal
 from kb.errors import Conflict, KbError, NotFound, PreconditionFailed
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store.database import AuditRepository
+from kb.store.audit import AuditRepository
 from kb.store.teams import StaleVersion, TeamOverrideRepository
 from kb.teams import add_business_hours, load_teams
 from kb.teams.service import EDIT_ATTEMPTS, TeamService
@@ -48,7 +48,7 @@ def _targets(kb: KnowledgeBase) -> dict[str, float]:
 
 
 def _ticket(kb: KnowledgeBase, priority: str) -> dict[str, Any]:
-    ticket, _ = kb.create_ticket(NewTicket("Laptop", "It will not boot", "maria", team="IT", priority=priority))
+    ticket, _ = kb.tickets.create(NewTicket("Laptop", "It will not boot", "maria", team="IT", priority=priority))
     return ticket
 
 
@@ -91,7 +91,7 @@ def test_reads_show_the_other_servers_edit_and_its_etag(servers: list[KnowledgeB
     assert [s.team.email for s in b.teams.statuses() if s.team.name == "IT"] == ["it@x.io"]
     # A team created on A is known to B's tickets.
     a.teams.replace("Legal", {"timezone": "Europe/Warsaw", "first_response_hours": {"normal": 3}}, ADMIN)
-    assert b.create_ticket(NewTicket("NDA", "Please review", "maria", team="legal"))[0]["team"] == "Legal"
+    assert b.tickets.create(NewTicket("NDA", "Please review", "maria", team="legal"))[0]["team"] == "Legal"
 
 
 def test_a_stale_if_match_is_refused_and_changes_nothing(servers: list[KnowledgeBase]) -> None:

@@ -58,7 +58,7 @@ def test_a_duplicate_name_is_refused(small_kb: KnowledgeBase) -> None:
     with pytest.raises(InvalidInput) as caught:
         small_kb.users.add("hana", email="other@example.com", role="admin")
     assert caught.value.field == "name"
-    assert [u["email"] for u in small_kb.users.list()] == ["hana@example.com"]
+    assert [u.email for u in small_kb.users.list()] == ["hana@example.com"]
 
 
 @pytest.mark.parametrize("role", ["root", "Admin", "", "superuser"])
@@ -161,7 +161,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, small_settings: Settings) -> CliRunner:
     def no_model(_settings: Settings) -> None:
         raise AssertionError("`kb users` must not load the model")
 
-    monkeypatch.setattr("kb.service.load_embedder", no_model)
+    monkeypatch.setattr("kb.indexing.load_embedder", no_model)
     monkeypatch.setenv("KB_DATA_DIR", str(small_settings.data_dir))
     monkeypatch.setenv("KB_ARTICLES_DIR", str(small_settings.articles_dir))
     monkeypatch.setenv("COLUMNS", "200")
@@ -247,6 +247,6 @@ def test_cli_add_refuses_a_duplicate_and_prints_no_token(cli: CliRunner, small_s
     assert "already exists" in second.output
     kb = _kb(small_settings)
     try:
-        assert [u["email"] for u in kb.users.list()] == ["hana@example.com"]
+        assert [u.email for u in kb.users.list()] == ["hana@example.com"]
     finally:
         kb.close()

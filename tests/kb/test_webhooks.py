@@ -190,7 +190,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _ticket(kb: KnowledgeBase, subject: str = "Printer offline") -> dict[str, Any]:
-    ticket, _ = kb.create_ticket(
+    ticket, _ = kb.tickets.create(
         NewTicket(subject=subject, description="The printer on my floor says offline.", requester="maria", team="IT")
     )
     return ticket
@@ -263,7 +263,7 @@ def test_indexing_writes_article_events_to_the_outbox(indexed_small_kb: Knowledg
     webhook, _ = indexed_small_kb.webhooks.create(ADMIN, url="https://hooks.example.com/kb", events=["article.indexed"])
     article = indexed_small_kb.settings.articles_dir / "printer-offline-floor-printer.md"
     article.write_text(article.read_text(encoding="utf-8") + "\n4. Ask the desk for a loan printer.\n", "utf-8")
-    indexed_small_kb.index()  # what `kb index` does: no server, no worker; the outbox keeps the event
+    indexed_small_kb.indexing.build()  # what `kb index` does: no server, no worker; the outbox keeps the event
     [row] = indexed_small_kb.webhooks.deliveries(ADMIN, webhook["id"])
     assert row["status"] == "pending"
     assert json.loads(row["payload"])["data"] == {"article_id": "printer-offline-floor-printer"}

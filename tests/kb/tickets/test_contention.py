@@ -22,8 +22,8 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import schema
-from kb.store.database import create_engine
-from kb.tickets.service import NewTicket
+from kb.store.engine import create_engine
+from kb.tickets import NewTicket
 
 WRITERS = 64
 
@@ -54,7 +54,7 @@ def _create_all_at_once(kb: KnowledgeBase, count: int) -> tuple[list[int], Count
     def create(number: int) -> None:
         start.wait()
         try:
-            ticket, _ = kb.create_ticket(_new(number))
+            ticket, _ = kb.tickets.create(_new(number))
         except Exception as exc:
             with lock:
                 failures[f"{type(exc).__name__}: {str(exc).splitlines()[0]}"] += 1
@@ -108,13 +108,13 @@ def test_writers_outwait_a_write_lock_held_past_sqlites_usual_wait(kb: Knowledge
 def test_readers_do_not_wait_for_the_write_lock(kb: KnowledgeBase) -> None:
     """Only writes take the lock: while another connection holds it (with an uncommitted ticket), reads answer at
     once from the last committed state."""
-    ticket, _ = kb.create_ticket(_new(1))
+    ticket, _ = kb.tickets.create(_new(1))
     holder = sqlite3.connect(_database(kb.settings), isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("UPDATE tickets SET subject = 'uncommitted' WHERE id = ?", (ticket["id"],))
         started = time.monotonic()
-        assert kb.store.tickets.get(ticket["id"])["subject"] == "Ticket 1"  # type: ignore[index]
+        assert kb.store.tickets.get(ticket["id"]).subject == "Ticket 1"  # type: ignore[union-attr]
         assert len(kb.store.tickets.events(ticket["id"], internal=True)) == 1
         assert time.monotonic() - started < 3.0  # the write lock is held for 6 s
     finally:

@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from indexer.build import current_generation
+import pytest
+
+from indexer.generation import current_generation
 from kb.search.confidence import ConfidenceModel, Evidence
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import STARTER_ARTICLES
 from tests.fakes import HashingEmbedder
+
+# The fitted answer threshold depends on the real model's scores.
+pytestmark = pytest.mark.real_model
 
 OFF_TOPIC = [
     ("Sourdough starter feeding schedule", "Feed the starter twice a day with equal weights of flour and water."),
@@ -41,29 +46,31 @@ def test_the_calibration_is_stored_with_the_generation_and_refitted_when_the_kb_
     kb = indexed_small_kb
     before = _stored_calibration(kb)
     assert before["samples"] == 4 and 0 < float(before["title_score"]) <= 1  # type: ignore[arg-type]
-    assert kb.searcher().calibration.title_score == before["title_score"]
+    assert kb.indexing.searcher().calibration.title_score == before["title_score"]
     borderline = Evidence(top_dense=0.42, margin=0.03, keyword=0.2)  # a question the decision could go either way on
-    calibration_before = kb.searcher().calibration
+    calibration_before = kb.indexing.searcher().calibration
 
     for number, (title, text) in enumerate(OFF_TOPIC):
         body = f"---\nid: hobby-{number}\ntitle: {title}\nteam: HR\n---\n\n## Resolution\n{text}\n"
         (small_articles / f"hobby-{number}.md").write_text(body, encoding="utf-8")
-    kb.index()
+    kb.indexing.build()
 
     after = _stored_calibration(kb)
     assert after["samples"] == 14
     assert after["title_score"] != before["title_score"]
-    assert kb.searcher().calibration.title_score == after["title_score"]
+    assert kb.indexing.searcher().calibration.title_score == after["title_score"]
     model = ConfidenceModel()  # the decision on the same evidence moved with the KB
-    assert model.confidence(borderline, kb.searcher().calibration) != model.confidence(borderline, calibration_before)
+    assert model.confidence(borderline, kb.indexing.searcher().calibration) != model.confidence(
+        borderline, calibration_before
+    )
 
 
 def test_an_unchanged_kb_keeps_its_generation_and_calibration(indexed_small_kb: KnowledgeBase) -> None:
     kb = indexed_small_kb
-    generation = kb.searcher().index.generation
-    report = kb.index()
+    generation = kb.indexing.searcher().index.generation
+    report = kb.indexing.build()
     assert not report.build.changed
-    assert kb.searcher().index.generation == generation
+    assert kb.indexing.searcher().index.generation == generation
 
 
 def test_an_index_from_before_calibration_is_measured_at_load_and_again_at_the_next_build(
@@ -77,10 +84,11 @@ def test_an_index_from_before_calibration_is_measured_at_load_and_again_at_the_n
     stored = meta.pop("calibration")
     meta_file.write_text(json.dumps(meta), encoding="utf-8")  # as an older kb wrote it
 
-    fresh = KnowledgeBase(kb.settings, embedder=kb.embedder)
+    fresh = KnowledgeBase(kb.settings, embedder=kb.indexing.embedder)
     try:
-        assert fresh.searcher().calibration.title_score == stored["title_score"]  # measured on load, same figure
-        report = fresh.index()
+        # Measured on load, the same figure.
+        assert fresh.indexing.searcher().calibration.title_score == stored["title_score"]
+        report = fresh.indexing.build()
         assert report.build.changed  # the build writes a calibrated generation even though no article changed
         assert _stored_calibration(fresh)["title_score"] == stored["title_score"]
     finally:
@@ -92,10 +100,10 @@ def test_a_lone_article_is_not_a_confident_answer_to_everything(small_kb: Knowle
     for path in small_articles.glob("*.md"):
         if path.stem != "printer-offline-floor-printer":
             path.unlink()
-    small_kb.index()
-    assert small_kb.search("the printer on my floor says it is offline", record=False).answered
+    small_kb.indexing.build()
+    assert small_kb.search.find("the printer on my floor says it is offline", record=False).answered
     for unrelated in ("how do I get a parking permit", "my payslip shows the wrong bank account"):
-        assert not small_kb.search(unrelated, record=False).answered
+        assert not small_kb.search.find(unrelated, record=False).answered
 
 
 FAQ = [
@@ -123,7 +131,7 @@ def _faq_kb(tmp_path: Path, restricted: int = 0) -> KnowledgeBase:
         body = f"---\nid: faq-{number}\ntitle: {title}\nteam: HR\n{audience}---\n\n## Resolution\n{text}\n"
         (folder / f"faq-{number}.md").write_text(body, encoding="utf-8")
     kb = KnowledgeBase(Settings(data_dir=tmp_path / "data", articles_dir=folder), embedder=HashingEmbedder())
-    kb.index()
+    kb.indexing.build()
     return kb
 
 
@@ -131,7 +139,7 @@ def test_a_kb_of_stored_questions_measures_where_its_uncovered_questions_score(t
     kb = _faq_kb(tmp_path)
     try:
         stored = _stored_calibration(kb)
-        calibration = kb.searcher().calibration
+        calibration = kb.indexing.searcher().calibration
     finally:
         kb.close()
     assert stored["questions"] == len(FAQ) and stored["question_share"] == 1.0
@@ -147,7 +155,7 @@ def test_a_kb_of_stored_questions_measures_where_its_uncovered_questions_score(t
 
 
 def test_documents_and_restricted_questions_do_not_make_an_faq(indexed_small_kb: KnowledgeBase, tmp_path: Path) -> None:
-    documents = indexed_small_kb.searcher().calibration
+    documents = indexed_small_kb.indexing.searcher().calibration
     assert documents.question_uncovered is None and not documents.faq
     # Questions only some may read do not shape everyone's decision: 4 of 12 restricted leave 8, too few to measure.
     kb = _faq_kb(tmp_path, restricted=4)
@@ -166,8 +174,8 @@ def test_a_question_that_lands_among_stored_questions_is_held_to_their_bar(tmp_p
     doc = "---\nid: printer-guide\ntitle: Printer guide\nteam: IT\n---\n\n## Resolution\nPower cycle the printer.\n"
     (kb.settings.articles_dir / "printer-guide.md").write_text(doc, encoding="utf-8")
     try:
-        kb.index()
-        retrieval = kb.searcher().retrieve("Printer guide. Resolution. Power cycle the printer.")
+        kb.indexing.build()
+        retrieval = kb.indexing.searcher().retrieve("Printer guide. Resolution. Power cycle the printer.")
     finally:
         kb.close()
     assert retrieval.ranked[0][0] == "printer-guide"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kb.errors import InvalidInput, NotFound
 from kb.store import Store
 from kb.teams import TeamDirectory, load_teams
-from kb.tickets import NewTicket, TicketService
+from kb.tickets import NewTicket, Ticket
+from kb.tickets.service import TicketService
 from tests.conftest import STARTER_ARTICLES
 
 UTC = dt.UTC
@@ -50,15 +50,19 @@ class _Tickets:
     def __init__(self, service: TicketService) -> None:
         self.service = service
 
-    def create(self, new: NewTicket) -> dict[str, Any]:
-        return self.service.create(new)[0]
+    def create(self, new: NewTicket) -> Ticket:
+        return self.service.lifecycle.create(new)[0]
 
-    def get(self, ticket_id: int) -> dict[str, Any]:
-        return self.service.get(ticket_id)
+    def get(self, ticket_id: int) -> Ticket:
+        return self.service.queries.get(ticket_id)
 
 
 def _service(store: Store, teams: TeamDirectory, router: Router | None = None) -> _Tickets:
-    return _Tickets(TicketService(store.tickets, teams, router or Router("IT"), store.users, clock=lambda: FRIDAY))
+    return _Tickets(
+        TicketService(
+            store.tickets, teams, router or Router("IT"), store.users, audit=store.audit, clock=lambda: FRIDAY
+        )
+    )
 
 
 def _new(**changes: object) -> NewTicket:
@@ -74,28 +78,28 @@ def _new(**changes: object) -> NewTicket:
 def test_ticket_is_stored_with_the_first_response_in_team_business_hours(store: Store, teams: TeamDirectory) -> None:
     ticket = _service(store, teams).create(_new(team="IT"))
 
-    assert ticket["id"] >= 1
-    assert ticket["status"] == "new"
-    assert ticket["team"] == "IT"
-    assert ticket["priority"] == "normal"
-    assert ticket["created_at"] == FRIDAY
+    assert ticket.id >= 1
+    assert ticket.status == "new"
+    assert ticket.team == "IT"
+    assert ticket.priority == "normal"
+    assert ticket.created_at == FRIDAY
     # IT (Lisbon, Fri 08:00-17:00): 3 h on Friday, then 5 h from Monday 08:00 WEST = 07:00 UTC.
-    assert ticket["expected_first_response_by"] == dt.datetime(2026, 3, 30, 12, 0, tzinfo=UTC)
+    assert ticket.expected_first_response_by == dt.datetime(2026, 3, 30, 12, 0, tzinfo=UTC)
 
 
 def test_priority_changes_the_target(store: Store, teams: TeamDirectory) -> None:
     urgent = _service(store, teams).create(_new(team="IT", priority="urgent"))
-    assert urgent["expected_first_response_by"] == dt.datetime(2026, 3, 27, 15, 0, tzinfo=UTC)
+    assert urgent.expected_first_response_by == dt.datetime(2026, 3, 27, 15, 0, tzinfo=UTC)
 
 
 def test_each_team_counts_in_its_own_timezone(store: Store, teams: TeamDirectory) -> None:
     ticket = _service(store, teams).create(_new(team="HR", priority="urgent"))
     # HR (Warsaw, Fri 09:00-15:00 CET): 14:00 UTC is 15:00 local, closed; Monday 09:00 CEST = 07:00 UTC, +2 h.
-    assert ticket["expected_first_response_by"] == dt.datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+    assert ticket.expected_first_response_by == dt.datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
 
 
 def test_team_name_is_matched_case_insensitively(store: Store, teams: TeamDirectory) -> None:
-    assert _service(store, teams).create(_new(team="  finance ")).get("team") == "Finance"
+    assert _service(store, teams).create(_new(team="  finance ")).team == "Finance"
 
 
 def test_missing_team_is_routed_from_subject_and_description(store: Store, teams: TeamDirectory) -> None:
@@ -103,12 +107,12 @@ def test_missing_team_is_routed_from_subject_and_description(store: Store, teams
 
     ticket = _service(store, teams, router).create(_new(team=None, subject="Badge", description="Door stays red"))
 
-    assert ticket["team"] == "Facilities"
+    assert ticket.team == "Facilities"
     assert router.asked == ["Badge. Door stays red"]
 
 
 def test_blank_team_is_routed_too(store: Store, teams: TeamDirectory) -> None:
-    assert _service(store, teams, Router("HR")).create(_new(team="   ")).get("team") == "HR"
+    assert _service(store, teams, Router("HR")).create(_new(team="   ")).team == "HR"
 
 
 @pytest.mark.parametrize(
@@ -145,10 +149,10 @@ def test_ticket_survives_reopening_the_database(tmp_path: Path, teams: TeamDirec
 
     second = Store(url)
     try:
-        again = _service(second, teams).get(created["id"])
+        again = _service(second, teams).get(created.id)
     finally:
         second.close()
 
     assert again == created
-    assert again["viewed_article_ids"] == ["laptop-running-slow"]
-    assert again["created_at"].tzinfo is not None
+    assert again.viewed_article_ids == ["laptop-running-slow"]
+    assert again.created_at.tzinfo is not None

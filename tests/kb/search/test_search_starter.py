@@ -18,7 +18,7 @@ QUESTIONS = {
 
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS.items())
 def test_question_answered_with_right_article_in_top_3(starter_kb: KnowledgeBase, question: str, expected: str) -> None:
-    outcome = starter_kb.search(question, limit=3)
+    outcome = starter_kb.search.find(question, limit=3)
     assert expected in [hit.article_id for hit in outcome.hits]
     assert outcome.answered
     assert outcome.ticket is None
@@ -28,7 +28,7 @@ def test_question_answered_with_right_article_in_top_3(starter_kb: KnowledgeBase
     "nonsense", ["purple elephant banana recipe", "asdkjh qwe zzzz", "who won the football world cup in 1998"]
 )
 def test_off_topic_question_gets_no_answer_and_a_ticket_offer(starter_kb: KnowledgeBase, nonsense: str) -> None:
-    outcome = starter_kb.search(nonsense)
+    outcome = starter_kb.search.find(nonsense)
     assert not outcome.answered
     assert outcome.ticket is not None
     assert outcome.ticket.suggested_team in starter_kb.teams.directory.names()
@@ -47,13 +47,13 @@ def test_off_topic_question_gets_no_answer_and_a_ticket_offer(starter_kb: Knowle
 def test_a_one_letter_slip_finds_what_the_right_spelling_finds(
     starter_kb: KnowledgeBase, misspelt: str, right: str
 ) -> None:
-    slipped = starter_kb.search(misspelt, limit=3, record=False)
-    spelled = starter_kb.search(right, limit=3, record=False)
+    slipped = starter_kb.search.find(misspelt, limit=3, record=False)
+    spelled = starter_kb.search.find(right, limit=3, record=False)
     assert slipped.corrected_query == right
     assert [h.article_id for h in slipped.hits] == [h.article_id for h in spelled.hits]
     assert slipped.query == misspelt  # the employee's own words stay the query (ticket subject, search log)
 
 
 def test_the_offline_printer_outranks_the_paper_jam_for_a_misspelt_question(starter_kb: KnowledgeBase) -> None:
-    outcome = starter_kb.search("the printr is ofline", limit=3, record=False)
+    outcome = starter_kb.search.find("the printr is ofline", limit=3, record=False)
     assert outcome.hits[0].article_id == "printer-offline-floor-printer"

@@ -1,0 +1,50 @@
+"""The search log: one row per search, written on every search (through the engine that does not flush each
+commit), read by the metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kb.store import schema
+from kb.store.timestamps import rows_between
+
+
+class SearchLogRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(
+        self,
+        *,
+        query: str,
+        answered: bool,
+        confidence: float,
+        top_ids: list[str],
+        latency_ms: float,
+        user: str | None = None,
+    ) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.insert(schema.search_log).values(
+                    query=query,
+                    answered=answered,
+                    confidence=confidence,
+                    top_ids=top_ids,
+                    latency_ms=latency_ms,
+                    user=user,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    def between(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        return rows_between(self._engine, schema.search_log, "created_at", start, end)
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        table = schema.search_log
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]

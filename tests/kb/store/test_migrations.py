@@ -1,0 +1,358 @@
+"""Schema migrations (Alembic): a new store, a store from before migrations, concurrency, and `kb db`.
+
+The store from before migrations is frozen in fixtures/: the DDL a store created by the last release without
+Alembic holds (its sqlite_master) and representative rows of every table, as that release wrote them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from typer.testing import CliRunner
+
+from kb.cli.main import app as cli
+from kb.store import Store, schema
+from kb.store.migrate import current_revision, head_revision, migrate
+
+FIXTURES = Path(__file__).with_name("fixtures")
+PRE_ALEMBIC_SCHEMA = (FIXTURES / "pre_alembic_schema.sql").read_text()
+PRE_ALEMBIC_ROWS = (FIXTURES / "pre_alembic_rows.sql").read_text()
+TABLES = sorted(schema.metadata.tables)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _pre_alembic_store(path: Path, ddl: str = PRE_ALEMBIC_SCHEMA) -> Path:
+    with sqlite3.connect(path) as connection:
+        connection.executescript(ddl)
+        connection.executescript(PRE_ALEMBIC_ROWS)
+    connection.close()
+    return path
+
+
+def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every kb table, as SQLite holds it (no type conversion in between), in storage order."""
+    return _rows_of(path, TABLES)
+
+
+def _rows_of(path: Path, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as connection:
+        rows = {table: connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall() for table in tables}
+    connection.close()
+    return rows
+
+
+def _ddl(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as connection:
+        ddl = connection.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").fetchall()
+    connection.close()
+    return ddl
+
+
+def _differences(path: Path) -> list[Any]:
+    """What Alembic's autogenerate would still change to make the store match kb.store.schema: nothing, at head."""
+    engine = sa.create_engine(_url(path))
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), schema.metadata))
+    finally:
+        engine.dispose()
+
+
+def _open_and_close(url: str) -> None:
+    Store(url).close()
+
+
+def test_a_new_store_is_created_at_the_head_and_matches_the_schema(tmp_path: Path) -> None:
+    store = Store(_url(tmp_path / "kb.sqlite3"))
+    try:
+        assert current_revision(store.engine) == head_revision()
+    finally:
+        store.close()
+
+    assert _differences(tmp_path / "kb.sqlite3") == []
+
+
+def test_a_store_from_before_migrations_keeps_every_row(tmp_path: Path) -> None:
+    path = _pre_alembic_store(tmp_path / "kb.sqlite3")
+    before = _rows(path)
+    assert all(before[table] for table in TABLES), "the fixture has rows in every table"
+
+    store = Store(_url(path))
+    try:
+        assert current_revision(store.engine) == head_revision()
+        # The rows still read back through today's column types: aware UTC times, JSON, bytes.
+        with store.engine.connect() as connection:
+            ticket = connection.execute(sa.select(schema.tickets).where(schema.tickets.c.id == 1)).one()
+            token = connection.execute(sa.select(schema.tokens).where(schema.tokens.c.user_id == 2)).one()
+            vector = connection.execute(sa.select(schema.ticket_vectors.c.vector)).scalar_one()
+        assert ticket.resolved_at.utcoffset().total_seconds() == 0
+        assert ticket.viewed_article_ids == ["printer-offline-floor-printer"]
+        assert token.revoked_at is not None
+        assert len(vector) == 16
+    finally:
+        store.close()
+
+    assert _rows(path) == before
+    assert _differences(path) == []
+
+
+def test_an_older_store_gains_what_the_additive_migration_used_to_add(tmp_path: Path) -> None:
+    """A store from a release before `version` and the webhook outbox: the baseline adds the nullable columns
+    and the missing table (with its indexes), as kb.store.migrate did before Alembic, and keeps every row."""
+    path = _pre_alembic_store(tmp_path / "kb.sqlite3")
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "DROP TABLE webhook_outbox;"
+            "ALTER TABLE tickets DROP COLUMN version;"
+            "ALTER TABLE team_overrides DROP COLUMN version;"
+        )
+    connection.close()
+    before = _rows_of(path, ["tickets", "team_overrides", "users", "tokens"])
+
+    _open_and_close(_url(path))
+
+    after = _rows_of(path, ["tickets", "team_overrides", "users", "tokens", "webhook_outbox"])
+    assert after["tickets"] == [(*row, None) for row in before["tickets"]]  # the new column, empty
+    assert after["team_overrides"] == [(*row, None) for row in before["team_overrides"]]
+    assert after["users"] == before["users"]
+    assert after["tokens"] == before["tokens"]
+    assert after["webhook_outbox"] == []
+    assert _differences(path) == []
+
+
+def test_upgrading_again_changes_nothing(tmp_path: Path) -> None:
+    path = _pre_alembic_store(tmp_path / "kb.sqlite3")
+    _open_and_close(_url(path))
+    ddl, rows = _ddl(path), _rows(path)
+
+    _open_and_close(_url(path))
+    engine = sa.create_engine(_url(path))
+    try:
+        migrate(engine, schema.metadata)
+        with engine.connect() as connection:
+            versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    finally:
+        engine.dispose()
+
+    assert versions == [head_revision()]
+    assert _ddl(path) == ddl
+    assert _rows(path) == rows
+
+
+@pytest.mark.parametrize("kind", ["new", "from before migrations"])
+def test_threads_opening_one_store_at_once_all_succeed(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "kb.sqlite3"
+    if kind != "new":
+        _pre_alembic_store(path)
+    workers = 8
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            _open_and_close(_url(path))
+        except BaseException as exc:  # collected: an exception in a thread would otherwise pass unseen
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert _differences(path) == []
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+    connection.close()
+
+
+def test_processes_starting_at_once_on_a_new_store_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "kb.sqlite3"
+    # Each process imports kb, says so, and opens the store once told to: all of them at the same moment.
+    script = "import sys\nfrom kb.store import Store\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+    script += "Store(sys.argv[1]).close()\n"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, _url(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    failures = [process.communicate(timeout=120)[1] for process in processes if process.wait(timeout=120) != 0]
+
+    assert failures == []
+    assert _differences(path) == []
+
+
+# `kb db`
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+def test_kb_db_current_and_upgrade(runner: CliRunner, tmp_path: Path) -> None:
+    head = head_revision()
+
+    missing = runner.invoke(cli, ["db", "current"])
+    assert missing.exit_code == 0, missing.output
+    assert missing.stdout.startswith("none: no store")
+    assert not (tmp_path / "data" / "kb.sqlite3").exists()  # `current` creates nothing
+
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"revision {head} (head)" in upgraded.stdout
+
+    current = runner.invoke(cli, ["db", "current"])
+    assert current.exit_code == 0, current.output
+    assert current.stdout.strip() == f"{head} (head)"
+
+
+def test_kb_db_current_names_a_store_from_before_migrations_and_upgrade_adopts_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    path = _pre_alembic_store(tmp_path / "data" / "kb.sqlite3")
+    rows = _rows(path)
+
+    before = runner.invoke(cli, ["db", "current"])
+    assert before.exit_code == 0, before.output
+    assert before.stdout.startswith("none: not under migrations yet")
+
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(cli, ["db", "current"]).stdout.strip() == f"{head_revision()} (head)"
+    assert _rows(path) == rows
+
+
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [
+        ("upgrade", "sqlite:////proc/kb-nowhere/kb.sqlite3"),  # a folder that cannot be created, even by root
+        ("current", "sqlite:////proc"),  # a folder where the database file should be
+        ("upgrade", "sqlite:////proc"),
+        ("current", "postgresql+psycopg://kb:secret@127.0.0.1:1/kb"),  # no driver installed, or no server there
+        ("upgrade", "postgresql+psycopg://kb:secret@127.0.0.1:1/kb"),
+        ("current", "not a url"),
+        ("upgrade", "not a url"),
+    ],
+)
+def test_kb_db_on_an_unreachable_store_fails_in_one_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: str, url: str
+) -> None:
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+
+    result = runner.invoke(cli, ["db", command])
+
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an exception escaping the command
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.output
+    assert "secret" not in result.output
+
+
+@contextmanager
+def _tmpfs(folder: Path) -> Iterator[Path]:
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_kb_db_upgrade_on_a_read_only_store_fails_in_one_line_through_the_entry_point(tmp_path: Path) -> None:
+    with _tmpfs(tmp_path / "disk") as disk:
+        _pre_alembic_store(disk / "kb.sqlite3")
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        kb = Path(sys.executable).with_name("kb")
+        environment = {"PATH": "/usr/bin:/bin", "KB_DATA_DIR": str(disk), "HOME": str(tmp_path)}
+
+        result = subprocess.run([str(kb), "db", "upgrade"], capture_output=True, text=True, env=environment)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == "error: the data directory is read-only; try again later", result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# PostgreSQL: run when KB_TEST_POSTGRES_URL names a scratch database (the test empties it) and psycopg is installed.
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("KB_TEST_POSTGRES_URL is not set")
+    pytest.importorskip("psycopg")
+    engine = sa.create_engine(url)
+
+    def empty() -> None:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+    empty()
+    try:
+        yield url
+    finally:
+        empty()
+        engine.dispose()
+
+
+def test_postgresql_upgrades_a_new_database_and_adopts_one_from_before_migrations(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    try:
+        # A store from before migrations: what kb.store.migrate made (create_all), less a later nullable column.
+        schema.metadata.create_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE tickets DROP COLUMN version")
+            connection.execute(
+                sa.insert(schema.users).values(name="ana", email="a@example.com", role="admin", created_at=NOW)
+            )
+        migrate(engine, schema.metadata)
+        migrate(engine, schema.metadata)
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(schema.users.c.name)).scalars().all() == ["ana"]
+            assert list(compare_metadata(MigrationContext.configure(connection), schema.metadata)) == []
+        assert current_revision(engine) == head_revision()
+
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        migrate(engine, schema.metadata)  # a new database
+        with engine.connect() as connection:
+            assert list(compare_metadata(MigrationContext.configure(connection), schema.metadata)) == []
+    finally:
+        engine.dispose()
