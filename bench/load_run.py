@@ -54,8 +54,8 @@ PHASES = ("load", "burst", "writers", "connections")
 
 import httpx  # noqa: E402
 
-from harness import server  # noqa: E402
-from harness.server import free_port, wait_ready  # noqa: E402, F401  (kill_loop.py imports them from here)
+from bench import server  # noqa: E402
+from bench.server import free_port, wait_ready  # noqa: E402, F401  (kill_loop.py imports them from here)
 
 
 def log(message: str) -> None:

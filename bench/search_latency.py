@@ -46,8 +46,8 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench.server import UVICORN_FACTORY, running_server, server_environment  # noqa: E402
 from bench.synthetic import QUERIES, generate_synthetic  # noqa: E402
-from harness.server import UVICORN_FACTORY, running_server, server_environment  # noqa: E402
 from indexer.embedders import Embedder  # noqa: E402
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
 from kb.search.searcher import CANDIDATE_DEPTH  # noqa: E402
@@ -146,7 +146,9 @@ class KbResult:
 def uvicorn_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, float]]:
     """A real `uvicorn --factory` server over `settings`' folders; yields (base URL, seconds to ready)."""
     # Only these settings reach it: one client sends hundreds of requests a minute on purpose, so no rate limit.
-    env = server_environment(settings.data_dir, settings.articles_dir, inherit_kb=False, KB_RATE_LIMIT_PER_MINUTE="0")
+    env = server_environment(
+        settings.data_dir, settings.articles_dir, {"KB_RATE_LIMIT_PER_MINUTE": "0"}, inherit_kb=False
+    )
     with running_server(UVICORN_FACTORY, env, log_path, timeout=SERVER_START_TIMEOUT_S) as server:
         yield server.base, server.ready_seconds
 

@@ -2,8 +2,8 @@
 
 `embedder` is the deterministic `HashingEmbedder` unless the test module is marked `real_model`
 (`pytestmark = pytest.mark.real_model`): only tests whose assertions depend on real ranking or answers pay for
-MiniLM. The starter KB (`starter_kb`, `client`) is always indexed with the real model, and the tests that use it are
-marked `real_model` here, so `-m "not real_model"` selects exactly the tests that never load it."""
+MiniLM. Every KB fixture (starter or small) is indexed with the module's `embedder`, so `-m "not real_model"` selects
+exactly the tests that never load the model."""
 
 from __future__ import annotations
 
@@ -72,13 +72,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests over the starter KB load the real model whatever their module says: mark them so."""
-    for item in items:
-        if "real_embedder" in getattr(item, "fixturenames", ()):
-            item.add_marker(REAL_MODEL)
-
-
 @pytest.fixture(scope="session")
 def real_embedder() -> SentenceTransformerEmbedder:
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
@@ -97,31 +90,44 @@ def embedder(request: pytest.FixtureRequest) -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def starter_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # A copy: the API can write into the articles folder (draft articles from tickets), never into the repo's.
-    articles = tmp_path_factory.mktemp("starter-articles") / "articles"
-    shutil.copytree(STARTER_ARTICLES, articles)
-    return Settings(
-        data_dir=tmp_path_factory.mktemp("starter-data"),
-        articles_dir=articles,
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-    )
+def starter_kbs() -> Iterator[dict[str, KnowledgeBase]]:
+    """The starter KB by embedder name (the fake's and the real model's indexes differ), closed after the session."""
+    kbs: dict[str, KnowledgeBase] = {}
+    yield kbs
+    for kb in kbs.values():
+        kb.close()
 
 
-@pytest.fixture(scope="session")
-def starter_kb(starter_settings: Settings, real_embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
-    """The bundled starter KB, indexed once with the real model; tests must not change it."""
-    kb = KnowledgeBase(starter_settings, embedder=real_embedder)
-    kb.indexing.build()
-    yield kb
-    kb.close()
+@pytest.fixture(scope="module")
+def starter_kb(
+    tmp_path_factory: pytest.TempPathFactory, starter_kbs: dict[str, KnowledgeBase], embedder: Embedder
+) -> KnowledgeBase:
+    """The bundled starter KB, indexed once per session and embedder (the module's); tests must not change it."""
+    if embedder.name not in starter_kbs:
+        # A copy: the API can write into the articles folder (draft articles from tickets), never into the repo's.
+        articles = tmp_path_factory.mktemp("starter-articles") / "articles"
+        shutil.copytree(STARTER_ARTICLES, articles)
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("starter-data"),
+            articles_dir=articles,
+            trusted_clients=TRUSTED,
+            rate_limit_per_minute=0,
+        )
+        kb = KnowledgeBase(settings, embedder=embedder)
+        starter_kbs[embedder.name] = kb
+        kb.indexing.build()
+    return starter_kbs[embedder.name]
 
 
-@pytest.fixture(scope="session")
-def client(starter_kb: KnowledgeBase, real_embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
-    """The API over the starter KB (the index is already built by `starter_kb`, with the real model)."""
-    with TestClient(create_app(starter_kb.settings, embedder=real_embedder)) as test_client:
+@pytest.fixture(scope="module")
+def starter_settings(starter_kb: KnowledgeBase) -> Settings:
+    return starter_kb.settings
+
+
+@pytest.fixture(scope="module")
+def client(starter_kb: KnowledgeBase, embedder: Embedder) -> Iterator[TestClient]:
+    """The API over the starter KB (the index is already built by `starter_kb`)."""
+    with TestClient(create_app(starter_kb.settings, embedder=embedder)) as test_client:
         yield test_client
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from tests.conftest import STARTER_ARTICLES
 
@@ -46,9 +46,7 @@ Descale the unreleased coffee machine with the blue tablets.
 
 
 @pytest.fixture
-def small_client(
-    indexed_small_kb: KnowledgeBase, small_articles: Path, embedder: SentenceTransformerEmbedder
-) -> Iterator[TestClient]:
+def small_client(indexed_small_kb: KnowledgeBase, small_articles: Path, embedder: Embedder) -> Iterator[TestClient]:
     """The API over a private small KB holding one hostile and one draft article."""
     (small_articles / "evil-article.md").write_text(EVIL, encoding="utf-8")
     (small_articles / "unreleased-coffee-machine.md").write_text(DRAFT, encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
@@ -159,7 +159,7 @@ def test_readyz_when_the_index_is_loaded(client: TestClient, starter_kb: Knowled
 
 
 @pytest.fixture
-def unready_client(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def unready_client(small_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     """The API over a data dir that has never been indexed."""
     with TestClient(create_app(small_settings, embedder=embedder)) as test_client:
         yield test_client

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.limits import Limits, RateLimiter, TooManyRequests, address_key
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
@@ -53,9 +53,7 @@ def test_a_small_chunked_body_reaches_the_route_intact(client: TestClient) -> No
     assert response.json()["description"] == TICKET_DESCRIPTION
 
 
-def test_rate_limit_answers_429_with_retry_after(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_rate_limit_answers_429_with_retry_after(small_settings: Settings, embedder: Embedder) -> None:
     settings = small_settings.model_copy(update={"rate_limit_per_minute": 3})
     KnowledgeBase(settings, embedder=embedder).indexing.build()
     with TestClient(create_app(settings, embedder=embedder)) as limited:
@@ -139,9 +137,7 @@ def _audit_rows(kb: KnowledgeBase, action: str) -> list[dict[str, Any]]:
     return [row for row in kb.store.audit.recent(10_000) if row["action"] == action]
 
 
-def test_respellings_of_a_token_share_one_bucket(
-    token_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_respellings_of_a_token_share_one_bucket(token_settings: Settings, embedder: Embedder) -> None:
     """The limit is per user, counted after authentication: `bearer`, `BEARER` or extra spaces are the same token."""
     settings = token_settings.model_copy(update={"rate_limit_per_minute": 3})
     with TestClient(create_app(settings, embedder=embedder)) as client:
@@ -165,7 +161,7 @@ def test_respellings_of_a_token_share_one_bucket(
 
 
 def test_bad_tokens_from_one_address_hit_429_and_stop_adding_audit_rows(
-    token_settings: Settings, embedder: SentenceTransformerEmbedder
+    token_settings: Settings, embedder: Embedder
 ) -> None:
     settings = token_settings.model_copy(update={"rate_limit_per_minute": 1000, "auth_failures_per_minute": 5})
     app = create_app(settings, embedder=embedder)
@@ -192,9 +188,7 @@ def test_bad_tokens_from_one_address_hit_429_and_stop_adding_audit_rows(
     assert other_address.status_code == 200
 
 
-def test_good_tokens_do_not_spend_the_failure_budget(
-    token_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_good_tokens_do_not_spend_the_failure_budget(token_settings: Settings, embedder: Embedder) -> None:
     settings = token_settings.model_copy(update={"rate_limit_per_minute": 1000, "auth_failures_per_minute": 2})
     with TestClient(create_app(settings, embedder=embedder)) as client:
         kb: KnowledgeBase = client.app.state.kb  # type: ignore[attr-defined]
@@ -206,9 +200,7 @@ def test_good_tokens_do_not_spend_the_failure_budget(
     assert [r.status_code for r in bad] == [401, 401, 429]
 
 
-def test_fifty_requests_with_one_token_write_one_sign_in_row(
-    token_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_fifty_requests_with_one_token_write_one_sign_in_row(token_settings: Settings, embedder: Embedder) -> None:
     with TestClient(create_app(token_settings, embedder=embedder)) as client:
         kb: KnowledgeBase = client.app.state.kb  # type: ignore[attr-defined]
         _, token = kb.users.add("rita", email="rita@example.com", role="employee")

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import bearer
@@ -22,7 +22,7 @@ ADMIN_ONLY = "/v1/webhooks"  # 200 for an admin, 403 for anyone else signed in, 
 
 
 @pytest.fixture
-def local(indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def local(indexed_small_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     settings = indexed_small_settings.model_copy(update={"auth": "local"})
     with TestClient(create_app(settings, embedder=embedder)) as client:
         yield client
@@ -97,9 +97,7 @@ def test_a_token_still_works_with_forwarding_headers_and_any_host(local: TestCli
     assert local.get(ADMIN_ONLY, headers=headers).status_code == 403  # rita's rights, not the admin's
 
 
-def test_a_configured_proxy_is_never_the_local_admin(
-    indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_a_configured_proxy_is_never_the_local_admin(indexed_small_settings: Settings, embedder: Embedder) -> None:
     """A same-host proxy that adds no forwarding header looks like a loopback caller: once it is listed in
     KB_FORWARDED_ALLOW_IPS, its requests need a token, while other loopback callers stay local."""
     settings = indexed_small_settings.model_copy(
@@ -114,7 +112,7 @@ def test_a_configured_proxy_is_never_the_local_admin(
         assert laptop.get(ADMIN_ONLY).status_code == 200
 
 
-def test_token_auth_has_no_local_admin(indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_token_auth_has_no_local_admin(indexed_small_settings: Settings, embedder: Embedder) -> None:
     settings = indexed_small_settings.model_copy(update={"auth": "token"})
     with TestClient(create_app(settings, embedder=embedder), base_url="http://localhost") as client:
         _assert_needs_a_token(client.get(ADMIN_ONLY))

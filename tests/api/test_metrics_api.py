@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import schema
@@ -48,7 +48,7 @@ class MetricsKb:
 
 
 @pytest.fixture(scope="module")
-def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[MetricsKb]:
+def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[MetricsKb]:
     root = tmp_path_factory.mktemp("metrics-api")
     articles = copy_small_articles(root / "articles")
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
@@ -103,7 +103,7 @@ def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTrans
 
 
 @pytest.fixture(scope="module")
-def api(metrics_kb: MetricsKb, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def api(metrics_kb: MetricsKb, embedder: Embedder) -> Iterator[TestClient]:
     with TestClient(create_app(metrics_kb.settings, embedder=embedder)) as test_client:
         yield test_client
 

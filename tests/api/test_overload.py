@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.connections import HeaderDeadlineProtocol
-from indexer.embedders import ProgressCallback, Vectors
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder, ProgressCallback, Vectors
 from kb.errors import Overloaded
 from kb.search.gate import SearchGate
 from kb.settings import Settings
@@ -30,7 +29,7 @@ from tests.sockets import seconds_until_closed
 class HeldEmbedder:
     """The real model, except that while `held`, each encode waits until `release` (a search stuck on the model)."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self._inner = inner
         self.entered = threading.Event()
         self.release = threading.Event()
@@ -86,7 +85,7 @@ def _wait_for(condition: Any, timeout: float) -> bool:
 
 
 def test_a_search_past_the_queue_is_refused_at_once_and_the_queued_ones_complete(
-    indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder
+    indexed_small_settings: Settings, embedder: Embedder
 ) -> None:
     """KB_SEARCH_QUEUE=1: one search on the model, one waiting; a third is answered 503 with Retry-After at once
     instead of waiting behind them (before, it waited as long as the model was busy), and the two complete."""

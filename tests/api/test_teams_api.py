@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.access import Principal
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -67,7 +67,7 @@ def _assert_problem(response: httpx.Response, status: int, field: str | None = N
     return body
 
 
-def _team_updates(settings: Settings, embedder: SentenceTransformerEmbedder) -> list[dict[str, Any]]:
+def _team_updates(settings: Settings, embedder: Embedder) -> list[dict[str, Any]]:
     kb = KnowledgeBase(settings, embedder=embedder)
     try:
         return [e for e in reversed(kb.store.audit.recent(500)) if e["action"] == "team.update"]
@@ -76,7 +76,7 @@ def _team_updates(settings: Settings, embedder: SentenceTransformerEmbedder) -> 
 
 
 @pytest.fixture
-def api(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def api(small_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     """The app over a private copy of the starter teams; the test client is the trusted local admin."""
     with TestClient(create_app(small_settings, embedder=embedder)) as client:
         yield client
@@ -143,9 +143,7 @@ def test_a_bad_moment_is_a_422_problem(api: TestClient, at: str) -> None:
 
 
 # Editing ----------------------------------------------------------------------------------------------------
-def test_admin_creates_and_replaces_teams_and_the_edits_persist(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_admin_creates_and_replaces_teams_and_the_edits_persist(small_settings: Settings, embedder: Embedder) -> None:
     with TestClient(create_app(small_settings, embedder=embedder)) as api:
         created = api.put("/v1/teams/Legal", json=LEGAL)
         assert created.status_code == 201, created.text
@@ -268,7 +266,7 @@ INVALID_EDITS = [
 @pytest.mark.parametrize("method", ["put", "patch"])
 @pytest.mark.parametrize(("body", "field"), INVALID_EDITS)
 def test_an_invalid_edit_is_a_422_naming_the_field_and_changes_nothing(
-    api: TestClient, small_settings: Settings, embedder: SentenceTransformerEmbedder, method: str, body: Any, field: str
+    api: TestClient, small_settings: Settings, embedder: Embedder, method: str, body: Any, field: str
 ) -> None:
     before = api.get("/v1/teams/IT", params={"at": SUNDAY}).json()
     response = api.request(method.upper(), "/v1/teams/IT", json=body)
@@ -287,7 +285,7 @@ def test_touching_intervals_are_accepted(api: TestClient) -> None:
 @pytest.mark.parametrize("method", ["put", "patch"])
 @pytest.mark.parametrize("name", ["it", "It", " iT "])
 def test_the_body_name_never_changes_the_case_of_an_existing_team(
-    api: TestClient, small_settings: Settings, embedder: SentenceTransformerEmbedder, method: str, name: str
+    api: TestClient, small_settings: Settings, embedder: Embedder, method: str, name: str
 ) -> None:
     """Tickets store the team's name and filters compare it exactly: renaming "IT" to "it" would hide its
     tickets from lists and metrics. A body name equal in any case is accepted; the stored spelling stays."""
@@ -322,9 +320,7 @@ def test_a_body_that_is_not_an_object_is_refused(api: TestClient) -> None:
 
 # Who may edit -----------------------------------------------------------------------------------------------
 @pytest.fixture
-def token_api(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def token_api(small_settings: Settings, embedder: Embedder) -> Iterator[tuple[TestClient, dict[str, str]]]:
     settings = small_settings.model_copy(update={"auth": "token"})
     kb = KnowledgeBase(settings, embedder=embedder)
     tokens = {
@@ -340,7 +336,7 @@ def token_api(
 def test_only_admins_edit_teams(
     token_api: tuple[TestClient, dict[str, str]],
     small_settings: Settings,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     user: str,
 ) -> None:
     api, auth = token_api
@@ -367,7 +363,7 @@ def test_without_a_token_nothing_is_shown(token_api: tuple[TestClient, dict[str,
 
 
 def test_every_edit_leaves_an_audit_row(
-    token_api: tuple[TestClient, dict[str, str]], small_settings: Settings, embedder: SentenceTransformerEmbedder
+    token_api: tuple[TestClient, dict[str, str]], small_settings: Settings, embedder: Embedder
 ) -> None:
     api, auth = token_api
     headers = {"Authorization": auth["ada"]}
@@ -392,9 +388,7 @@ def test_every_edit_leaves_an_audit_row(
     assert unchanged["target"] == "Legal" and unchanged["detail"]["changed"] == {}
 
 
-def test_a_stored_edit_that_no_longer_validates_is_skipped(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_a_stored_edit_that_no_longer_validates_is_skipped(small_settings: Settings, embedder: Embedder) -> None:
     kb = KnowledgeBase(small_settings, embedder=embedder)
     overrides = TeamOverrideRepository(kb.store.engine)
     overrides.put("it", {"name": "IT", "timezone": "Mars/Olympus_Mons"}, expected=0, updated_by="someone")
@@ -441,7 +435,7 @@ def test_a_team_read_and_its_edits_carry_an_etag(api: TestClient) -> None:
 
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_a_stale_if_match_is_a_412_and_changes_nothing(
-    api: TestClient, small_settings: Settings, embedder: SentenceTransformerEmbedder, method: str
+    api: TestClient, small_settings: Settings, embedder: Embedder, method: str
 ) -> None:
     stale = api.get("/v1/teams/IT").headers["ETag"]
     assert api.patch("/v1/teams/IT", json={"first_response_hours": {"normal": 77}}).status_code == 200
@@ -462,7 +456,7 @@ def test_a_stale_if_match_is_a_412_and_changes_nothing(
     _assert_problem(api.patch("/v1/teams/IT", json={}, headers={"If-Match": "0-abc"}), 422, "If-Match")
 
 
-def test_edits_on_two_servers_both_survive(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_edits_on_two_servers_both_survive(small_settings: Settings, embedder: Embedder) -> None:
     """Two servers on one data dir, both started before any edit: `normal` 8 → 77 on A, then `high` 4 → 5 on B.
     Both edits are kept, both servers show them, and tickets filed on either get the same targets."""
     with (

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import TRUSTED, bearer, copy_small_articles
@@ -32,9 +32,7 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(
-    tmp_path_factory: pytest.TempPathFactory, small_index_template: Path, embedder: SentenceTransformerEmbedder
-) -> Iterator[Desk]:
+def desk(tmp_path_factory: pytest.TempPathFactory, small_index_template: Path, embedder: Embedder) -> Iterator[Desk]:
     root = tmp_path_factory.mktemp("desk")
     articles = copy_small_articles(root / "articles")
     shutil.copytree(small_index_template, root / "data")

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.access import LOCAL_ADMIN
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -53,7 +53,7 @@ def ticket_settings(tmp_path_factory: pytest.TempPathFactory, small_index_templa
 
 
 @pytest.fixture(scope="module")
-def ticket_client(ticket_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def ticket_client(ticket_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     with TestClient(create_app(ticket_settings, embedder=embedder)) as test_client:
         yield test_client
 
@@ -85,7 +85,7 @@ def _in_business_hours(kb: KnowledgeBase, team_name: str, instant: dt.datetime) 
 
 
 def test_new_ticket_is_created_with_a_first_response_promise(
-    ticket_client: TestClient, ticket_settings: Settings, embedder: SentenceTransformerEmbedder
+    ticket_client: TestClient, ticket_settings: Settings, embedder: Embedder
 ) -> None:
     before = dt.datetime.now(dt.UTC)
     ticket = _create(ticket_client, team="Facilities", priority="high")
@@ -150,7 +150,7 @@ def test_ticket_without_team_is_routed_by_its_text(
 
 
 def test_ticket_is_persisted_in_the_sqlite_file(
-    ticket_client: TestClient, ticket_settings: Settings, embedder: SentenceTransformerEmbedder
+    ticket_client: TestClient, ticket_settings: Settings, embedder: Embedder
 ) -> None:
     created = _create(ticket_client, subject="Monitor flickers", team="IT")
 

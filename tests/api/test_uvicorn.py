@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.server import KB_SERVE_NO_REINDEX, UVICORN_FACTORY, running_server, server_environment
+from bench.server import KB_SERVE_NO_REINDEX, UVICORN_FACTORY, running_server, server_environment
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import stable_ticket
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.real_model
 def _served(command: list[str], settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
     """Run `command` (a server on `settings`' data, listening on the port it is given as `{port}`), wait until it is
     ready, yield its base URL; then stop it and check that it shut down cleanly."""
-    environment = server_environment(settings.data_dir, settings.articles_dir, **env)
+    environment = server_environment(settings.data_dir, settings.articles_dir, env)
     with running_server(command, environment, log_path, timeout=90) as server:
         ready = httpx.get(f"{server.base}/readyz", timeout=5)
         assert ready.json()["status"] == "ready"

@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.notify import targets
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import TRUSTED, bearer
-from tests.kb.test_webhooks import LOCAL, PUBLIC, SECRET_ANSWER, FakeDNS, Receiver, numeric_getaddrinfo, verify
+from tests.kb.notify.test_webhooks import LOCAL, PUBLIC, SECRET_ANSWER, FakeDNS, Receiver, numeric_getaddrinfo, verify
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Served:
 
 
 @contextmanager
-def _serving(root: Path, embedder: SentenceTransformerEmbedder, **overrides: Any) -> Iterator[Served]:
+def _serving(root: Path, embedder: Embedder, **overrides: Any) -> Iterator[Served]:
     articles = root / "articles"
     articles.mkdir()
     (articles / "teams.yaml").write_text(
@@ -61,14 +61,14 @@ def _serving(root: Path, embedder: SentenceTransformerEmbedder, **overrides: Any
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Served]:
     """A server whose settings allow-list the local receiver."""
     with _serving(tmp_path_factory.mktemp("webhooks-api"), embedder, webhook_allowed_targets=LOCAL) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[Served]:
+def guarded(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Served]:
     """A server with the default settings: webhooks to public addresses only."""
     with _serving(tmp_path_factory.mktemp("webhooks-api-guarded"), embedder) as server:
         yield server

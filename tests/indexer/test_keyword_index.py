@@ -69,3 +69,17 @@ def test_cached_term_postings_give_the_same_scores() -> None:
     for query in QUERIES * 2:  # the second round is served from the caches
         np.testing.assert_array_equal(index.scores(query), Bm25KeywordIndex.build(TEXTS).scores(query))
         np.testing.assert_array_equal(index.scores(query, allowed, cache), index.scores(query, allowed))
+
+
+def test_the_index_keeps_postings_per_row_set_not_per_array() -> None:
+    """A mask changed in place is another row set: the cached postings of the old one must not serve it."""
+    index = Bm25KeywordIndex.build(TEXTS)
+    allowed = np.array([True, True, False, True, True, True])
+    first = index.scores("printer offline", allowed)
+    allowed[2], allowed[3] = True, False
+    np.testing.assert_array_equal(
+        index.scores("printer offline", allowed), Bm25KeywordIndex.build(TEXTS).scores("printer offline", allowed)
+    )
+    np.testing.assert_array_equal(
+        index.scores("printer offline", ~np.array([False, False, True, False, False, False])), first
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
@@ -14,9 +14,7 @@ def _actions(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
     return [(e["actor"], e["action"], e["target"]) for e in kb.store.audit.recent(200)]
 
 
-def test_audit_trail_of_users_articles_sign_ins_and_ticket_views(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_audit_trail_of_users_articles_sign_ins_and_ticket_views(small_settings: Settings, embedder: Embedder) -> None:
     settings = small_settings.model_copy(update={"auth": "token"})
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import schema
@@ -29,7 +29,7 @@ WRITERS = 64
 
 
 @pytest.fixture
-def kb(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[KnowledgeBase]:
+def kb(small_settings: Settings, embedder: Embedder) -> Iterator[KnowledgeBase]:
     knowledge_base = KnowledgeBase(small_settings.model_copy(update={"maintenance_seconds": 0}), embedder=embedder)
     yield knowledge_base
     knowledge_base.close()

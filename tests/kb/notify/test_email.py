@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.access import Principal
 from kb.events import Event
 from kb.notify.email import EmailNotifier, SmtpConfig, compose
@@ -78,9 +78,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def mail_kb(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder, smtp: tuple[Inbox, int]
-) -> Iterator[KnowledgeBase]:
+def mail_kb(small_settings: Settings, embedder: Embedder, smtp: tuple[Inbox, int]) -> Iterator[KnowledgeBase]:
     """A KnowledgeBase whose e-mail goes to the `smtp` server, its notifiers started, with a requester `maria`."""
     settings = small_settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp[1], "smtp_from": "helpdesk@example.com"}
@@ -190,7 +188,7 @@ def test_sla_risk_goes_to_the_team_and_subjects_cannot_inject_headers() -> None:
 
 
 def test_mail_server_down_at_first_then_up_the_retry_delivers(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder, caplog: pytest.LogCaptureFixture
+    small_settings: Settings, embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()  # nothing listens there yet
     kb = KnowledgeBase(small_settings, embedder=embedder)

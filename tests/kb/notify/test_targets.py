@@ -11,7 +11,7 @@ import pytest
 
 from kb.notify import targets
 from kb.notify.targets import TargetPolicy, TargetRefused, TargetUnresolvable
-from tests.kb.test_webhooks import PUBLIC, numeric_getaddrinfo
+from tests.kb.notify.test_webhooks import PUBLIC, numeric_getaddrinfo
 
 DEFAULT = TargetPolicy.parse([])  # the setting's default: nothing allow-listed
 

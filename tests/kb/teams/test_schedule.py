@@ -16,8 +16,8 @@ from kb.teams import Team, add_business_hours, business_hours_between, load_team
 from kb.teams.model import Channel
 from kb.teams.schedule import DeskStatus, channel_status, desk_status, is_open, next_opening, team_status
 from tests.conftest import STARTER_ARTICLES
-from tests.kb.calendars import WEEKDAYS, desk
-from tests.kb.calendars import local as _local
+from tests.kb.teams.calendars import WEEKDAYS, desk
+from tests.kb.teams.calendars import local as _local
 
 UTC = dt.UTC
 LISBON = ZoneInfo("Europe/Lisbon")

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from kb.teams import Team, add_business_hours, business_hours_between
-from tests.kb.calendars import WEEKDAYS
-from tests.kb.calendars import desk as _team
-from tests.kb.calendars import local as _local
+from tests.kb.teams.calendars import WEEKDAYS
+from tests.kb.teams.calendars import desk as _team
+from tests.kb.teams.calendars import local as _local
 
 UTC = dt.UTC
 LISBON = ZoneInfo("Europe/Lisbon")

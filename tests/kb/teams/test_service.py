@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.access import Principal
 from kb.errors import Conflict, KbError, NotFound, PreconditionFailed
 from kb.service import KnowledgeBase
@@ -31,7 +31,7 @@ MONDAY_MORNING = dt.datetime(2026, 1, 12, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def servers(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[list[KnowledgeBase]]:
+def servers(small_settings: Settings, embedder: Embedder) -> Iterator[list[KnowledgeBase]]:
     """Two servers, started before any edit, each asking the store before every use of the teams."""
     both = [KnowledgeBase(small_settings, embedder=embedder) for _ in range(2)]
     for kb in both:
@@ -215,7 +215,7 @@ def test_a_write_lands_only_over_the_version_it_read(small_kb: KnowledgeBase) ->
     assert first.generation() == (1, 2)
 
 
-def test_an_old_store_gains_versions(small_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_an_old_store_gains_versions(small_settings: Settings, embedder: Embedder) -> None:
     """A store written before versions: its team_overrides has no `version` column. It is added on start, the
     old rows count as version 1, and they are edited like any other."""
     small_settings.data_dir.mkdir(parents=True)

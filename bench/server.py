@@ -53,9 +53,15 @@ def free_port() -> int:
 
 
 def server_environment(
-    data_dir: Path, articles_dir: Path, *, code: Path = REPO, inherit_kb: bool = True, **overrides: str
+    data_dir: Path,
+    articles_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    code: Path = REPO,
+    inherit_kb: bool = True,
 ) -> dict[str, str]:
-    """This process's environment for a server over these folders: the model loaded offline, `code` importable.
+    """This process's environment for a server over these folders: the model loaded offline, `code` importable,
+    then `overrides` (more `KB_*` settings).
 
     `inherit_kb=False` drops the caller's `KB_*` variables, so that only the folders and `overrides` configure it."""
     env = {k: v for k, v in os.environ.items() if inherit_kb or not k.startswith("KB_")}
@@ -66,7 +72,7 @@ def server_environment(
         TRANSFORMERS_OFFLINE="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(code), env.get("PYTHONPATH", "")) if p),
     )
-    env.update(overrides)
+    env.update(overrides or {})
     return env
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.access import Principal
 from kb.errors import Forbidden, InvalidInput
 from kb.events import Event
@@ -303,7 +303,7 @@ def test_an_unreachable_receiver_gets_the_event_once_it_is_back(small_kb: Knowle
 
 
 def test_pending_rows_survive_a_restart(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder, caplog: pytest.LogCaptureFixture
+    small_settings: Settings, embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = closed_port()
     before = KnowledgeBase(small_settings, embedder=embedder)
@@ -329,7 +329,7 @@ def test_pending_rows_survive_a_restart(
 
 
 def test_the_worker_delivers_what_was_left_at_start_and_new_events_at_once(
-    small_settings: Settings, embedder: SentenceTransformerEmbedder, receiver: Receiver
+    small_settings: Settings, embedder: Embedder, receiver: Receiver
 ) -> None:
     cli = KnowledgeBase(small_settings, embedder=embedder)  # e.g. `kb index`: records, never delivers
     webhook, _ = cli.webhooks.create(ADMIN, url=receiver.url, events=["ticket.created"])
