@@ -16,25 +16,12 @@ from kb.cli.main import app
 from tests.conftest import STARTER_ARTICLES
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KB_ARTICLES_DIR", str(STARTER_ARTICLES))
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr("kb.indexing.load_embedder", _no_model)
-    return CliRunner()
-
-
-def _no_model(_settings: object) -> None:
-    raise AssertionError("this command must not load the model")
-
-
-def test_demo_data_then_report_json(runner: CliRunner) -> None:
-    made = runner.invoke(app, ["demo-data", "--tickets", "400", "--days", "20", "--seed", "3"])
+def test_demo_data_then_report_json(store_only_cli: CliRunner) -> None:
+    made = store_only_cli.invoke(app, ["demo-data", "--tickets", "400", "--days", "20", "--seed", "3"])
     assert made.exit_code == 0, made.output
     assert "Added 400 tickets" in made.stdout
 
-    result = runner.invoke(app, ["report", "--json"])
+    result = store_only_cli.invoke(app, ["report", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["teams"] is None
@@ -43,15 +30,15 @@ def test_demo_data_then_report_json(runner: CliRunner) -> None:
     assert set(report["sla"]) == {"low", "normal", "high", "urgent", "all"}
     assert report["searches"]["count"] > 0 and report["knowledge_gaps"]
 
-    hr = json.loads(runner.invoke(app, ["report", "--json", "--team", "hr", "--from", "2000-01-01"]).stdout)
+    hr = json.loads(store_only_cli.invoke(app, ["report", "--json", "--team", "hr", "--from", "2000-01-01"]).stdout)
     assert hr["teams"] == ["HR"]
     assert 0 < hr["tickets_created"] < report["tickets_created"]
 
 
-def test_report_tables(runner: CliRunner) -> None:
-    assert runner.invoke(app, ["demo-data", "--tickets", "200", "--days", "10"]).exit_code == 0
+def test_report_tables(store_only_cli: CliRunner) -> None:
+    assert store_only_cli.invoke(app, ["demo-data", "--tickets", "200", "--days", "10"]).exit_code == 0
 
-    result = runner.invoke(app, ["report", "--team", "IT"])
+    result = store_only_cli.invoke(app, ["report", "--team", "IT"])
 
     assert result.exit_code == 0, result.output
     for heading in ("Service metrics", "SLA attainment", "Backlog", "Europe/Lisbon", "Knowledge gaps", "Mon", "Sun"):
@@ -66,8 +53,8 @@ def test_report_tables(runner: CliRunner) -> None:
         (["--team", "Legal"], "unknown team"),
     ],
 )
-def test_report_fails_with_a_message(runner: CliRunner, args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["report", *args])
+def test_report_fails_with_a_message(store_only_cli: CliRunner, args: list[str], message: str) -> None:
+    result = store_only_cli.invoke(app, ["report", *args])
 
     assert result.exit_code == 1
     assert message in result.output
