@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
 
 async def _maintain(kb: KnowledgeBase) -> None:
-    """Close old resolved tickets and flag SLA risk, now and every `maintenance_seconds`."""
+    """Close old resolved tickets, flag SLA risk, and hand on events a crash left undispatched, now and every
+    `maintenance_seconds`."""
     while True:
         try:
             await asyncio.to_thread(kb.tickets.maintain)
+            await asyncio.to_thread(kb.relay.relay_stale)
         except Exception:  # keep the loop alive: the next round retries
             log.exception("ticket maintenance failed")
         await asyncio.sleep(kb.settings.maintenance_seconds)

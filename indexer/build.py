@@ -44,17 +44,6 @@ from indexer.keyword_index import Bm25KeywordIndex
 from indexer.load import load_index
 from indexer.vector_index import FaissVectorIndex
 
-# `current_generation` is also read here by callers from before the layout had its own module.
-__all__ = [
-    "BuildReport",
-    "Calibrator",
-    "IndexDocument",
-    "Progress",
-    "build_index",
-    "build_lock",
-    "current_generation",
-]
-
 log = logging.getLogger(__name__)
 
 

@@ -107,17 +107,17 @@ class HybridIndex:
         among the `allowed` rows. Without `keyword_rows` the keyword scores are still given for the dense rows:
         they are evidence for an answer even when they do not choose candidates."""
         _, dense_rows = self._vectors.search(vector, depth, allowed)
-        mask = None if allowed is None else allowed.mask
-        keyword_all = self._keywords.scores(text, mask)
-        ceiling = self._keywords.ceiling(text, mask)
+        mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
+        keyword_all = self._keywords.scores(text, mask, cache)
+        ceiling = self._keywords.ceiling(text, mask, cache)
         by_keyword = _top_rows(keyword_all, depth) if keyword_rows else np.zeros(0, np.int64)
         rows = np.union1d(dense_rows, by_keyword).astype(np.int64)
         return Candidates(rows, self._vectors.vectors(rows) @ vector, keyword_all[rows], ceiling)
 
     def keyword_candidates(self, text: str, allowed: RowFilter | None, depth: int) -> Candidates:
         """The `depth` best BM25 rows for `text` among the `allowed` rows (no dense scores)."""
-        mask = None if allowed is None else allowed.mask
-        keyword_all = self._keywords.scores(text, mask)
+        mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
+        keyword_all = self._keywords.scores(text, mask, cache)
         rows = _top_rows(keyword_all, depth)
         return Candidates(rows, np.zeros(0, np.float32), keyword_all[rows], 0.0)
 

@@ -9,7 +9,6 @@ the allowed rows only. With every row allowed the scores equal bm25s's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -25,19 +24,10 @@ from indexer.analysis import analyze
 # Lower k1/b than Lucene's defaults suit short help-desk chunks: term repetition and length matter less.
 DEFAULT_K1 = 0.9
 DEFAULT_B = 0.4
-# Row sets whose scored postings are kept: one per distinct audience searching; bounded like any cache.
-MAX_CACHED_ROW_SETS = 64
 
 Mask = npt.NDArray[np.bool_]
 Scores = npt.NDArray[np.float32]
 Postings = tuple[npt.NDArray[np.int32], Scores]  # (rows holding a term, their BM25 share for it)
-
-
-def _row_set_key(allowed: Mask | None) -> bytes:
-    """A short key for the set of rows `allowed` (the same set, the same key), so caches are not held per array."""
-    if allowed is None:
-        return b"all"
-    return hashlib.blake2b(np.packbits(allowed).tobytes() + len(allowed).to_bytes(8, "little"), digest_size=16).digest()
 
 
 class Bm25KeywordIndex:
@@ -47,9 +37,7 @@ class Bm25KeywordIndex:
         self._k1 = k1
         self._b = b
         self._lengths = np.asarray(frequencies.sum(axis=1), dtype=np.float32).ravel()
-        # Scored postings per set of allowed rows (statistics differ per set), so a term costs its arithmetic once
-        # per audience, as scores stored at index time would.
-        self._postings_by_rows: dict[bytes, dict[str, Postings]] = {}
+        self._term_postings: dict[str, Postings] = {}  # for all rows; a reader's filter keeps its own
 
     @property
     def size(self) -> int:
@@ -91,11 +79,11 @@ class Bm25KeywordIndex:
     def scores(self, text: str, allowed: Mask | None = None, cache: dict[str, Postings] | None = None) -> Scores:
         """BM25 score of every chunk row for `text`, with statistics over the `allowed` rows (zero elsewhere).
 
-        Each term's scored postings are kept for the same `allowed` rows; a caller may pass its own `cache`
-        instead of the index's.
+        `cache` keeps each term's scored postings for the same `allowed` rows (for all rows, the index keeps
+        its own), so a term costs its arithmetic once, as scores stored at index time would.
         """
         if cache is None:
-            cache = self._postings_cache(allowed)
+            cache = self._term_postings if allowed is None else {}
         out = np.zeros(self.size, dtype=np.float32)
         for term in self.tokens(text):
             rows, scores = self._cached_postings(term, allowed, cache)
@@ -110,20 +98,11 @@ class Bm25KeywordIndex:
         cached postings as `scores`.
         """
         if cache is None:
-            cache = self._postings_cache(allowed)
+            cache = self._term_postings if allowed is None else {}
         return sum(
             (float(np.max(self._cached_postings(term, allowed, cache)[1], initial=0.0)) for term in self.tokens(text)),
             0.0,
         )
-
-    def _postings_cache(self, allowed: Mask | None) -> dict[str, Postings]:
-        key = _row_set_key(allowed)
-        cache = self._postings_by_rows.get(key)
-        if cache is None:
-            if len(self._postings_by_rows) >= MAX_CACHED_ROW_SETS:
-                self._postings_by_rows.clear()
-            cache = self._postings_by_rows[key] = {}
-        return cache
 
     def _cached_postings(self, term: str, allowed: Mask | None, cache: dict[str, Postings]) -> Postings:
         if term not in cache:

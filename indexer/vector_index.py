@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.embedders import Vectors
+from indexer.keyword_index import Postings
 
 
 class RowFilter:
@@ -19,6 +20,9 @@ class RowFilter:
         self.mask = mask
         self._ids = np.flatnonzero(mask).astype(np.int64)  # the selector reads this buffer: keep it alive
         self.selector = faiss.IDSelectorBatch(self._ids)
+        # BM25's scored postings per term over these rows (their statistics are this row set's): the filter lives
+        # as long as its audience's searcher, so a term costs its arithmetic once per audience.
+        self.keyword_postings: dict[str, Postings] = {}
 
     @property
     def allows_none(self) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from indexer.embedders import Embedder
 from kb.articles.service import ArticleService
 from kb.best_effort import BestEffortWrites
@@ -24,8 +22,6 @@ from kb.teams import load_teams
 from kb.teams.service import TeamService
 from kb.tickets.service import TicketService
 from kb.users import UserService
-
-log = logging.getLogger(__name__)
 
 
 class KnowledgeBase:
@@ -54,7 +50,6 @@ class KnowledgeBase:
             audiences_of=self.store.articles.audiences,
             relay=self.relay.relay,
             announce=self.relay.announce,
-            relay_stale=self.relay.relay_stale,
             refresh_targets=lambda: self.teams.refresh(wait=False),
             searcher=self.indexing.searcher,
             embedder=lambda: self.indexing.embedder,

@@ -14,16 +14,13 @@ from kb.store import schema
 BATCH = 500  # tickets per transaction; the single-row tables take four times as many rows
 
 
-def write_tickets(engine: Engine, tickets: list[GeneratedTicket]) -> list[int]:
-    """The tickets with their events, in one transaction; returns the tickets' ids."""
-    ids: list[int] = []
+def write_tickets(engine: Engine, tickets: list[GeneratedTicket]) -> None:
+    """The tickets with their events, in one transaction."""
     with engine.begin() as conn:
         for values, events in tickets:
             ticket_id = int(conn.execute(sa.insert(schema.tickets).values(**values)).inserted_primary_key[0])  # type: ignore[index]
             if events:
                 conn.execute(sa.insert(schema.ticket_events), [{**e, "ticket_id": ticket_id} for e in events])
-            ids.append(ticket_id)
-    return ids
 
 
 def write_rows(engine: Engine, table: sa.Table, rows: list[Row]) -> None:

@@ -71,7 +71,7 @@ class MetricsService:
 
         created = repository.tickets_between("created_at", start, end, scope)
         resolved = repository.tickets_between("resolved_at", start, end, scope)
-        rated = [t for t in repository.tickets_between("csat_at", start, end, scope) if t.csat_score is not None]
+        rated = repository.tickets_between("csat_at", start, end, scope)  # csat() keeps the scored ones
         backlog_at = min(end, now)
         if backlog_at >= now:
             states = [(t, t.status) for t in repository.active(scope)]

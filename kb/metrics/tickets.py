@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from kb.metrics.results import Backlog, BusiestHours, Csat, Durations, Nps, SlaAttainment, share
-from kb.store.metrics import MeasuredTicket, NpsAnswer
+from kb.store.metrics import MeasuredTicket, NpsScore
 from kb.teams import PRIORITIES, Team, TeamDirectory, business_hours_between
 from kb.teams.model import WEEKDAYS as _WEEKDAY_KEYS
 from kb.tickets.sla import SlaStatus, sla_status
@@ -25,11 +25,13 @@ class Calendars:
     is no longer configured."""
 
     def __init__(self, teams: TeamDirectory) -> None:
-        self._teams = teams
+        # The teams as they stand when the report starts, read once: every ticket of one report is measured by the
+        # same calendars, and the directory's refresh check is not asked again for each ticket.
+        self._teams = {team.name.lower(): team for team in teams}
         self._unknown: dict[str, Team] = {}
 
     def of(self, name: str) -> Team:
-        team = self._teams.get(name)
+        team = self._teams.get(name.strip().lower())
         if team is not None:
             return team
         if name not in self._unknown:
@@ -130,7 +132,7 @@ def csat(rated: Iterable[MeasuredTicket]) -> Csat:
     return Csat(len(scores), statistics.fmean(scores) if scores else None, satisfied, share(satisfied, len(scores)))
 
 
-def nps(answers: Iterable[NpsAnswer]) -> Nps:
+def nps(answers: Iterable[NpsScore]) -> Nps:
     """NPS answers given in the window: 100 * (promoters (9-10) - detractors (0-6)) / answers, -100..100. With a
     team in scope only answers naming one of the teams in scope count; an admin without a team filter counts
     every answer, those naming no team included."""

@@ -204,7 +204,7 @@ class Searcher:
         # The runner-up is the best other answer: articles that share a title (the answers of one FAQ thread, the
         # sections of one page) are parts of the same answer, not rivals.
         title = self.index.chunk(top_row).title
-        by_dense = best_per_group(candidates, dense, doc_of_row)
+        by_dense = best_per_group(candidates, dense, doc_of_row) if hybrid else ranked
         # With no other answer at all (a one-article KB, or a reader who may read one article) nothing says this one
         # stands out: the margin is 0, not the whole cosine.
         runner_up = next(

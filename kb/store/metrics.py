@@ -57,7 +57,7 @@ class LoggedSearch:
 
 
 @dataclass(frozen=True)
-class NpsAnswer:
+class NpsScore:
     """One NPS answer (0-10) and the desk it is about, when the answer named one."""
 
     score: int
@@ -161,7 +161,7 @@ class MetricsRepository:
                 for row in conn.execute(query)
             ]
 
-    def nps_between(self, start: datetime, end: datetime) -> list[NpsAnswer]:
+    def nps_between(self, start: datetime, end: datetime) -> list[NpsScore]:
         """The NPS answers given in [start, end), in id order."""
         table = schema.nps_responses
         query = (
@@ -170,7 +170,7 @@ class MetricsRepository:
             .order_by(table.c.id)
         )
         with self._engine.connect() as conn:
-            return [NpsAnswer(int(row.score), row.team, row.at) for row in conn.execute(query)]
+            return [NpsScore(int(row.score), row.team, row.at) for row in conn.execute(query)]
 
     def feedback_counts(self, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
         """article id → {kind: count} of the article feedback (views and votes) in [start, end). Views add up; of a

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kb.store import schema
-from kb.store.timestamps import rows_between
 
 
 class SearchLogRepository:
@@ -39,9 +38,6 @@ class SearchLogRepository:
                     created_at=datetime.now(UTC),
                 )
             )
-
-    def between(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        return rows_between(self._engine, schema.search_log, "created_at", start, end)
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         table = schema.search_log

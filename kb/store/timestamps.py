@@ -26,17 +26,3 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else utc(value)
-
-
-def rows_between(
-    engine: sa.Engine, table: sa.Table, column: str, start: datetime | None, end: datetime | None
-) -> list[dict[str, Any]]:
-    """The rows of `table` whose `column` lies in [start, end) (either bound optional), in id order."""
-    conditions: list[Any] = []
-    if start is not None:
-        conditions.append(table.c[column] >= start)
-    if end is not None:
-        conditions.append(table.c[column] < end)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
-    return [dict(r._mapping) for r in rows]

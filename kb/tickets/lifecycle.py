@@ -260,7 +260,7 @@ class TicketLifecycle:
             # Access first: a replay answers only someone who may still read the ticket (not after a transfer).
             ticket = self._queries.readable(ticket_id, actor)
             if claim is not None and (replay := self._replay(claim)) is not None:
-                return self.storedevent_row(replay), True
+                return self._stored_event(replay), True
             try:
                 return self._write_message(ticket, text, actor, internal, claim), False
             except DuplicateKey:
@@ -301,9 +301,9 @@ class TicketLifecycle:
         )
         assert event_id is not None
         self._relay(recorded)
-        return self.storedevent_row(event_id)
+        return self._stored_event(event_id)
 
-    def storedevent_row(self, event_id: int) -> TicketEvent:
+    def _stored_event(self, event_id: int) -> TicketEvent:
         found = self._repository.event(event_id)
         assert found is not None  # ids come from committed rows
         return found

@@ -63,8 +63,7 @@ class Ticket:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Ticket:
         """A stored row; columns added after a store was created may be NULL in its old rows."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in row.items() if k in known}
+        values = {k: v for k, v in row.items() if k in _TICKET_FIELDS}
         values["viewed_article_ids"] = list(values.get("viewed_article_ids") or [])
         values["not_helpful_article_ids"] = list(values.get("not_helpful_article_ids") or [])
         values["paused_hours"] = values.get("paused_hours") or 0.0
@@ -93,6 +92,7 @@ class TicketEvent:
         return cls(**{k: v for k, v in row.items() if k in _EVENT_FIELDS})
 
 
+_TICKET_FIELDS = frozenset(f.name for f in fields(Ticket))
 _EVENT_FIELDS = frozenset(f.name for f in fields(TicketEvent))
 
 

@@ -55,7 +55,6 @@ class TicketService:
         audiences_of: AudiencesOf = all_public,
         relay: Callable[[list[int]], None] = lambda _: None,
         announce: Callable[[Sequence[Announcement]], None] = lambda _: None,
-        relay_stale: Callable[[], int] = lambda: 0,
         refresh_targets: Callable[[], None] = lambda: None,
         searcher: Callable[[], Searcher] = _not_wired,
         embedder: Callable[[], Embedder] = _not_wired,
@@ -71,7 +70,6 @@ class TicketService:
         self._repository = repository
         self._audit = audit
         self._announce = announce
-        self._relay_stale = relay_stale
         self._refresh_targets = refresh_targets
         self._searcher = searcher
         self._embedder = embedder
@@ -159,13 +157,12 @@ class TicketService:
 
     # Housekeeping -----------------------------------------------------------------------------------------
     def maintain(self) -> dict[str, list[int] | int]:
-        """Periodic work: close tickets resolved long enough ago, flag SLA risk once per ticket, embed newly
-        resolved tickets for similar cases and hand on events a crash left undispatched."""
+        """Periodic work: close tickets resolved long enough ago, flag SLA risk once per ticket, and embed newly
+        resolved tickets for similar cases."""
         return {
             "closed": self.housekeeping.close_resolved(self._auto_close_days),
             "at_risk": self.housekeeping.flag_at_risk(),
             "embedded": embed_resolved_tickets(self._repository, self._embedder()),
-            "relayed": self._relay_stale(),
         }
 
     def event_data(self, pending: dict[str, Any]) -> dict[str, Any]:

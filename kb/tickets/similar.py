@@ -41,9 +41,6 @@ def ticket_text(ticket: Ticket) -> str:
     return f"{ticket.subject}. {ticket.description}"
 
 
-PAST = DONE
-
-
 def _embed(
     repository: TicketRepository, embedder: Embedder, tickets: list[Ticket]
 ) -> dict[int, npt.NDArray[np.float32]]:
@@ -58,7 +55,7 @@ def _embed(
 def embed_resolved_tickets(repository: TicketRepository, embedder: Embedder, batch: int = 256) -> int:
     """Embed every resolved ticket that has no vector yet (server maintenance), so that similar cases look at
     all of them; a request only fills a few itself. Returns how many were embedded."""
-    missing = repository.without_vector(embedder.name, PAST)
+    missing = repository.without_vector(embedder.name, DONE)
     for start in range(0, len(missing), batch):
         _embed(repository, embedder, missing[start : start + batch])
     return len(missing)
@@ -88,7 +85,7 @@ def _find_similar(
     articles = searcher.search(text, limit, reader, truncate=True).hits
     past = [
         t
-        for t in repository.find(TicketFilter(statuses=PAST))
+        for t in repository.find(TicketFilter(statuses=DONE))
         if t.id != ticket.id and can_read_ticket(reader, t.requester, t.team)
     ]
     if not past:

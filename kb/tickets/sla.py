@@ -6,10 +6,9 @@ pending are added to its due time. "At risk" means three quarters of the target'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, get_args
+from typing import Literal, Protocol, get_args
 
 from kb.teams import Team, add_business_hours, business_hours_between
 
@@ -40,35 +39,6 @@ class SlaFacts(Protocol):
     def pending_since(self) -> datetime | None: ...
     @property
     def paused_hours(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class _MappedFacts:
-    """SlaFacts read from a mapping (callers that still hold tickets as dicts); absent optional keys are None."""
-
-    status: str
-    priority: str
-    created_at: datetime
-    expected_first_response_by: datetime
-    first_response_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    pending_since: datetime | None
-    paused_hours: float
-
-    @classmethod
-    def of(cls, ticket: Mapping[str, Any]) -> _MappedFacts:
-        return cls(
-            status=ticket["status"],
-            priority=ticket["priority"],
-            created_at=ticket["created_at"],
-            expected_first_response_by=ticket["expected_first_response_by"],
-            first_response_at=ticket.get("first_response_at"),
-            resolved_at=ticket.get("resolved_at"),
-            closed_at=ticket.get("closed_at"),
-            pending_since=ticket.get("pending_since"),
-            paused_hours=float(ticket.get("paused_hours") or 0.0),
-        )
 
 
 @dataclass(frozen=True)
@@ -114,10 +84,7 @@ def _clock(target: float, used: float, due: datetime, met_at: datetime | None) -
     return Clock(target, due, state, used)
 
 
-def sla_status(ticket: SlaFacts | Mapping[str, Any], team: Team, now: datetime) -> SlaStatus:
-    """`ticket` as a mapping is read as before the entities were typed (kb.metrics passes one); prefer SlaFacts."""
-    if isinstance(ticket, Mapping):
-        ticket = _MappedFacts.of(ticket)
+def sla_status(ticket: SlaFacts, team: Team, now: datetime) -> SlaStatus:
     created = ticket.created_at
     priority = ticket.priority
     response_target = team.first_response_target(priority)

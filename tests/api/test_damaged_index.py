@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from indexer.build import current_generation
+from indexer.generation import current_generation
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import STARTER_ARTICLES, TRUSTED, copy_small_articles

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from kb.store import Store, schema
-from kb.store.metrics import LoggedSearch, MetricsRepository, NpsAnswer
+from kb.store.metrics import LoggedSearch, MetricsRepository, NpsScore
 
 START = datetime(2026, 10, 19, tzinfo=UTC)
 END = datetime(2026, 11, 2, tzinfo=UTC)  # exclusive
@@ -155,6 +155,6 @@ def test_searches_and_nps_answers_in_a_window(store: Store) -> None:
         LoggedSearch("vpn", True, ("vpn", "wifi"), "ana", at("2026-10-20T09:00"))
     ]
     assert repository.nps_between(START, LATER) == [
-        NpsAnswer(9, "IT", at("2026-10-20T09:00")),
-        NpsAnswer(3, None, at("2026-11-05T09:00")),
+        NpsScore(9, "IT", at("2026-10-20T09:00")),
+        NpsScore(3, None, at("2026-11-05T09:00")),
     ]
