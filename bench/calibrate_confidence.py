@@ -6,6 +6,10 @@ tuned; the model never saw them. This script runs the real pipeline (indexing, c
 the `dev` and `test` halves and on the public sets, each KB with its own calibration (the same coefficients
 everywhere: no per-set setting).
 
+It then measures CROSS_LINGUAL (kb.search.confidence) on the development halves of the Portuguese, Polish and
+French sets (bench/questions/starter_{pt,pl,fr}): the share of the multilingual encoder's same-language scale at
+which the same coefficients answer those questions best, and reports their held-out halves.
+
     .venv/bin/python bench/calibrate_confidence.py [--eval-dir ../shared/eval] [--sets stackfaq,doc2dial]
 """
 
@@ -23,16 +27,23 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.evaluation.dataset import EvalDataset, load_dataset
 from kb.evaluation.metrics import f1
 from kb.evaluation.runner import dataset_kb
-from kb.search.confidence import Calibration, ConfidenceModel, Evidence
+from kb.search.confidence import CROSS_LINGUAL, Calibration, ConfidenceModel, Evidence
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTER = ROOT / "bench" / "questions" / "starter"
+QUESTIONS = ROOT / "bench" / "questions"
+STARTER = QUESTIONS / "starter"
 Matrix = npt.NDArray[np.float64]
 
 
-def features(evidence: Evidence, calibration: Calibration) -> list[float]:
-    return [evidence.top_dense / calibration.scale, evidence.margin / calibration.scale, evidence.keyword]
+CROSS_LINGUAL_SETS = ("starter_pt", "starter_pl", "starter_fr")
+
+
+def features(evidence: Evidence, calibration: Calibration, cross_lingual: float = CROSS_LINGUAL) -> list[float]:
+    scale, _ = calibration.reading(evidence.cross_lingual)
+    if evidence.cross_lingual and calibration.multilingual_title_score is not None:
+        scale = calibration.multilingual_title_score * cross_lingual
+    return [evidence.top_dense / scale, evidence.margin / scale, evidence.keyword]
 
 
 @dataclass(frozen=True)
@@ -46,33 +57,53 @@ class Scored:
     right_top3: Matrix
 
 
-def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> dict[str, Scored]:
-    """Per split, and "all"."""
-    rows: dict[str, list[tuple[list[float], float, bool, bool]]] = {}
+@dataclass(frozen=True)
+class Asked:
+    """One question's evidence and outcome, kept so that features can be read again at another CROSS_LINGUAL."""
+
+    evidence: Evidence
+    top_right: bool
+    answerable: bool
+    right_top3: bool
+
+
+@dataclass(frozen=True)
+class Collected:
+    calibration: Calibration
+    splits: dict[str, list[Asked]]  # per split, and "all"
+
+    def scored(self, split: str = "all", cross_lingual: float = CROSS_LINGUAL) -> Scored:
+        asked = self.splits[split]
+        return Scored(
+            np.array([features(a.evidence, self.calibration, cross_lingual) for a in asked]),
+            np.array([float(a.top_right) for a in asked]),
+            np.array([a.answerable for a in asked]),
+            np.array([a.right_top3 for a in asked]),
+        )
+
+
+def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> Collected:
+    """Every question searched as /v1/search does (language, spelling, retrieval), by split."""
+    splits: dict[str, list[Asked]] = {}
     with dataset_kb(dataset, embedder, Settings()) as (kb, _):
         searcher = kb.indexing.searcher()
         print(f"{dataset.name}: {searcher.calibration}")
         for query in dataset.queries + dataset.unanswerable:
-            retrieval = searcher.retrieve(searcher.spelled(query.text))  # as /v1/search does
+            searched, language = searcher.prepared(query.text)
+            retrieval = searcher.retrieve(searched, None, language)
             relevant = dataset.qrels.get(query.id, set())
-            ranking = [article_id for article_id, _, _ in retrieval.ranked]
-            record = (
-                features(retrieval.evidence, searcher.calibration),
-                1.0 if ranking[:1] and ranking[0] in relevant else 0.0,
+            ranking = [
+                searcher.index.docs[article].get("translation_of") or article for article, _, _ in retrieval.ranked
+            ]
+            asked = Asked(
+                retrieval.evidence,
+                bool(ranking[:1]) and ranking[0] in relevant,
                 bool(relevant),
                 bool(set(ranking[:3]) & relevant),
             )
             for split in ["all"] + ([query.split] if query.split else []):
-                rows.setdefault(split, []).append(record)
-    return {
-        split: Scored(
-            np.array([r[0] for r in records]),
-            np.array([r[1] for r in records]),
-            np.array([r[2] for r in records]),
-            np.array([r[3] for r in records]),
-        )
-        for split, records in rows.items()
-    }
+                splits.setdefault(split, []).append(asked)
+        return Collected(searcher.calibration, splits)
 
 
 def fit_logistic(x: Matrix, y: Matrix, l2: float = 1e-3, steps: int = 50) -> tuple[Matrix, float]:
@@ -122,18 +153,40 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     embedder = SentenceTransformerEmbedder()
     starter = collect(load_dataset(STARTER, articles_dir=ROOT / "articles"), embedder)
-    weights, bias = fit_logistic(starter["dev"].x, starter["dev"].y)
+    dev = starter.scored("dev")
+    weights, bias = fit_logistic(dev.x, dev.y)
     fitted = ConfidenceModel(*(round(float(w), 1) for w in weights), bias=round(bias, 1))
     print(f"fitted:  {fitted}")
     print(f"shipped: {ConfidenceModel()}")
-    scored = {f"starter {split}": data for split, data in starter.items() if split != "all"}
+    scored = {f"starter {split}": starter.scored(split) for split in starter.splits if split != "all"}
     for name in filter(None, args.sets.split(",")):
-        scored[name] = collect(load_dataset(args.eval_dir / name), embedder)["all"]
+        scored[name] = collect(load_dataset(args.eval_dir / name), embedder).scored()
     for name, data in scored.items():
         for label, model in (("fitted", fitted), ("shipped", ConfidenceModel())):
             print(f"{name:16} {label:8} answer_f1@0.5 = {answer_f1(confidences(model, data.x), data):.4f}")
+
+    foreign = {
+        name: collect(load_dataset(QUESTIONS / name, articles_dir=ROOT / "articles"), embedder)
+        for name in CROSS_LINGUAL_SETS
+    }
+    print("\nCROSS_LINGUAL on the development halves (shipped coefficients), F1 at 0.5 per set:")
+    best = max(
+        (
+            sum(
+                answer_f1(confidences(ConfidenceModel(), c.scored("dev", share).x), c.scored("dev", share))
+                for c in foreign.values()
+            ),
+            share,
+        )
+        for share in np.arange(0.50, 1.01, 0.02).round(2)
+    )
+    print(f"best share: {best[1]} (shipped {CROSS_LINGUAL})")
+    for name, collected in foreign.items():
+        for split in ("dev", "test"):
+            data = collected.scored(split)
+            print(f"{name:12} {split:5} answer_f1@0.5 = {answer_f1(confidences(ConfidenceModel(), data.x), data):.4f}")
     print("\nThe shipped model on every starter question (dev and test):\n")
-    threshold_table(confidences(ConfidenceModel(), starter["all"].x), starter["all"])
+    threshold_table(confidences(ConfidenceModel(), starter.scored().x), starter.scored())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ indexes the articles, then measures per-query latency (p50/p95, ms) of:
 
   (a) the floor: `embedder.encode([q])` + the loaded index's `vectors.search(vec, k)`, in-process;
   (b) `Searcher.search(q, limit=5)` (`kb.indexing.searcher().search`), in-process;
+  (e) the same with the English encoder alone (no multilingual encoder, no language weights), over the same
+      index: b/e is what the second encoder and language detection cost (target: b/e <= 1.3);
   (b') `kb.search.find(q, 5)`: (b) plus the search-log write the API does, in-process (diagnostic);
   (c) `GET /v1/search?q=...&limit=5` through a real uvicorn server in a subprocess, with one keep-alive
       httpx client sending sequential requests (plus `GET /healthz` on that connection: the HTTP share);
@@ -50,12 +52,13 @@ from bench.server import UVICORN_FACTORY, running_server, server_environment  # 
 from bench.synthetic import QUERIES, generate_synthetic  # noqa: E402
 from indexer.embedders import Embedder  # noqa: E402
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
-from kb.search.searcher import CANDIDATE_DEPTH  # noqa: E402
+from kb.search.searcher import CANDIDATE_DEPTH, Searcher  # noqa: E402
 from kb.service import KnowledgeBase  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 
 STARTER_ARTICLES = REPO / "articles"
 TARGET_RATIO = 1.5
+TARGET_MULTILINGUAL_RATIO = 1.3
 FLOOR_K = CANDIDATE_DEPTH  # the floor asks FAISS for the same depth as the Searcher does
 LIMIT = 5
 SERVER_START_TIMEOUT_S = 300.0
@@ -215,7 +218,23 @@ def bench_kb(
         def kb_search(query: str) -> object:
             return kb.search.find(query, LIMIT)
 
-        measures: dict[str, Callable[[str], object]] = {"a": floor, "b": searcher_search, "b_log": kb_search}
+        english_only = Searcher(
+            index,
+            embedder,
+            kb.teams.directory,
+            answer_threshold=settings.answer_threshold,
+            default_team=settings.default_team,
+        )
+
+        def english_search(query: str) -> object:
+            return english_only.search(query, limit=LIMIT)
+
+        measures: dict[str, Callable[[str], object]] = {
+            "a": floor,
+            "b": searcher_search,
+            "b_log": kb_search,
+            "e": english_search,
+        }
         log_path = settings.data_dir / "uvicorn.log"
         try:
             with uvicorn_server(settings, log_path) as (base, ready_s), httpx.Client(base_url=base, timeout=30) as http:
@@ -293,6 +312,8 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
         "c/a",
         "c/b'",
         "c/a ≤ 1.5",
+        "e English-only p50",
+        "b/e ≤ 1.3",
         "/healthz p50",
         "load 1m",
     ):
@@ -322,6 +343,8 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
             _ratio(c_over_a),
             _ratio(r.ratio("c", "b_log")),
             met,
+            _ms(s.get("e", Stats()).p50),
+            _ratio(r.ratio("b", "e")),
             _ms(s.get("h", Stats()).p50),
             f"{r.load_avg[0]:.1f}→{r.load_avg[1]:.1f}",
         )
@@ -337,13 +360,18 @@ def print_report(results: list[KbResult], timed: int, query_count: int) -> dict[
             "ratio_b_over_a": _round(r.ratio("b")),
             "ratio_c_over_a": _round(c_over_a),
             "ratio_c_over_b_log": _round(r.ratio("c", "b_log")),
+            "ratio_b_over_english_only": _round(r.ratio("b", "e")),
+            "target_multilingual_met": None
+            if r.ratio("b", "e") != r.ratio("b", "e")
+            else r.ratio("b", "e") <= TARGET_MULTILINGUAL_RATIO,
             "target_met": None if c_over_a != c_over_a else c_over_a <= TARGET_RATIO,
             "errors": r.errors,
         }
     console.print(table)
     console.print(
         f"a = embedder.encode([q]) + vectors.search(vec, {FLOOR_K}) · b = kb.indexing.searcher().search(q, limit=5) · "
-        "b' = kb.search.find(q, 5) (b + search-log row) · c = GET /v1/search via uvicorn + httpx keep-alive · "
+        "b' = kb.search.find(q, 5) (b + search-log row) · e = b with the English encoder alone · "
+        "c = GET /v1/search via uvicorn + httpx keep-alive · "
         "/healthz = GET /healthz on the same connection (HTTP round trip, no search). Ratios use p50."
     )
     for r in results:

@@ -2,6 +2,10 @@
 
 Both read the same chunks; keeping their tokenising here means a change to it is made once, and the keyword
 index, the corrector and the snippets cannot disagree about what a word is.
+
+Terms depend on the text's language (its stemmer and stop words): a chunk is analysed in its article's language
+and a query in the language it was detected in, so a Portuguese question meets a Portuguese translation on
+shared stems and its stop words never match English text.
 """
 
 from __future__ import annotations
@@ -9,21 +13,66 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-_stemmer = Stemmer.Stemmer("english")
+ENGLISH = "en"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default pattern
-_STOPWORDS = frozenset(STOPWORDS_EN)
 # Letters only: digits and underscores are ids and codes, which a spelling correction must never touch.
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# ISO 639-1 code -> the Snowball stemmer's name; a language not listed is analysed without stemming.
+_STEMMERS = {
+    "en": "english",
+    "pt": "portuguese",
+    "pl": "polish",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "nl": "dutch",
+    "ru": "russian",
+    "tr": "turkish",
+    "ar": "arabic",
+}
 
 
-def analyze(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed terms (bm25s.tokenize's analysis, without its per-call overhead)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
-    return [t for t in _stemmer.stemWords(words) if t]
+class Analyzer:
+    """Lower-cased, stop-word-free, stemmed terms of one language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        algorithm = _STEMMERS.get(language)
+        self._stemmer = Stemmer.Stemmer(algorithm) if algorithm else None
+        self._stopwords = _stopwords(language)
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stopwords]
+        if self._stemmer is None:
+            return words
+        return [t for t in self._stemmer.stemWords(words) if t]
+
+
+def _stopwords(language: str) -> frozenset[str]:
+    # English keeps bm25s's list, so terms match indexes built before languages were told apart.
+    if language == ENGLISH:
+        return frozenset(STOPWORDS_EN)
+    from stop_words import LANGUAGE_MAPPING, get_stop_words
+
+    return frozenset(get_stop_words(language)) if language in LANGUAGE_MAPPING else frozenset()
+
+
+@cache
+def analyzer(language: str = ENGLISH) -> Analyzer:
+    """The analyser of `language` (an ISO 639-1 code), built once per process."""
+    return Analyzer(language)
+
+
+def analyze(text: str, language: str = ENGLISH) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms of `text` read as `language` (bm25s.tokenize's analysis for
+    English, without its per-call overhead)."""
+    return analyzer(language)(text)
 
 
 def word_counts(texts: Iterable[str]) -> dict[str, int]:

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 import numpy as np
 from filelock import FileLock, Timeout
 
-from indexer.analysis import word_counts
+from indexer.analysis import ENGLISH, word_counts
 from indexer.chunking import Chunk, SourceRecord, chunk_records
-from indexer.embedders import Embedder, Vectors
+from indexer.embedders import Embedder, Vectors, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.generation import (
     CHUNKS,
@@ -34,6 +34,7 @@ from indexer.generation import (
     KEYWORDS,
     LOCK,
     META,
+    MULTILINGUAL_VECTORS,
     POINTER,
     VECTORS,
     VOCABULARY,
@@ -70,12 +71,14 @@ class Progress(Protocol):
 
 @dataclass(frozen=True)
 class IndexDocument:
-    """A document to index: its sections, a hash of everything that affects its chunks, opaque metadata."""
+    """A document to index: its sections, a hash of everything that affects its chunks, the language its keyword
+    terms are analysed in, opaque metadata."""
 
     doc_id: str
     content_hash: str
     records: Sequence[SourceRecord]
     meta: dict[str, Any] = field(default_factory=dict)
+    language: str = ENGLISH
 
 
 @dataclass(frozen=True)
@@ -152,10 +155,12 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _previous(root: Path, embedder: Embedder, params: dict[str, int]) -> tuple[HybridIndex | None, dict[str, Any]]:
-    """The live generation if its vectors can be reused with this model and chunking."""
+def _previous(
+    root: Path, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]
+) -> tuple[HybridIndex | None, dict[str, Any]]:
+    """The live generation if its vectors can be reused with these encoders and chunking."""
     try:
-        previous = load_index(root, embedder.name, embedder.dimension)
+        previous = load_index(root, embedder.name, embedder.dimension, encoder_identity(multilingual))
     except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
         log.info("full rebuild: %s", exc)
         return None, {}
@@ -176,18 +181,21 @@ def build_index(
     progress: Progress | None = None,
     calibrator: Calibrator | None = None,
     on_wait: Callable[[], None] | None = None,
+    multilingual: Embedder | None = None,
 ) -> BuildReport:
-    """Write a new generation for `documents`, embedding only documents whose content hash changed, and
+    """Write a new generation for `documents`, embedding only documents whose content hash changed (with
+    `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
     measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
 
     One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
     with build_lock(root, on_wait=on_wait):
-        return _build(documents, embedder, root, max_words, overlap, rebuild, progress, calibrator)
+        return _build(documents, embedder, multilingual, root, max_words, overlap, rebuild, progress, calibrator)
 
 
 def _build(
     documents: Sequence[IndexDocument],
     embedder: Embedder,
+    multilingual: Embedder | None,
     root: Path,
     max_words: int,
     overlap: int,
@@ -198,7 +206,7 @@ def _build(
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
     _remove_stale(root, keep={live.name} if live else set())
-    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, params)
+    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params)
 
     new_ids = {d.doc_id for d in documents}
     unchanged = [
@@ -213,43 +221,57 @@ def _build(
 
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
     texts = [c.embedding_text for chunks in chunks_by_doc.values() for c in chunks]
+    encoders = [embedder] if multilingual is None else [embedder, multilingual]
     if progress is not None:
-        progress.start(len(texts))
-    fresh = embedder.encode(texts, progress.advance if progress is not None else None)
+        progress.start(len(texts) * len(encoders))
+    fresh = [encoder.encode(texts, progress.advance if progress is not None else None) for encoder in encoders]
 
     rows: list[Chunk] = []
-    parts: list[Vectors] = []
+    languages: list[str] = []
+    parts: list[list[Vectors]] = [[] for _ in encoders]
     docs_meta: dict[str, dict[str, Any]] = {}
     offset = 0
     for doc in documents:
         if doc.doc_id in unchanged_ids and previous is not None:
-            old_rows = previous_docs[doc.doc_id]["rows"]
-            doc_rows = [previous.chunk(r) for r in old_rows]
-            vectors = previous.stored_vectors(np.asarray(old_rows, dtype=np.int64))
+            old_rows = np.asarray(previous_docs[doc.doc_id]["rows"], dtype=np.int64)
+            doc_rows = [previous.chunk(int(r)) for r in old_rows]
+            vectors = [previous.stored_vectors(old_rows, encoder=position) for position in range(len(encoders))]
         else:
             chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
             doc_rows = chunks
-            vectors = fresh[offset : offset + len(chunks)]
+            vectors = [encoded[offset : offset + len(chunks)] for encoded in fresh]
             offset += len(chunks)
         start = len(rows)
         rows.extend(doc_rows)
-        parts.append(vectors)
+        languages.extend([doc.language] * len(doc_rows))
+        for kept, part in zip(parts, vectors, strict=True):
+            kept.append(part)
         docs_meta[doc.doc_id] = {
             "hash": doc.content_hash,
             "rows": list(range(start, len(rows))),
             **doc.meta,
         }
 
-    all_vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
     generation = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = root / f".{generation}"
     staging.mkdir()
-    vector_index = FaissVectorIndex.build(all_vectors, embedder.dimension)
+    vector_indexes = [
+        FaissVectorIndex.build(
+            np.vstack(kept) if kept else np.zeros((0, encoder.dimension), dtype=np.float32), encoder.dimension
+        )
+        for encoder, kept in zip(encoders, parts, strict=True)
+    ]
+    vector_index, *second = vector_indexes
     vector_index.save(staging / VECTORS)
+    if second:
+        second[0].save(staging / MULTILINGUAL_VECTORS)
     keyword_texts = [r.embedding_text for r in rows]
-    keyword_index = Bm25KeywordIndex.build(keyword_texts)
+    keyword_index = Bm25KeywordIndex.build(keyword_texts, languages)
     keyword_index.save(staging / KEYWORDS)
-    vocabulary = word_counts(keyword_texts)
+    # The words a misspelt query word may be corrected to: the English chunks' (corrections are English's).
+    vocabulary = word_counts(
+        text for text, language in zip(keyword_texts, languages, strict=True) if language == ENGLISH
+    )
     _write_json(staging / VOCABULARY, vocabulary)
     with (staging / CHUNKS).open("w", encoding="utf-8") as out:
         for row in rows:
@@ -258,6 +280,7 @@ def _build(
         "format": FORMAT_VERSION,
         "model": embedder.name,
         "dimension": embedder.dimension,
+        "multilingual": encoder_identity(multilingual),
         "chunk_count": len(rows),
         "doc_count": len(documents),
         "chunking": params,
@@ -265,7 +288,9 @@ def _build(
         "docs": docs_meta,
     }
     if calibrator is not None:
-        staged = HybridIndex(vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary)
+        staged = HybridIndex(
+            vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary, second[0] if second else None
+        )
         meta["calibration"] = calibrator(staged)
     _write_json(staging / META, meta)
     os.replace(staging, root / generation)

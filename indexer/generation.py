@@ -2,8 +2,10 @@
 
 Layout of the index root:
     CURRENT            name of the live generation folder, replaced atomically (os.replace)
-    gen-<stamp>/       vectors.faiss, chunks.jsonl (row -> chunk), keyword/ (BM25 term frequencies),
-                       vocabulary.json (word counts, for query spelling), meta.json (with the calibration)
+    gen-<stamp>/       vectors.faiss, multilingual.faiss (the second encoder's, when one is used), chunks.jsonl
+                       (row -> chunk), keyword/ (BM25 term frequencies, each chunk analysed in its language),
+                       vocabulary.json (word counts of the English chunks, for query spelling),
+                       meta.json (with the calibration)
     .build.lock        the build lock: one build at a time per index root (an OS lock, so a killed builder's
                        lock goes with it)
 """
@@ -14,9 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 2  # 2: raw term frequencies instead of bm25s scores
+FORMAT_VERSION = 3  # 2: raw term frequencies instead of bm25s scores; 3: keyword terms in each chunk's language
 POINTER = "CURRENT"
 VECTORS = "vectors.faiss"
+MULTILINGUAL_VECTORS = "multilingual.faiss"
 CHUNKS = "chunks.jsonl"
 KEYWORDS = "keyword"
 VOCABULARY = "vocabulary.json"

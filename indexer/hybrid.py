@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.analysis import analyze, word_counts
+from indexer.analysis import ENGLISH, analyze, word_counts
 from indexer.chunking import Chunk
 from indexer.embedders import Vectors
 from indexer.keyword_index import Bm25KeywordIndex
@@ -30,13 +30,14 @@ Scores = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class Candidates:
-    """The rows either retriever found for a query, with both retrievers' exact scores for each of them, so
-    fusion never guesses a missing value."""
+    """The rows the retrievers found for a query, with every retriever's exact score for each of them, so fusion
+    never guesses a missing value."""
 
     rows: Rows  # sorted, distinct
     dense: Scores  # cosine of each row to the query vector (empty for keyword candidates)
-    keyword: Scores  # BM25 of each row, statistics over the allowed rows
-    keyword_ceiling: float  # the BM25 a row holding every query term as well as the best row would get
+    # The share of the query's attainable BM25 each row holds (see `keyword_share`): 0 to 1 per analysis of the query.
+    keyword: Scores
+    multilingual: Scores | None = None  # cosine of each row to the query's multilingual vector, when there is one
 
     def position(self, row: int) -> int:
         """Where `row` sits in `rows` (it must be one of them)."""
@@ -64,12 +65,15 @@ class HybridIndex:
         meta: dict[str, Any],
         generation: str,
         vocabulary: dict[str, int],
+        multilingual: FaissVectorIndex | None = None,
     ) -> None:
-        if not vectors.size == len(chunks) == keywords.size:
+        if not vectors.size == len(chunks) == keywords.size or (multilingual and multilingual.size != len(chunks)):
             raise ValueError(
-                f"{vectors.size} vectors, {keywords.size} keyword rows and {len(chunks)} chunks do not match"
+                f"{vectors.size} vectors, {multilingual.size if multilingual else 'no'} multilingual vectors, "
+                f"{keywords.size} keyword rows and {len(chunks)} chunks do not match"
             )
         self._vectors = vectors
+        self._multilingual = multilingual
         self._keywords = keywords
         self.chunks: Sequence[Chunk] = chunks  # row position -> the chunk it holds (the id map)
         self.docs: Mapping[str, dict[str, Any]] = docs  # document id -> its rows, content hash and metadata
@@ -77,6 +81,11 @@ class HybridIndex:
         self.generation = generation
         self._vocabulary = vocabulary  # word -> count over the chunks
         self.doc_of_row: Sequence[str] = [chunk.doc_id for chunk in chunks]
+
+    @property
+    def multilingual(self) -> bool:
+        """True when the generation holds the multilingual encoder's vectors too."""
+        return self._multilingual is not None
 
     @property
     def size(self) -> int:
@@ -90,9 +99,14 @@ class HybridIndex:
         """The rows holding `doc_id`'s chunks (none for an unknown document)."""
         return np.asarray(self.docs.get(doc_id, {}).get("rows", []), dtype=np.int64)
 
-    def stored_vectors(self, rows: Rows) -> Vectors:
-        """The stored vectors of `rows`, so unchanged documents are reused instead of re-embedded."""
-        return self._vectors.vectors(rows)
+    def stored_vectors(self, rows: Rows, encoder: int = 0) -> Vectors:
+        """The stored vectors of `rows` (`encoder` 0: the English one, 1: the multilingual one), so unchanged
+        documents are reused instead of re-embedded."""
+        if encoder == 0:
+            return self._vectors.vectors(rows)
+        if self._multilingual is None:
+            raise ValueError(f"generation {self.generation} holds no multilingual vectors")
+        return self._multilingual.vectors(rows)
 
     def row_filter(self, readable: Callable[[Mapping[str, Any]], bool]) -> RowFilter | None:
         """The rows of the documents whose metadata `readable` accepts; None when that is every row."""
@@ -101,25 +115,56 @@ class HybridIndex:
         return None if mask.all() else RowFilter(mask)
 
     def candidates(
-        self, text: str, vector: Vectors, allowed: RowFilter | None, depth: int, *, keyword_rows: bool = True
+        self,
+        text: str,
+        vector: Vectors,
+        allowed: RowFilter | None,
+        depth: int,
+        *,
+        keyword_rows: bool = True,
+        multilingual: Vectors | None = None,
+        language: str = ENGLISH,
     ) -> Candidates:
-        """The `depth` nearest rows to `vector` and (with `keyword_rows`) the `depth` best BM25 rows for `text`,
-        among the `allowed` rows. Without `keyword_rows` the keyword scores are still given for the dense rows:
-        they are evidence for an answer even when they do not choose candidates."""
+        """The `depth` nearest rows to `vector`, to the `multilingual` vector (when given and the generation has
+        such vectors) and (with `keyword_rows`) the `depth` best keyword rows for `text` read as `language`, among
+        the `allowed` rows. Every retriever's score is given for every candidate: without `keyword_rows` the keyword
+        scores are still evidence for an answer even when they do not choose candidates."""
         _, dense_rows = self._vectors.search(vector, depth, allowed)
-        mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
-        keyword_all = self._keywords.scores(text, mask, cache)
-        ceiling = self._keywords.ceiling(text, mask, cache)
+        keyword_all = self.keyword_share(text, allowed, language)
         by_keyword = _top_rows(keyword_all, depth) if keyword_rows else np.zeros(0, np.int64)
-        rows = np.union1d(dense_rows, by_keyword).astype(np.int64)
-        return Candidates(rows, self._vectors.vectors(rows) @ vector, keyword_all[rows], ceiling)
+        rows = np.union1d(dense_rows, by_keyword)
+        second = self._multilingual if multilingual is not None else None
+        if second is not None and multilingual is not None:
+            rows = np.union1d(rows, second.search(multilingual, depth, allowed)[1])
+        rows = rows.astype(np.int64)
+        return Candidates(
+            rows,
+            self._vectors.vectors(rows) @ vector,
+            keyword_all[rows],
+            None if second is None or multilingual is None else second.vectors(rows) @ multilingual,
+        )
 
-    def keyword_candidates(self, text: str, allowed: RowFilter | None, depth: int) -> Candidates:
-        """The `depth` best BM25 rows for `text` among the `allowed` rows (no dense scores)."""
-        mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
-        keyword_all = self._keywords.scores(text, mask, cache)
+    def keyword_candidates(
+        self, text: str, allowed: RowFilter | None, depth: int, language: str = ENGLISH
+    ) -> Candidates:
+        """The `depth` best keyword rows for `text` read as `language`, among the `allowed` rows (no dense scores)."""
+        keyword_all = self.keyword_share(text, allowed, language)
         rows = _top_rows(keyword_all, depth)
-        return Candidates(rows, np.zeros(0, np.float32), keyword_all[rows], 0.0)
+        return Candidates(rows, np.zeros(0, np.float32), keyword_all[rows])
+
+    def keyword_share(self, text: str, allowed: RowFilter | None, language: str = ENGLISH) -> Scores:
+        """Each row's BM25 for `text` divided by the query's ceiling (the score of a row holding every query term as
+        well as the best row holds each): the share of the attainable keyword evidence, on one scale whatever the
+        KB's size. A query in another language is read twice, in its language and in English, and the shares add
+        up: its product names, commands and borrowed words ("VPN", "Outlook", `git`) meet English text as English,
+        its own words meet articles written in its language."""
+        mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
+        total = np.zeros(self.size, dtype=np.float32)
+        for analysis in dict.fromkeys((language, ENGLISH)):
+            ceiling = self._keywords.ceiling(text, mask, cache, analysis)
+            if ceiling > 0:
+                total += self._keywords.scores(text, mask, cache, analysis) / np.float32(ceiling)
+        return total
 
     def nearest(self, vector: Vectors, k: int, allowed: RowFilter | None = None) -> tuple[Scores, Rows]:
         """Top-`k` (scores, rows) by cosine to `vector` among the `allowed` rows."""
@@ -140,10 +185,17 @@ class HybridIndex:
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         return self._vectors.search(centroid, depth, RowFilter(mask))
 
-    def term_coverage(self, text: str, row: int) -> float:
+    def nearest_multilingual(self, vector: Vectors, k: int, allowed: RowFilter | None = None) -> tuple[Scores, Rows]:
+        """Top-`k` (scores, rows) by the multilingual encoder's cosine (none without its vectors)."""
+        if self._multilingual is None:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return self._multilingual.search(vector, k, allowed)
+
+    def term_coverage(self, text: str, row: int, language: str = ENGLISH) -> float:
         """The share of `text`'s terms that `row`'s chunk holds (0 for a text without terms)."""
-        terms = set(analyze(text))
-        found = terms & set(analyze(self.chunks[row].embedding_text))
+        terms = set(analyze(text, language))
+        chunk_language = self.docs.get(self.doc_of_row[row], {}).get("language") or ENGLISH
+        found = terms & set(analyze(self.chunks[row].embedding_text, chunk_language))
         return len(found) / len(terms) if terms else 0.0
 
     def corrector(self, allowed: RowFilter | None) -> SpellingCorrector:
@@ -155,5 +207,6 @@ class HybridIndex:
         (usually a small share), so this costs their words, not a pass over the whole KB."""
         counts = Counter(self._vocabulary)
         for row in np.flatnonzero(~allowed.mask):
-            counts.subtract(word_counts([self.chunks[int(row)].embedding_text]))
+            if self.docs.get(self.doc_of_row[int(row)], {}).get("language", ENGLISH) == ENGLISH:
+                counts.subtract(word_counts([self.chunks[int(row)].embedding_text]))
         return {word: count for word, count in counts.items() if count > 0}

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from indexer.analysis import analyze
+from indexer.analysis import ENGLISH, analyze
 
 # Lower k1/b than Lucene's defaults suit short help-desk chunks: term repetition and length matter less.
 DEFAULT_K1 = 0.9
@@ -44,13 +44,21 @@ class Bm25KeywordIndex:
         return int(self._tf.shape[0])
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> Bm25KeywordIndex:
+    def build(
+        cls,
+        texts: Sequence[str],
+        languages: Sequence[str] | None = None,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
+    ) -> Bm25KeywordIndex:
+        """Index `texts`, each analysed in its language (`languages`, parallel to `texts`; English when None)."""
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
         counts: list[int] = []
         for row, text in enumerate(texts):
-            for term, count in Counter(analyze(text)).items():
+            language = languages[row] if languages is not None else ENGLISH
+            for term, count in Counter(analyze(text, language)).items():
                 rows.append(row)
                 cols.append(vocab.setdefault(term, len(vocab)))
                 counts.append(count)
@@ -72,11 +80,17 @@ class Bm25KeywordIndex:
         params = {"k1": self._k1, "b": self._b, "vocab": self._vocab}
         (folder / "params.json").write_text(json.dumps(params), encoding="utf-8")
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, language: str = ENGLISH) -> list[str]:
         """Stemmed query terms that exist in the vocabulary (unknown terms cannot score)."""
-        return [t for t in analyze(text) if t in self._vocab]
+        return [t for t in analyze(text, language) if t in self._vocab]
 
-    def scores(self, text: str, allowed: Mask | None = None, cache: dict[str, Postings] | None = None) -> Scores:
+    def scores(
+        self,
+        text: str,
+        allowed: Mask | None = None,
+        cache: dict[str, Postings] | None = None,
+        language: str = ENGLISH,
+    ) -> Scores:
         """BM25 score of every chunk row for `text`, with statistics over the `allowed` rows (zero elsewhere).
 
         `cache` keeps each term's scored postings for the same `allowed` rows (for all rows, the index keeps
@@ -85,12 +99,18 @@ class Bm25KeywordIndex:
         if cache is None:
             cache = self._term_postings if allowed is None else {}
         out = np.zeros(self.size, dtype=np.float32)
-        for term in self.tokens(text):
+        for term in self.tokens(text, language):
             rows, scores = self._cached_postings(term, allowed, cache)
             out[rows] += scores  # a term's rows are distinct, so fancy-index += is exact
         return out
 
-    def ceiling(self, text: str, allowed: Mask | None = None, cache: dict[str, Postings] | None = None) -> float:
+    def ceiling(
+        self,
+        text: str,
+        allowed: Mask | None = None,
+        cache: dict[str, Postings] | None = None,
+        language: str = ENGLISH,
+    ) -> float:
         """The score a chunk would get by holding every query term as well as the best chunk holds each.
 
         Dividing by it puts BM25 on a [0, 1] scale that means the same on a small and a large corpus
@@ -100,7 +120,10 @@ class Bm25KeywordIndex:
         if cache is None:
             cache = self._term_postings if allowed is None else {}
         return sum(
-            (float(np.max(self._cached_postings(term, allowed, cache)[1], initial=0.0)) for term in self.tokens(text)),
+            (
+                float(np.max(self._cached_postings(term, allowed, cache)[1], initial=0.0))
+                for term in self.tokens(text, language)
+            ),
             0.0,
         )
 

@@ -9,14 +9,25 @@ from typing import Any
 from indexer.analysis import word_counts
 from indexer.chunking import Chunk
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
-from indexer.generation import CHUNKS, FORMAT_VERSION, KEYWORDS, META, VECTORS, VOCABULARY, current_generation
+from indexer.generation import (
+    CHUNKS,
+    FORMAT_VERSION,
+    KEYWORDS,
+    META,
+    MULTILINGUAL_VECTORS,
+    VECTORS,
+    VOCABULARY,
+    current_generation,
+)
 from indexer.hybrid import HybridIndex
 from indexer.keyword_index import Bm25KeywordIndex
 from indexer.vector_index import FaissVectorIndex
 
 
-def load_index(root: Path, model_name: str, dimension: int) -> HybridIndex:
-    """Load the live generation, refusing one built with another model."""
+def load_index(root: Path, model_name: str, dimension: int, multilingual: dict[str, Any] | None = None) -> HybridIndex:
+    """Load the live generation, refusing one built with another model, or without the `multilingual` encoder
+    (`{"model": name, "dimension": d}`) when one is configured. Without one, a generation's multilingual vectors
+    are left unread."""
     generation = current_generation(root)
     if generation is None:
         raise IndexMissingError(f"no index in {root}: run `kb index` first")
@@ -32,8 +43,16 @@ def load_index(root: Path, model_name: str, dimension: int) -> HybridIndex:
         )
     if meta.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"the index in {root} has format {meta.get('format')}; rebuild it")
+    if multilingual is not None and meta.get("multilingual") != multilingual:
+        built = meta.get("multilingual")
+        raise IndexMismatchError(
+            f"the index in {root} was built "
+            + (f"with the multilingual encoder {built.get('model')!r}" if built else "without the multilingual encoder")
+            + f" but {multilingual['model']!r} is configured; rebuild it with `kb index --rebuild` "
+            "(or set KB_MULTILINGUAL=false to search in English only)"
+        )
     try:
-        return _load_files(generation, meta)
+        return _load_files(generation, meta, multilingual is not None)
     except Exception as exc:  # FAISS, SciPy and JSON each fail their own way on a damaged file
         # The cause (with file paths) is for the log; the message may reach an API client.
         raise IndexDamagedError(
@@ -41,7 +60,7 @@ def load_index(root: Path, model_name: str, dimension: int) -> HybridIndex:
         ) from exc
 
 
-def _load_files(generation: Path, meta: dict[str, Any]) -> HybridIndex:
+def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool) -> HybridIndex:
     rows = [
         Chunk(**json.loads(line)) for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines() if line
     ]
@@ -60,4 +79,5 @@ def _load_files(generation: Path, meta: dict[str, Any]) -> HybridIndex:
         meta=meta,
         generation=generation.name,
         vocabulary=vocabulary,
+        multilingual=FaissVectorIndex.load(generation / MULTILINGUAL_VECTORS) if multilingual else None,
     )

@@ -24,7 +24,8 @@ MAX_CORRECTIONS = 10  # words looked up per text (cached words are free)
 
 
 @functools.cache
-def _english() -> frozenset[str]:
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English word list: a real word is never corrected, nor taken for another language."""
     from spellchecker import SpellChecker  # its word list ships inside the package: nothing is downloaded
 
     return frozenset(SpellChecker(distance=1).word_frequency.keys())
@@ -77,7 +78,7 @@ class SpellingCorrector:
 
     def _nearest(self, word: str) -> str | None:
         # Non-ASCII words are names or another language ("Müller", "oublié"): the English KB has nothing to say.
-        if len(word) < MIN_LENGTH or not word.isascii() or word in self._counts or word in _english():
+        if len(word) < MIN_LENGTH or not word.isascii() or word in self._counts or word in english_words():
             return None
         limit = 1 if len(word) <= 5 else 2
         words = [w for size in range(len(word) - limit, len(word) + limit + 1) for w in self._by_length.get(size, [])]

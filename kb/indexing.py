@@ -11,13 +11,14 @@ from typing import Literal
 
 from indexer.build import BuildReport, IndexDocument, Progress, build_index, build_lock
 from indexer.chunking import SourceRecord
-from indexer.embedders import Embedder
+from indexer.embedders import Embedder, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from indexer.generation import POINTER, current_generation
 from indexer.load import load_index
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles
 from kb.errors import ArticleProblemsError, IndexNotReady, InvalidInput
 from kb.events import Announcement, EventRelay
+from kb.language import shared_detector
 from kb.search import Searcher
 from kb.search.calibration import TitleCalibrator
 from kb.settings import Settings
@@ -35,15 +36,17 @@ class IndexReport:
     warnings: list[ArticleProblem] = field(default_factory=list)
 
 
-def to_document(article: Article) -> IndexDocument:
+def to_document(article: Article, originals: frozenset[str] | None = None) -> IndexDocument:
+    """The indexer's document for `article`; it is grouped with its original only when that is among `originals`
+    (the searchable articles that translate nothing), else it is searched as an article of its own."""
     records = [SourceRecord(article.id, article.title, s.heading, s.text) for s in article.sections]
     if not records:  # a title-only article is still findable by its title
         records = [SourceRecord(article.id, article.title, "", "")]
+    meta: dict[str, object] = {"team": article.team, "audience": list(article.audience), "language": article.language}
+    if article.translation_of and (originals is None or article.translation_of in originals):
+        meta["translation_of"] = article.translation_of
     return IndexDocument(
-        doc_id=article.id,
-        content_hash=article.content_hash,
-        records=records,
-        meta={"team": article.team, "audience": list(article.audience), "language": article.language},
+        doc_id=article.id, content_hash=article.content_hash, records=records, meta=meta, language=article.language
     )
 
 
@@ -70,22 +73,26 @@ def index_articles(
     chunk_overlap: int = 40,
     progress: Progress | None = None,
     on_wait: Callable[[], None] | None = None,
+    multilingual: Embedder | None = None,
 ) -> IndexReport:
-    """Index the published articles; the store mirrors every loaded article (drafts included).
+    """Index the published articles (with the `multilingual` encoder too, when given); the store mirrors every
+    loaded article (drafts included).
 
     The build lock is held until the store is in step too, so that two runs cannot leave the store mirroring
     one run's articles and the index the other's."""
     searchable = [a for a in loaded.articles if a.searchable]
+    originals = frozenset(a.id for a in searchable if not a.translation_of)
     with build_lock(index_root, on_wait=on_wait):
         report = build_index(
-            [to_document(a) for a in searchable],
+            [to_document(a, originals) for a in searchable],
             embedder,
             index_root,
             max_words=chunk_words,
             overlap=chunk_overlap,
             rebuild=rebuild,
             progress=progress,
-            calibrator=TitleCalibrator(embedder),
+            calibrator=TitleCalibrator(embedder, multilingual),
+            multilingual=multilingual,
         )
         # The store follows the index: a crash between the two leaves the store one build behind, which the
         # next run repairs; the index itself is never half-written.
@@ -112,6 +119,18 @@ def load_embedder(settings: Settings) -> Embedder:
         raise IndexNotReady(str(exc), field="model_path") from exc
 
 
+def load_multilingual(settings: Settings) -> Embedder | None:
+    """The multilingual encoder when the settings ask for it (one per process: see `shared_encoder`)."""
+    if not settings.multilingual:
+        return None
+    from indexer.embedders.multilingual import shared_encoder
+
+    try:
+        return shared_encoder()
+    except ModelUnavailableError as exc:
+        raise IndexNotReady(str(exc), field="multilingual") from exc
+
+
 class IndexingService:
     """The index's life: builds a generation from the articles (`build`) and serves the Searcher over the live
     one (`searcher`), reloading it when another process has swapped a new generation in."""
@@ -123,12 +142,14 @@ class IndexingService:
         teams: TeamDirectory,
         relay: EventRelay,
         embedder: Embedder | None = None,
+        multilingual: Embedder | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._teams = teams
         self._relay = relay
         self._embedder = embedder
+        self._multilingual = multilingual
         self._searcher: Searcher | None = None
         self._unloadable: str | None = None  # the live generation that failed to load: not retried, logged once
         self._lock = threading.Lock()
@@ -139,6 +160,13 @@ class IndexingService:
         if self._embedder is None:
             self._embedder = load_embedder(self._settings)
         return self._embedder
+
+    @property
+    def multilingual(self) -> Embedder | None:
+        """The multilingual encoder (None when KB_MULTILINGUAL is off), loaded on first use like the model."""
+        if self._multilingual is None:
+            self._multilingual = load_multilingual(self._settings)
+        return self._multilingual if self._settings.multilingual else None
 
     def build(
         self,
@@ -168,6 +196,7 @@ class IndexingService:
             chunk_overlap=settings.chunk_overlap_words,
             progress=progress,
             on_wait=on_wait,
+            multilingual=self.multilingual,
         )
         self._searcher = None
         self._announce(report.build, before, self._store.articles.audiences())
@@ -212,7 +241,12 @@ class IndexingService:
             if self._searcher is not None and live_name == self._unloadable:
                 return self._searcher
             try:
-                index = load_index(self._settings.index_dir, self.embedder.name, self.embedder.dimension)
+                index = load_index(
+                    self._settings.index_dir,
+                    self.embedder.name,
+                    self.embedder.dimension,
+                    encoder_identity(self.multilingual),
+                )
             except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
                 if live_name != self._unloadable and (live is not None or self._searcher is not None):
                     log.error("cannot load index generation %s: %s (%s)", live_name, exc, exc.__cause__ or "")
@@ -226,6 +260,8 @@ class IndexingService:
                 index,
                 self.embedder,
                 self._teams,
+                multilingual=self.multilingual,
+                detector=shared_detector(tuple(self._settings.languages)),
                 answer_threshold=self._settings.answer_threshold,
                 default_team=self._settings.default_team,
                 max_query_chars=self._settings.max_query_chars,

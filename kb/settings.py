@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Retriever = Literal["hybrid", "dense", "keyword"]
+from kb.language import DEFAULT_LANGUAGES, known_language
+
+# hybrid: the default pipeline; dense: the English encoder alone; multilingual: the multilingual encoder alone.
+Retriever = Literal["hybrid", "dense", "multilingual", "keyword"]
 
 
 class Settings(BaseSettings):
@@ -35,7 +38,20 @@ class Settings(BaseSettings):
         le=1.0,
         description="Minimum confidence for `answered: true`. Higher: fewer but surer answers, more tickets.",
     )
-    retriever: Retriever = Field("hybrid", description="Which retrievers rank results; hybrid fuses dense and keyword.")
+    retriever: Retriever = Field(
+        "hybrid",
+        description="Which retrievers rank results; hybrid fuses the English and multilingual encoders and keywords.",
+    )
+    multilingual: bool = Field(
+        True,
+        description="Also index and search with the multilingual encoder (USE v3), so questions in Portuguese, "
+        "Polish, French... find English articles. false: English only (less memory, a little faster).",
+    )
+    languages: Annotated[list[str], NoDecode] = Field(
+        list(DEFAULT_LANGUAGES),
+        description="Languages queries and articles are detected among (ISO 639-1 codes, comma-separated); "
+        "fewer is faster and surer on short queries.",
+    )
     default_team: str = Field("IT", description="Team offered a ticket when no article hints at one.")
     max_query_chars: int = Field(1000, ge=1, description="Longest accepted search query.")
     max_results: int = Field(50, ge=1, description="Largest accepted `limit` on search.")
@@ -116,6 +132,32 @@ class Settings(BaseSettings):
         description="Searches that may wait for the model while one runs; one more is answered 503 with "
         "Retry-After instead of waiting behind them.",
     )
+
+    @model_validator(mode="after")
+    def _multilingual_retriever(self) -> Settings:
+        if self.retriever == "multilingual" and not self.multilingual:
+            raise ValueError("KB_RETRIEVER=multilingual needs KB_MULTILINGUAL=true")
+        return self
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _language_list(cls, value: object) -> object:
+        """`en,pt,pl` or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",")]
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value if code.strip()]
+        unknown = [code for code in codes if not known_language(code)]
+        if unknown:
+            raise ValueError(f"not an ISO 639-1 language code the detector knows: {', '.join(unknown)}")
+        if "en" not in codes:
+            raise ValueError("must include en: the bundled articles and the English encoder are English")
+        return codes
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod

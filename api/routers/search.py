@@ -37,6 +37,7 @@ async def search(
     background.add_task(kb.search.record, outcome, (time.perf_counter() - started) * 1000, reader.name)
     return SearchResponse(
         query=outcome.query,
+        language=outcome.language,
         corrected_query=outcome.corrected_query,
         answered=outcome.answered,
         confidence=outcome.confidence,

@@ -13,6 +13,11 @@ class SearchResult(BaseModel):
     snippet: str = Field(description="The passage that answers: the best sentences of the best section.")
     matched_terms: list[str] = Field(description="Query terms (stemmed) found in the snippet.")
     score: float
+    language: str = Field(description="The article's language (ISO 639-1).")
+    translation_of: str | None = Field(
+        description="The original article's id when this result is a translation of it (shown for a reader who "
+        "asked in its language); the original and its translations are one result."
+    )
     url: str
 
     @classmethod
@@ -35,6 +40,7 @@ class TicketOffer(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    language: str = Field(description="The query's language as detected (ISO 639-1), which weighs the retrievers.")
     corrected_query: str | None = Field(
         None, description='What was searched instead, when a word looked misspelt ("the printr" → "the printer").'
     )

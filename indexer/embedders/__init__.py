@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,3 +26,8 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
         """Return one normalised float32 row per text; `progress` receives the count done after each batch."""
         ...
+
+
+def encoder_identity(encoder: Embedder | None) -> dict[str, Any] | None:
+    """What an index records of its second encoder, so a reader can refuse vectors another one made."""
+    return None if encoder is None else {"model": encoder.name, "dimension": encoder.dimension}

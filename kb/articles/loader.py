@@ -50,4 +50,29 @@ def load_articles(folder: Path, max_bytes: int = 200_000) -> LoadResult:
         result.articles.append(parsed)
         if any(key not in FRONT_MATTER_KEYS for key in parsed.front_matter):
             result.warnings.extend(unknown_keys(parsed, path.read_text(encoding="utf-8-sig")))
+    result.warnings.extend(translation_problems(result.articles, folder))
     return result
+
+
+def translation_problems(articles: list[Article], folder: Path) -> list[ArticleProblem]:
+    """A warning for each `translation_of` that names no article, or a translation (a translation's group must be
+    its original, one step away): such an article is searched as an article of its own."""
+    by_id = {article.id: article for article in articles}
+    problems = []
+    for article in articles:
+        original = article.translation_of
+        if original is None:
+            continue
+        target = by_id.get(original)
+        reason = (
+            f"`translation_of` names {original!r}, which is no article here"
+            if target is None
+            else f"`translation_of` names {original!r}, itself a translation of {target.translation_of!r}: "
+            f"name the original"
+            if target.translation_of
+            else None
+        )
+        if reason:
+            raw = (folder / article.source).read_text(encoding="utf-8-sig")
+            problems.append(ArticleProblem(article.source, key_line(raw, "translation_of"), reason))
+    return problems

@@ -11,7 +11,18 @@ from typing import Any
 STATUSES = ("draft", "review", "published", "archived")
 # Every front matter key kb reads. Any other is reported: a misspelt `audience` would otherwise publish a
 # restricted article to everyone without a word.
-FRONT_MATTER_KEYS = ("id", "title", "team", "tags", "audience", "language", "status", "updated", "source_ticket")
+FRONT_MATTER_KEYS = (
+    "id",
+    "title",
+    "team",
+    "tags",
+    "audience",
+    "language",
+    "translation_of",
+    "status",
+    "updated",
+    "source_ticket",
+)
 
 
 @dataclass(frozen=True)
@@ -37,10 +48,16 @@ class Article:
     updated: str | None = None
     source: str = ""
     front_matter: dict[str, Any] = field(default_factory=dict)
+    translation_of: str | None = None  # the id of the article this one translates: they are one search result
 
     @property
     def searchable(self) -> bool:
         return self.status == "published"
+
+    @property
+    def group(self) -> str:
+        """The original article's id: a translation and its original are one result in search."""
+        return self.translation_of or self.id
 
     @property
     def content_hash(self) -> str:

@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from kb.articles.model import STATUSES, Article, ArticleProblem, Section
+from kb.language import article_language
 
 _markdown = MarkdownIt("commonmark")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -130,6 +131,9 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
     if isinstance(updated, dt.date | dt.datetime):
         updated = updated.isoformat()
     team = meta.get("team")
+    translation_of = slugify(str(meta.get("translation_of") or "")) or None
+    if translation_of == article_id:
+        return ArticleProblem(source, key_line(raw, "translation_of"), "an article cannot be a translation of itself")
     return Article(
         id=article_id,
         title=title.strip(),
@@ -138,12 +142,14 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
         team=str(team).strip() if team else None,
         tags=_strings(meta.get("tags")),
         audience=_strings(meta.get("audience")),
-        language=str(meta.get("language") or "en"),
+        # Front matter wins; an article that does not say is read for its language.
+        language=str(meta.get("language") or "").strip().lower() or article_language(f"{title}\n{post.content}"),
         status=status,
         updated=str(updated) if updated else None,
         source=source,
         # JSON-safe all the way down: dates nested in lists or mappings become ISO strings too.
         front_matter=json.loads(json.dumps(meta, default=_json_default)),
+        translation_of=translation_of,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def _score(dataset: EvalDataset, searcher: Searcher) -> dict[str, Any]:
     ndcg, recall, mrr, true_positives, right_in_top = [], [], [], 0, 0
     for query, outcome in answerable:
         relevant = dataset.qrels[query.id]
-        ranking = [hit.article_id for hit in outcome.hits]
+        ranking = [hit.group for hit in outcome.hits]  # a translation counts as its original
         ndcg.append(ndcg_at_k(ranking, relevant, K))
         recall.append(recall_at_k(ranking, relevant, K))
         mrr.append(mrr_at_k(ranking, relevant, K))
@@ -129,7 +130,9 @@ def _score(dataset: EvalDataset, searcher: Searcher) -> dict[str, Any]:
         for kind in sorted({q.kind for q, _ in unanswerable if q.kind}):
             of_kind = [o for q, o in unanswerable if q.kind == kind]
             figures[f"refused_{kind}"] = share(sum(not o.answered for o in of_kind), len(of_kind))
+    languages = Counter(o.language for _, o in answerable + unanswerable)
     return figures | {
+        "query_language": dict(languages.most_common()),
         "queries": len(answerable) + len(unanswerable),
         "docs": len(dataset.corpus),
         "search_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-CALIBRATION_VERSION = "title-score-4"  # 4: the uncovered score of stored questions
+CALIBRATION_VERSION = "title-score-5"  # 4: the uncovered score of stored questions; 5: per encoder
 # For a KB with no public title of three words or more to measure.
 DEFAULT_TITLE_SCORE = 0.85
 # The starter KB's scale, on which the model is fitted. A KB whose titles score lower against their own text
@@ -15,6 +15,10 @@ DEFAULT_TITLE_SCORE = 0.85
 MIN_TITLE_SCORE = 0.8
 # The share of question titles from which a KB is read as an FAQ (question clusters) as a whole.
 FAQ_SHARE = 0.5
+# How far a question in another language sits from the English text that answers it, as a share of how far a
+# same-language title sits (multilingual encoder): measured on the starter KB's Portuguese, Polish and French
+# development questions (bench/calibrate_confidence.py), the same for every KB.
+CROSS_LINGUAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Evidence:
     margin: float  # top_dense minus the best chunk of any other article: how clearly one article stands out
     keyword: float = 0.0  # the share of the query's attainable keyword evidence that chunk holds (0 to 1)
     stored_question: bool = False  # a stored question (an FAQ entry; kb.search.questions) is among the nearest
+    # The cosines are the multilingual encoder's (a query in another language than English), read on its own scale.
+    cross_lingual: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class Calibration:
     question_uncovered: float | None = None
     questions: int = 0
     question_share: float = 0.0  # of the KB's distinct titles: at half or more, every article is an FAQ entry
+    # The same two measures with the multilingual encoder (None without one): its cosines run on another scale.
+    multilingual_title_score: float | None = None
+    multilingual_question_uncovered: float | None = None
     version: str = CALIBRATION_VERSION
 
     @classmethod
@@ -53,13 +62,19 @@ class Calibration:
         """The calibration stored with an index generation, or None when it is missing or outdated."""
         if not meta or meta.get("version") != CALIBRATION_VERSION:
             return None
-        uncovered = meta.get("question_uncovered")
+
+        def optional(key: str) -> float | None:
+            value = meta.get(key)
+            return None if value is None else float(value)
+
         return cls(
             float(meta["title_score"]),
             int(meta.get("samples", 0)),
-            None if uncovered is None else float(uncovered),
+            optional("question_uncovered"),
             int(meta.get("questions", 0)),
             float(meta.get("question_share", 0.0)),
+            optional("multilingual_title_score"),
+            optional("multilingual_question_uncovered"),
         )
 
     @property
@@ -70,6 +85,18 @@ class Calibration:
     @property
     def scale(self) -> float:
         return max(self.title_score, MIN_TITLE_SCORE)
+
+    def reading(self, cross_lingual: bool) -> tuple[float, float | None]:
+        """(scale, uncovered score of stored questions) for cosines of the English encoder, or of the multilingual
+        one read across languages: a question in Polish sits further from the English text that answers it than
+        the text's own English title does, by a share measured once (CROSS_LINGUAL) and applied to every KB."""
+        if not cross_lingual or self.multilingual_title_score is None:
+            return self.scale, self.question_uncovered
+        uncovered = self.multilingual_question_uncovered
+        return (
+            self.multilingual_title_score * CROSS_LINGUAL,
+            None if uncovered is None else uncovered * CROSS_LINGUAL,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,13 +117,13 @@ class ConfidenceModel:
     question_slope: float = 30.0
 
     def confidence(self, evidence: Evidence, calibration: Calibration) -> float:
-        if calibration.question_uncovered is not None and (evidence.stored_question or calibration.faq):
+        scale, uncovered = calibration.reading(evidence.cross_lingual)
+        if uncovered is not None and (evidence.stored_question or calibration.faq):
             # The top article is a stored question, and a paraphrase of it scores as high as the KB's own stored
             # questions do against each other: only a score above what uncovered questions reach in this KB says
             # that the KB holds this one. Measured, not fitted: the same rule on every FAQ.
-            logit = self.question_slope * (evidence.top_dense - calibration.question_uncovered)
+            logit = self.question_slope * (evidence.top_dense - uncovered)
         else:
-            scale = calibration.scale
             logit = (
                 self.score_weight * evidence.top_dense / scale
                 + self.margin_weight * evidence.margin / scale

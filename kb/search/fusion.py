@@ -1,4 +1,4 @@
-"""Fusing dense and keyword evidence into one score per chunk (pure functions, no I/O)."""
+"""Fusing the retrievers' evidence into one score per chunk (pure functions, no I/O)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,62 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kb.language import SURE, DetectedLanguage
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """Dense cosine is the backbone (it understands paraphrases); keyword evidence adds what it misses.
+    """How much each retriever's score counts: the English encoder's cosine, the multilingual encoder's cosine
+    and the keyword share (`HybridIndex.keyword_share`: the share of the query's attainable keyword evidence a
+    chunk holds, on the same scale whatever the KB's size).
 
-    The keyword score is divided by the query's ceiling (see `Bm25KeywordIndex.ceiling`), so it is the share
-    of the query's attainable keyword evidence a chunk holds, on the same scale whatever the KB's size.
-    Chosen on text the model was not trained on (`kb eval` on doc2dial and bench/questions/starter, README
-    "Search quality"): on doc2dial nDCG@10 climbs from 0.615 (dense) to 0.671 at 0.3, and the starter questions
-    gain 0.015; on StackFAQ, which is in the model's training data and where dense is near its ceiling, 0.3
-    costs 0.003.
+    Chosen on text the English model was not trained on (README "Search quality"): doc2dial, the starter
+    questions, and the cross-lingual tldr sets for the weights of other languages.
     """
 
+    dense: float = 1.0
+    multilingual: float = 0.0
     keyword: float = 0.3
 
 
-def fuse(dense: FloatArray, keyword: FloatArray, keyword_ceiling: float, weights: FusionWeights) -> FloatArray:
-    """Fused score of each candidate row; `dense` and `keyword` hold that row's exact scores."""
-    scaled = keyword / keyword_ceiling if keyword_ceiling > 0 else np.zeros_like(keyword)
-    return (dense + weights.keyword * scaled).astype(np.float32)
+@dataclass(frozen=True)
+class LanguageWeights:
+    """The weights for a query in English and for one in another language. A detection below SURE is a guess (a
+    short or mixed query): its weights are blended toward the English ones in proportion, so a wrong guess leans on
+    both encoders rather than on the wrong one alone.
+
+    On the cross-lingual sets the English encoder adds nothing once the detector is sure (its cosines for a Polish
+    question are noise), and keyword evidence read in both languages adds commands and product names."""
+
+    english: FusionWeights = FusionWeights(dense=1.0, multilingual=0.5, keyword=0.3)
+    other: FusionWeights = FusionWeights(dense=0.0, multilingual=1.0, keyword=0.1)
+
+    def of(self, language: DetectedLanguage) -> FusionWeights:
+        if language.english:
+            return self.english
+        sure = min(1.0, language.confidence / SURE)
+        return FusionWeights(
+            dense=sure * self.other.dense + (1 - sure) * self.english.dense,
+            multilingual=sure * self.other.multilingual + (1 - sure) * self.english.multilingual,
+            keyword=sure * self.other.keyword + (1 - sure) * self.english.keyword,
+        )
+
+
+DEFAULT_WEIGHTS = LanguageWeights()
+
+
+def fuse(
+    dense: FloatArray, keyword: FloatArray, weights: FusionWeights, multilingual: FloatArray | None = None
+) -> FloatArray:
+    """Fused score of each candidate row; `dense`, `keyword` (a share of the attainable keyword evidence) and
+    `multilingual` hold that row's exact scores."""
+    fused = weights.dense * dense + weights.keyword * keyword
+    if multilingual is not None and weights.multilingual:
+        fused = fused + weights.multilingual * multilingual
+    return fused.astype(np.float32)
 
 
 def best_per_group(rows: IntArray, scores: FloatArray, groups: Sequence[str]) -> list[tuple[str, int, float]]:

@@ -9,13 +9,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from indexer.analysis import ENGLISH
 from indexer.embedders import Embedder, Vectors
 from indexer.hybrid import HybridIndex, RowFilter, SpellingCorrector
 from kb.access import EVERYONE, Principal, can_read_article
 from kb.errors import InvalidInput
+from kb.language import UNKNOWN, DetectedLanguage, LanguageDetector
 from kb.search.calibration import TitleCalibrator
 from kb.search.confidence import Calibration, ConfidenceModel, Evidence
-from kb.search.fusion import FusionWeights, best_per_group, fuse
+from kb.search.fusion import DEFAULT_WEIGHTS, LanguageWeights, best_per_group, fuse
 from kb.search.questions import is_question
 from kb.search.snippets import best_passage
 from kb.settings import Retriever
@@ -27,11 +32,10 @@ CANDIDATE_DEPTH = 100
 # How many of the nearest articles are looked at for stored questions (see `retrieve`).
 QUESTION_NEIGHBOURS = 10
 MAX_SPELLERS = 64
-DEFAULT_WEIGHTS = FusionWeights()
 DEFAULT_CONFIDENCE = ConfidenceModel()
-# The vectors encoded within one `Searcher.one_encoding` scope (one request's work), by text. Per context, so that
-# concurrent requests never share one, and nothing is kept across requests (a repeated query costs what it costs).
-_scope_vectors: ContextVar[dict[str, Vectors] | None] = ContextVar("scope_vectors", default=None)
+# The vectors encoded within one `Searcher.one_encoding` scope (one request's work), by encoder and text. Per
+# context, so that concurrent requests never share one, and nothing is kept across requests.
+_scope_vectors: ContextVar[dict[tuple[str, str], Vectors] | None] = ContextVar("scope_vectors", default=None)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,13 @@ class SearchHit:
     snippet: str
     matched_terms: list[str]
     score: float
+    language: str = ENGLISH
+    translation_of: str | None = None
+
+    @property
+    def group(self) -> str:
+        """The original article: a translation and its original are one result."""
+        return self.translation_of or self.article_id
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class TicketSuggestion:
 class Retrieval:
     ranked: list[tuple[str, int, float]]  # (article id, best chunk row, fused score), best first
     evidence: Evidence
+    language: DetectedLanguage = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class SearchOutcome:
     hits: list[SearchHit] = field(default_factory=list)
     ticket: TicketSuggestion | None = None
     corrected_query: str | None = None  # what was searched when a misspelt word was corrected
+    language: str = ENGLISH  # the query's language, as detected
 
 
 def clean_query(query: str, max_chars: int) -> str:
@@ -82,6 +95,14 @@ def clean_query(query: str, max_chars: int) -> str:
     return text
 
 
+def _check_retriever(retriever: Retriever, multilingual: Embedder | None) -> None:
+    if retriever == "multilingual" and multilingual is None:
+        raise InvalidInput(
+            "the multilingual retriever needs the multilingual encoder: set KB_MULTILINGUAL=true and re-index",
+            field="retriever",
+        )
+
+
 class Searcher:
     def __init__(
         self,
@@ -91,13 +112,20 @@ class Searcher:
         *,
         answer_threshold: float,
         default_team: str,
+        multilingual: Embedder | None = None,
+        detector: LanguageDetector | None = None,
         max_query_chars: int = 1000,
-        weights: FusionWeights = DEFAULT_WEIGHTS,
+        weights: LanguageWeights = DEFAULT_WEIGHTS,
         confidence_model: ConfidenceModel = DEFAULT_CONFIDENCE,
         retriever: Retriever = "hybrid",
     ) -> None:
         self.index = index
         self._embedder = embedder
+        # The second encoder counts only when the generation holds its vectors (load_index refuses one that lacks
+        # them when it is configured).
+        self._multilingual = multilingual if index.multilingual else None
+        _check_retriever(retriever, self._multilingual)
+        self._detector = detector or LanguageDetector((ENGLISH,))
         self._teams = teams
         self._threshold = answer_threshold
         self._default_team = default_team
@@ -109,7 +137,11 @@ class Searcher:
         # Corrections draw on the words the reader may read: a hidden article's words must not be suggested.
         self._spellers: dict[tuple[Any, ...], SpellingCorrector] = {}
         # Measured when the generation was built; an index from before calibration is measured now, once.
-        self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(embedder).measure(index)
+        self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(
+            embedder, self._multilingual
+        ).measure(index)
+        # A translation and its original are one result: rows are grouped by the original's id.
+        self._group_of_row = [index.docs[doc].get("translation_of") or doc for doc in index.doc_of_row]
         # The articles that are stored questions, known once per index rather than read from titles per query;
         # none when the KB holds too few of them to have measured a bar for them.
         self._question_docs = (
@@ -120,6 +152,7 @@ class Searcher:
 
     def with_retriever(self, retriever: Retriever) -> Searcher:
         """The same Searcher (index, calibration, caches) ranking with another retriever: one build, every mode."""
+        _check_retriever(retriever, self._multilingual)
         other = copy.copy(self)
         other._retriever = retriever
         return other
@@ -134,19 +167,41 @@ class Searcher:
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         allowed = self._row_filter(reader)
-        searched = self._spelled(text, reader, allowed)
+        searched, language = self._prepared(text, reader, allowed)
         corrected = searched if searched != text else None
         if self.index.size == 0 or (allowed is not None and allowed.allows_none):
-            return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected)
+            return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected, language.code)
         if self._retriever == "keyword":
-            ranked, confidence = self._keyword_only(searched, allowed)
+            ranked, confidence = self._keyword_only(searched, allowed, language)
         else:
-            retrieval = self.retrieve(searched, allowed)
+            retrieval = self.retrieve(searched, allowed, language)
             ranked, confidence = retrieval.ranked, self._confidence.confidence(retrieval.evidence, self.calibration)
-        hits = [self._hit(article_id, row, score, searched) for article_id, row, score in ranked[:limit]]
+        hits = [self._hit(article_id, row, score, searched, language) for article_id, row, score in ranked[:limit]]
         answered = bool(hits) and confidence >= self._threshold
         ticket = None if answered else self._suggest_ticket(text, hits)
-        return SearchOutcome(text, answered, round(confidence, 4), hits, ticket, corrected)
+        return SearchOutcome(text, answered, round(confidence, 4), hits, ticket, corrected, language.code)
+
+    def prepared(self, text: str, reader: Principal = EVERYONE) -> tuple[str, DetectedLanguage]:
+        """What `search` searches for `text` (its slips corrected) and the language it reads it in."""
+        return self._prepared(text, reader, self._row_filter(reader))
+
+    def _prepared(self, text: str, reader: Principal, allowed: RowFilter | None) -> tuple[str, DetectedLanguage]:
+        # Slips make English look foreign ("the printr is ofline"), so the corrected text is read first; but the
+        # corrections draw on the KB's (mostly English) words, and a word of a language the query surely is in is
+        # no English word misspelt: a query that is surely in another language is searched as typed.
+        corrected = self._spelled(text, reader, allowed)
+        if corrected != text:
+            language = self.language(corrected)
+            if language.english or not language.sure:
+                return corrected, language
+        language = self.language(text)
+        return (corrected if language.english or not language.sure else text), language
+
+    def language(self, text: str) -> DetectedLanguage:
+        """The language `text` is read in: the detector's, or English when only English can be searched."""
+        if self._multilingual is None:
+            return UNKNOWN
+        return self._detector.detect(text)
 
     def route(self, text: str) -> str:
         """The team a request about `text` belongs to, judged by the articles nearest to it."""
@@ -161,10 +216,15 @@ class Searcher:
         scores, rows = self.index.neighbours(article_id, self._row_filter(reader), CANDIDATE_DEPTH)
         if not len(rows):
             return []
-        title = self.index.chunk(int(self.index.rows_of(article_id)[0])).title
-        return [
-            self._hit(doc, row, score, title) for doc, row, score in best_per_group(rows, scores, self.index.doc_of_row)
-        ][:limit]
+        own_rows = self.index.rows_of(article_id)
+        title = self.index.chunk(int(own_rows[0])).title
+        own_group = self._group_of_row[int(own_rows[0])]
+        language = DetectedLanguage(self.index.docs[article_id].get("language", ENGLISH), 1.0)
+        # Its own translations are the same article, not a related one; each related article shows in its language.
+        ranked = [group for group in best_per_group(rows, scores, self._group_of_row) if group[0] != own_group]
+        return [self._hit(doc, row, score, title) for doc, row, score in self._shown(ranked, rows, scores, language)][
+            :limit
+        ]
 
     @contextmanager
     def one_encoding(self) -> Iterator[None]:
@@ -178,49 +238,97 @@ class Searcher:
                 _scope_vectors.reset(token)
 
     def encode(self, text: str) -> Vectors:
-        """The vector of `text`; inside `one_encoding`, the one already encoded for it there (the model is
-        deterministic, so it is the vector encoding again would give)."""
+        """The English encoder's vector of `text`; inside `one_encoding`, the one already encoded for it there (the
+        model is deterministic, so it is the vector encoding again would give)."""
+        return self._encoded(self._embedder, text)
+
+    def _encoded(self, encoder: Embedder, text: str) -> Vectors:
         kept = _scope_vectors.get()
-        vector = None if kept is None else kept.get(text)
+        key = (encoder.name, text)
+        vector = None if kept is None else kept.get(key)
         if vector is None:
-            vector = self._embedder.encode([text])[0]
+            vector = encoder.encode([text])[0]
             if kept is not None:
-                kept[text] = vector
+                kept[key] = vector
         return vector
 
-    def retrieve(self, text: str, allowed: RowFilter | None = None) -> Retrieval:
-        """Dense (and, in hybrid mode, keyword) retrieval fused and grouped, with the answer evidence."""
-        # Keyword scores are evidence for the answer decision in dense mode too; only hybrid ranks by them.
-        hybrid = self._retriever == "hybrid"
-        found = self.index.candidates(text, self.encode(text), allowed, CANDIDATE_DEPTH, keyword_rows=hybrid)
-        candidates, dense, ceiling = found.rows, found.dense, found.keyword_ceiling
-        fused = fuse(dense, found.keyword, ceiling, self._weights) if hybrid else dense
-        doc_of_row = self.index.doc_of_row
-        ranked = best_per_group(candidates, fused, doc_of_row)
+    def retrieve(self, text: str, allowed: RowFilter | None = None, language: DetectedLanguage = UNKNOWN) -> Retrieval:
+        """The retrievers of this mode fused and grouped, with the answer evidence.
+
+        Hybrid fuses the English encoder, the multilingual one and keywords with weights for the query's language;
+        dense and multilingual rank by one encoder alone. Keyword scores are evidence for the answer decision in
+        every mode; only hybrid ranks by them."""
+        mode = self._retriever
+        second = self._multilingual if mode in ("hybrid", "multilingual") else None
+        found = self.index.candidates(
+            text,
+            self.encode(text),
+            allowed,
+            CANDIDATE_DEPTH,
+            keyword_rows=mode == "hybrid",
+            multilingual=None if second is None else self._encoded(second, text),
+            language=language.code,
+        )
+        candidates = found.rows
+        # The evidence reads the encoder that understands the query: the multilingual one for another language.
+        foreign = found.multilingual is not None and (mode == "multilingual" or not language.english)
+        semantic = found.multilingual if foreign and found.multilingual is not None else found.dense
+        if mode == "hybrid":
+            fused = fuse(found.dense, found.keyword, self._weights.of(language), found.multilingual)
+        else:
+            fused = semantic
+        ranked = self._shown(best_per_group(candidates, fused, self._group_of_row), candidates, fused, language)
         if not ranked:
-            return Retrieval([], Evidence(0.0, 0.0))
-        top_article, top_row = ranked[0][0], ranked[0][1]
-        top_dense = float(dense[found.position(top_row)])
+            return Retrieval([], Evidence(0.0, 0.0), language)
+        top_group, top_row = self._group_of_row[ranked[0][1]], ranked[0][1]
+        top_semantic = float(semantic[found.position(top_row)])
         # The runner-up is the best other answer: articles that share a title (the answers of one FAQ thread, the
-        # sections of one page) are parts of the same answer, not rivals.
+        # sections of one page) or translate one another are parts of the same answer, not rivals.
         title = self.index.chunk(top_row).title
-        by_dense = best_per_group(candidates, dense, doc_of_row) if hybrid else ranked
+        by_semantic = best_per_group(candidates, semantic, self._group_of_row) if fused is not semantic else ranked
         # With no other answer at all (a one-article KB, or a reader who may read one article) nothing says this one
         # stands out: the margin is 0, not the whole cosine.
         runner_up = next(
             (
                 score
-                for article, row, score in by_dense
-                if article != top_article and self.index.chunk(row).title != title
+                for _, row, score in by_semantic
+                if self._group_of_row[row] != top_group and self.index.chunk(row).title != title
             ),
-            top_dense,
+            top_semantic,
         )
-        keyword = float(found.keyword[found.position(top_row)]) / ceiling if ceiling > 0 else 0.0
+        keyword = float(found.keyword[found.position(top_row)])
         # A question whose nearest articles include stored questions (FAQ entries) is read as an FAQ question, also
         # when documentation happens to come first: a question the FAQ does not hold still lands among its entries.
-        near_questions = any(article in self._question_docs for article, _, _ in by_dense[:QUESTION_NEIGHBOURS])
-        evidence = Evidence(top_dense, top_dense - float(runner_up), min(keyword, 1.0), near_questions)
-        return Retrieval(ranked, evidence)
+        near_questions = any(
+            self.index.doc_of_row[row] in self._question_docs for _, row, _ in by_semantic[:QUESTION_NEIGHBOURS]
+        )
+        evidence = Evidence(
+            top_semantic, top_semantic - float(runner_up), min(keyword, 1.0), near_questions, cross_lingual=foreign
+        )
+        return Retrieval(ranked, evidence, language)
+
+    def _shown(
+        self,
+        ranked: list[tuple[str, int, float]],
+        rows: npt.NDArray[np.int64],
+        scores: Vectors,
+        language: DetectedLanguage,
+    ) -> list[tuple[str, int, float]]:
+        """(article id, row, group score) of each ranked group, showing the group's article in the query's language
+        when one is among the candidates (a translation, for its readers), else the original article."""
+        best: dict[str, tuple[tuple[int, float], int]] = {}
+        for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+            group, key = self._group_of_row[row], (self._preference(row, language), -score)
+            if group not in best or key < best[group][0]:
+                best[group] = (key, row)
+        return [(self.index.doc_of_row[best[group][1]], best[group][1], score) for group, _, score in ranked]
+
+    def _preference(self, row: int, language: DetectedLanguage) -> int:
+        """0: an article in the query's language; 1: the original; 2: a translation into another language."""
+        doc = self.index.doc_of_row[row]
+        if self.index.docs[doc].get("language", ENGLISH) == language.code:
+            return 0
+        return 1 if doc == self._group_of_row[row] else 2
 
     def _row_filter(self, reader: Principal) -> RowFilter | None:
         """The rows `reader` may see (None: all of them), computed once per distinct audience."""
@@ -244,17 +352,23 @@ class Searcher:
             speller = self._spellers[key] = self.index.corrector(allowed)
         return speller.correct(text)
 
-    def _keyword_only(self, text: str, allowed: RowFilter | None) -> tuple[list[tuple[str, int, float]], float]:
+    def _keyword_only(
+        self, text: str, allowed: RowFilter | None, language: DetectedLanguage
+    ) -> tuple[list[tuple[str, int, float]], float]:
         """BM25 alone; confidence is the share of the query's terms found in the best chunk."""
-        found = self.index.keyword_candidates(text, allowed, CANDIDATE_DEPTH)
-        ranked = best_per_group(found.rows, found.keyword, self.index.doc_of_row)
+        found = self.index.keyword_candidates(text, allowed, CANDIDATE_DEPTH, language.code)
+        grouped = best_per_group(found.rows, found.keyword, self._group_of_row)
+        ranked = self._shown(grouped, found.rows, found.keyword, language)
         if not ranked:
             return [], 0.0
-        return ranked, self.index.term_coverage(text, ranked[0][1])
+        return ranked, self.index.term_coverage(text, ranked[0][1], language.code)
 
-    def _hit(self, article_id: str, row: int, score: float, query: str) -> SearchHit:
+    def _hit(
+        self, article_id: str, row: int, score: float, query: str, language: DetectedLanguage = UNKNOWN
+    ) -> SearchHit:
         chunk = self.index.chunk(row)
-        snippet, matched = best_passage(chunk.text, query)
+        meta = self.index.docs[article_id]
+        snippet, matched = best_passage(chunk.text, query, language.code, meta.get("language", ENGLISH))
         return SearchHit(
             article_id=article_id,
             title=chunk.title,
@@ -263,6 +377,8 @@ class Searcher:
             snippet=snippet,
             matched_terms=matched,
             score=round(float(score), 4),
+            language=meta.get("language", ENGLISH),
+            translation_of=meta.get("translation_of"),
         )
 
     def _suggest_ticket(self, query: str, hits: list[SearchHit]) -> TicketSuggestion:

@@ -46,7 +46,7 @@ def _flat(text: str) -> str:
 def test_answer_has_the_documented_shape(client: TestClient, starter_kb: KnowledgeBase, question: str) -> None:
     body = _search(client, question)
 
-    assert set(body) == {"query", "corrected_query", "answered", "confidence", "results", "ticket"}
+    assert set(body) == {"query", "language", "corrected_query", "answered", "confidence", "results", "ticket"}
     assert body["query"] == question
     assert body["answered"] is True
     assert body["ticket"] is None

@@ -32,6 +32,7 @@ KEYS = {
     "answer_f1",
     "queries",
     "docs",
+    "query_language",
     "retriever",
     "index_s",
     "search_p50_ms",
@@ -109,7 +110,7 @@ def test_an_unknown_retriever_is_refused_naming_it(runner: CliRunner) -> None:
 def test_a_question_set_about_the_articles_folder_reports_each_kind_of_refusal(runner: CliRunner) -> None:
     figures = _eval(runner, STARTER, "--articles", str(STARTER_ARTICLES), "--split", "dev")
     assert figures["dataset"] == "starter" and figures["split"] == "dev"
-    assert figures["docs"] == 48  # the published starter articles
+    assert figures["docs"] == len(list(STARTER_ARTICLES.rglob("*.md")))  # the published starter articles
     assert {"refused_uncovered", "refused_offtopic"} <= set(figures)
     assert int(figures["queries"]) >= 100  # type: ignore[call-overload]
 
@@ -154,3 +155,75 @@ def test_the_starter_questions_are_answered_and_the_rest_refused(runner: CliRunn
     assert float(hybrid["answer_f1"]) >= 0.82  # type: ignore[arg-type]
     assert float(hybrid["refused_offtopic"]) >= 0.95  # type: ignore[arg-type]
     assert float(hybrid["refused_uncovered"]) >= 0.75  # type: ignore[arg-type]
+
+
+# Query languages ----------------------------------------------------------------------------------------------
+
+TINY_CORPUS = [
+    {
+        "id": "printer",
+        "title": "The floor printer shows offline",
+        "text": "When the floor printer shows offline, restart it and clear the stuck jobs from the print queue.",
+    },
+    {
+        "id": "vpn",
+        "title": "VPN drops on hotel wifi",
+        "text": "Open a web page to accept the hotel's captive portal, then reconnect the VPN client.",
+    },
+    {
+        "id": "leave",
+        "title": "Request annual leave",
+        "text": "Request annual leave in the HR portal at least two weeks ahead; your manager approves it there.",
+    },
+]
+TINY_QUERIES = [
+    {"id": "q1", "text": "the printer on my floor says it is offline"},
+    {"id": "q2", "text": "my vpn keeps dropping on the hotel wifi"},
+    {"id": "q3", "text": "Como posso pedir férias anuais no portal de recursos humanos?"},
+]
+TINY_QRELS = {"q1": "printer", "q2": "vpn", "q3": "leave"}
+TINY_UNANSWERABLE = [{"id": "u1", "text": "how do I book a meeting room for the quarterly review", "kind": "uncovered"}]
+
+
+def _tiny_beir_set(folder: Path) -> Path:
+    """A three-document BEIR-layout set with one Portuguese question and one unanswerable English one."""
+    folder.mkdir(parents=True)
+
+    def jsonl(name: str, rows: list[dict[str, str]]) -> None:
+        lines = (json.dumps(row, ensure_ascii=False) for row in rows)
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    jsonl("corpus.jsonl", TINY_CORPUS)
+    jsonl("queries.jsonl", TINY_QUERIES)
+    jsonl("unanswerable.jsonl", TINY_UNANSWERABLE)
+    qrels = ["query-id\tcorpus-id\tscore", *(f"{q}\t{doc}\t1" for q, doc in TINY_QRELS.items())]
+    (folder / "qrels.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_eval_reports_the_languages_of_the_queries_per_retriever(runner: CliRunner, tmp_path: Path) -> None:
+    dataset = _tiny_beir_set(tmp_path / "tiny")
+
+    figures = _eval_all(runner, dataset, "--retriever", "multilingual,keyword")
+
+    assert list(figures) == ["multilingual", "keyword"]
+    for retriever, result in figures.items():
+        assert result["retriever"] == retriever
+        assert result["queries"] == len(TINY_QUERIES) + len(TINY_UNANSWERABLE)
+        assert result["docs"] == len(TINY_CORPUS)
+        languages = result["query_language"]
+        assert isinstance(languages, dict)
+        assert all(isinstance(count, int) and count > 0 for count in languages.values())
+        assert sum(languages.values()) == result["queries"]
+        assert languages.get("pt") == 1
+        assert languages.get("en") == len(TINY_QUERIES) + len(TINY_UNANSWERABLE) - 1
+    assert not (tmp_path / "user-data").exists()
+
+
+def test_eval_refuses_an_unknown_retriever_listing_multilingual(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", str(_tiny_beir_set(tmp_path / "tiny")), "--retriever", "multilingual,sparse"])
+
+    assert result.exit_code != 0
+    assert "sparse" in result.output
+    assert "multilingual" in result.output  # among the retrievers it offers
+    assert "Traceback" not in result.output
