@@ -6,9 +6,10 @@ tuned; the model never saw them. This script runs the real pipeline (indexing, c
 the `dev` and `test` halves and on the public sets, each KB with its own calibration (the same coefficients
 everywhere: no per-set setting).
 
-It then measures CROSS_LINGUAL (kb.search.confidence) on the development halves of the Portuguese, Polish and
-French sets (bench/questions/starter_{pt,pl,fr}): the share of the multilingual encoder's same-language scale at
-which the same coefficients answer those questions best, and reports their held-out halves.
+It then fits the cross-lingual model (questions in another language, read with the multilingual encoder's cosines
+on its own scale) on the development halves of the Portuguese, Polish and French sets together
+(bench/questions/starter_{pt,pl,fr}), and reports each set's held-out half: answer F1, covered questions answered
+with the right article in the top 3, and off-topic questions refused.
 
     .venv/bin/python bench/calibrate_confidence.py [--eval-dir ../shared/eval] [--sets stackfaq,doc2dial]
 """
@@ -27,7 +28,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.evaluation.dataset import EvalDataset, load_dataset
 from kb.evaluation.metrics import f1
 from kb.evaluation.runner import dataset_kb
-from kb.search.confidence import CROSS_LINGUAL, Calibration, ConfidenceModel, Evidence
+from kb.search.confidence import Calibration, ConfidenceModel, Evidence, Logistic
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +40,8 @@ Matrix = npt.NDArray[np.float64]
 CROSS_LINGUAL_SETS = ("starter_pt", "starter_pl", "starter_fr")
 
 
-def features(evidence: Evidence, calibration: Calibration, cross_lingual: float = CROSS_LINGUAL) -> list[float]:
+def features(evidence: Evidence, calibration: Calibration) -> list[float]:
     scale, _ = calibration.reading(evidence.cross_lingual)
-    if evidence.cross_lingual and calibration.multilingual_title_score is not None:
-        scale = calibration.multilingual_title_score * cross_lingual
     return [evidence.top_dense / scale, evidence.margin / scale, evidence.keyword]
 
 
@@ -55,16 +54,21 @@ class Scored:
     y: Matrix
     answerable: Matrix
     right_top3: Matrix
+    offtopic: Matrix
+
+    def __add__(self, other: Scored) -> Scored:
+        return Scored(*(np.concatenate([a, b]) for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
 
 
 @dataclass(frozen=True)
 class Asked:
-    """One question's evidence and outcome, kept so that features can be read again at another CROSS_LINGUAL."""
+    """One question's evidence and outcome."""
 
     evidence: Evidence
     top_right: bool
     answerable: bool
     right_top3: bool
+    offtopic: bool
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,14 @@ class Collected:
     calibration: Calibration
     splits: dict[str, list[Asked]]  # per split, and "all"
 
-    def scored(self, split: str = "all", cross_lingual: float = CROSS_LINGUAL) -> Scored:
+    def scored(self, split: str = "all") -> Scored:
         asked = self.splits[split]
         return Scored(
-            np.array([features(a.evidence, self.calibration, cross_lingual) for a in asked]),
+            np.array([features(a.evidence, self.calibration) for a in asked]),
             np.array([float(a.top_right) for a in asked]),
             np.array([a.answerable for a in asked]),
             np.array([a.right_top3 for a in asked]),
+            np.array([a.offtopic for a in asked]),
         )
 
 
@@ -100,6 +105,7 @@ def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> Coll
                 bool(ranking[:1]) and ranking[0] in relevant,
                 bool(relevant),
                 bool(set(ranking[:3]) & relevant),
+                query.kind == "offtopic",
             )
             for split in ["all"] + ([query.split] if query.split else []):
                 splits.setdefault(split, []).append(asked)
@@ -140,9 +146,22 @@ def threshold_table(confidence: Matrix, data: Scored) -> None:
         print(f"| {threshold:.1f} | {answered:.0%} | {wrong / max(int(said_yes.sum()), 1):.0%} |")
 
 
-def confidences(model: ConfidenceModel, x: Matrix) -> Matrix:
-    unit = Calibration(1.0)  # the rows are already divided by their KB's scale
-    return np.array([model.confidence(Evidence(*row), unit) for row in x])
+def confidences(model: Logistic, x: Matrix) -> Matrix:
+    # The rows are already divided by their KB's scale.
+    return np.array([1.0 / (1.0 + np.exp(-model.logit(Evidence(*row), 1.0))) for row in x])
+
+
+def fitted_logistic(data: Scored) -> Logistic:
+    weights, bias = fit_logistic(data.x, data.y)
+    return Logistic(*(round(float(w), 1) for w in weights), bias=round(bias, 1))
+
+
+def outcomes(confidence: Matrix, data: Scored, threshold: float = 0.5) -> str:
+    said_yes = confidence >= threshold
+    right = (said_yes & data.answerable & data.right_top3).sum() / max(int(data.answerable.sum()), 1)
+    refused = (~said_yes & data.offtopic).sum() / max(int(data.offtopic.sum()), 1)
+    f1_score = answer_f1(confidence, data, threshold)
+    return f"F1 {f1_score:.4f} · right in top 3 {right:.0%} · off-topic refused {refused:.0%}"
 
 
 def main() -> None:
@@ -152,41 +171,35 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     embedder = SentenceTransformerEmbedder()
+    shipped = ConfidenceModel()
     starter = collect(load_dataset(STARTER, articles_dir=ROOT / "articles"), embedder)
-    dev = starter.scored("dev")
-    weights, bias = fit_logistic(dev.x, dev.y)
-    fitted = ConfidenceModel(*(round(float(w), 1) for w in weights), bias=round(bias, 1))
-    print(f"fitted:  {fitted}")
-    print(f"shipped: {ConfidenceModel()}")
+    fitted = fitted_logistic(starter.scored("dev"))
+    print(f"same language, fitted:  {fitted}")
+    print(f"same language, shipped: {shipped.same_language}")
     scored = {f"starter {split}": starter.scored(split) for split in starter.splits if split != "all"}
     for name in filter(None, args.sets.split(",")):
         scored[name] = collect(load_dataset(args.eval_dir / name), embedder).scored()
     for name, data in scored.items():
-        for label, model in (("fitted", fitted), ("shipped", ConfidenceModel())):
-            print(f"{name:16} {label:8} answer_f1@0.5 = {answer_f1(confidences(model, data.x), data):.4f}")
+        for label, model in (("fitted", fitted), ("shipped", shipped.same_language)):
+            print(f"{name:16} {label:8} {outcomes(confidences(model, data.x), data)}")
 
     foreign = {
         name: collect(load_dataset(QUESTIONS / name, articles_dir=ROOT / "articles"), embedder)
         for name in CROSS_LINGUAL_SETS
     }
-    print("\nCROSS_LINGUAL on the development halves (shipped coefficients), F1 at 0.5 per set:")
-    best = max(
-        (
-            sum(
-                answer_f1(confidences(ConfidenceModel(), c.scored("dev", share).x), c.scored("dev", share))
-                for c in foreign.values()
-            ),
-            share,
-        )
-        for share in np.arange(0.50, 1.01, 0.02).round(2)
-    )
-    print(f"best share: {best[1]} (shipped {CROSS_LINGUAL})")
+    dev = foreign[CROSS_LINGUAL_SETS[0]].scored("dev")
+    for name in CROSS_LINGUAL_SETS[1:]:
+        dev = dev + foreign[name].scored("dev")
+    cross = fitted_logistic(dev)
+    print(f"\ncross-lingual, fitted on the three development halves:  {cross}")
+    print(f"cross-lingual, shipped: {shipped.cross_lingual}")
     for name, collected in foreign.items():
         for split in ("dev", "test"):
             data = collected.scored(split)
-            print(f"{name:12} {split:5} answer_f1@0.5 = {answer_f1(confidences(ConfidenceModel(), data.x), data):.4f}")
+            for label, model in (("fitted", cross), ("shipped", shipped.cross_lingual)):
+                print(f"{name:12} {split:5} {label:8} {outcomes(confidences(model, data.x), data)}")
     print("\nThe shipped model on every starter question (dev and test):\n")
-    threshold_table(confidences(ConfidenceModel(), starter.scored().x), starter.scored())
+    threshold_table(confidences(shipped.same_language, starter.scored().x), starter.scored())
 
 
 if __name__ == "__main__":

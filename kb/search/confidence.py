@@ -15,10 +15,6 @@ DEFAULT_TITLE_SCORE = 0.85
 MIN_TITLE_SCORE = 0.8
 # The share of question titles from which a KB is read as an FAQ (question clusters) as a whole.
 FAQ_SHARE = 0.5
-# How far a question in another language sits from the English text that answers it, as a share of how far a
-# same-language title sits (multilingual encoder): measured on the starter KB's Portuguese, Polish and French
-# development questions (bench/calibrate_confidence.py), the same for every KB.
-CROSS_LINGUAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,32 +83,46 @@ class Calibration:
         return max(self.title_score, MIN_TITLE_SCORE)
 
     def reading(self, cross_lingual: bool) -> tuple[float, float | None]:
-        """(scale, uncovered score of stored questions) for cosines of the English encoder, or of the multilingual
-        one read across languages: a question in Polish sits further from the English text that answers it than
-        the text's own English title does, by a share measured once (CROSS_LINGUAL) and applied to every KB."""
+        """(scale, uncovered score of stored questions) for the cosines of the English encoder, or of the
+        multilingual one (a question in another language), each measured with that encoder on this KB."""
         if not cross_lingual or self.multilingual_title_score is None:
             return self.scale, self.question_uncovered
-        uncovered = self.multilingual_question_uncovered
+        return self.multilingual_title_score, self.multilingual_question_uncovered
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A logistic regression over (top cosine / scale, margin / scale, keyword share)."""
+
+    score_weight: float
+    margin_weight: float
+    keyword_weight: float
+    bias: float
+
+    def logit(self, evidence: Evidence, scale: float) -> float:
         return (
-            self.multilingual_title_score * CROSS_LINGUAL,
-            None if uncovered is None else uncovered * CROSS_LINGUAL,
+            self.score_weight * evidence.top_dense / scale
+            + self.margin_weight * evidence.margin / scale
+            + self.keyword_weight * evidence.keyword
+            + self.bias
         )
 
 
 @dataclass(frozen=True)
 class ConfidenceModel:
-    """Logistic regression over the evidence divided by the KB's `Calibration.scale`.
+    """Logistic regressions over the evidence divided by the KB's scale for the encoder that produced it.
 
-    Fitted on the development half of the starter KB's hand-written questions (bench/questions/starter: how
-    employees write, text the model was never trained on); `python bench/calibrate_confidence.py`
-    reproduces the coefficients and reports the held-out half and the public sets. The scale, not the
-    coefficients, is what adapts to each KB.
+    `same_language` reads the English encoder's cosines of an English question; `cross_lingual` the multilingual
+    encoder's of a question in another language, which sits further from the English text that answers it than a
+    same-language title does, and whose keyword evidence (product names, borrowed words) means less. Each was fitted
+    on the development half of hand-written questions about the starter KB (bench/questions/starter, and
+    starter_pt, starter_pl, starter_fr: how employees write, text the models were never trained on);
+    `python bench/calibrate_confidence.py` reproduces the coefficients and reports the held-out halves and the public
+    sets. The scale, not the coefficients, is what adapts to each KB.
     """
 
-    score_weight: float = 9.5
-    margin_weight: float = 11.8
-    keyword_weight: float = 1.6
-    bias: float = -6.1
+    same_language: Logistic = Logistic(score_weight=9.5, margin_weight=11.8, keyword_weight=1.6, bias=-6.1)
+    cross_lingual: Logistic = Logistic(score_weight=9.5, margin_weight=11.8, keyword_weight=1.6, bias=-6.1)
     # Per unit of cosine above the KB's uncovered score of stored questions: 0.1 above it is a probability of 0.95.
     question_slope: float = 30.0
 
@@ -124,10 +134,6 @@ class ConfidenceModel:
             # that the KB holds this one. Measured, not fitted: the same rule on every FAQ.
             logit = self.question_slope * (evidence.top_dense - uncovered)
         else:
-            logit = (
-                self.score_weight * evidence.top_dense / scale
-                + self.margin_weight * evidence.margin / scale
-                + self.keyword_weight * evidence.keyword
-                + self.bias
-            )
+            model = self.cross_lingual if evidence.cross_lingual else self.same_language
+            logit = model.logit(evidence, scale)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))

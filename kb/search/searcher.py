@@ -277,23 +277,20 @@ class Searcher:
             fused = fuse(found.dense, found.keyword, self._weights.of(language), found.multilingual)
         else:
             fused = semantic
-        ranked = self._shown(best_per_group(candidates, fused, self._group_of_row), candidates, fused, language)
-        if not ranked:
+        grouped = best_per_group(candidates, fused, self._group_of_row)
+        if not grouped:
             return Retrieval([], Evidence(0.0, 0.0), language)
-        top_group, top_row = self._group_of_row[ranked[0][1]], ranked[0][1]
+        # The evidence is the top group's best row (the one that ranked it), whichever of its articles is shown.
+        top_group, top_row = grouped[0][0], grouped[0][1]
         top_semantic = float(semantic[found.position(top_row)])
         # The runner-up is the best other answer: articles that share a title (the answers of one FAQ thread, the
         # sections of one page) or translate one another are parts of the same answer, not rivals.
         title = self.index.chunk(top_row).title
-        by_semantic = best_per_group(candidates, semantic, self._group_of_row) if fused is not semantic else ranked
+        by_semantic = best_per_group(candidates, semantic, self._group_of_row) if fused is not semantic else grouped
         # With no other answer at all (a one-article KB, or a reader who may read one article) nothing says this one
         # stands out: the margin is 0, not the whole cosine.
         runner_up = next(
-            (
-                score
-                for _, row, score in by_semantic
-                if self._group_of_row[row] != top_group and self.index.chunk(row).title != title
-            ),
+            (score for group, row, score in by_semantic if group != top_group and self.index.chunk(row).title != title),
             top_semantic,
         )
         keyword = float(found.keyword[found.position(top_row)])
@@ -305,7 +302,7 @@ class Searcher:
         evidence = Evidence(
             top_semantic, top_semantic - float(runner_up), min(keyword, 1.0), near_questions, cross_lingual=foreign
         )
-        return Retrieval(ranked, evidence, language)
+        return Retrieval(self._shown(grouped, candidates, fused, language), evidence, language)
 
     def _shown(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from kb.search.confidence import CALIBRATION_VERSION, MIN_TITLE_SCORE, Calibration, ConfidenceModel, Evidence
@@ -40,3 +42,12 @@ def test_a_stored_calibration_is_read_back_and_an_outdated_one_is_not() -> None:
     assert Calibration.of(stored) == Calibration(0.82, 40)
     assert Calibration.of({**stored, "version": "old"}) is None
     assert Calibration.of(None) is None
+
+
+def test_a_question_in_another_language_is_read_on_the_multilingual_encoders_scale() -> None:
+    both = Calibration(title_score=0.85, multilingual_title_score=0.6)
+    foreign = Evidence(0.4, 0.05, keyword=0.5, cross_lingual=True)
+    expected = MODEL.cross_lingual.logit(foreign, 0.6)
+    assert MODEL.confidence(foreign, both) == pytest.approx(1 / (1 + math.exp(-expected)))
+    # Without the multilingual measurement (an English-only index) the English scale is all there is.
+    assert Calibration(title_score=0.85).reading(cross_lingual=True) == (0.85, None)
