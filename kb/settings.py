@@ -139,15 +139,6 @@ class Settings(BaseSettings):
             raise ValueError("KB_RETRIEVER=multilingual needs KB_MULTILINGUAL=true")
         return self
 
-    @field_validator("languages", mode="before")
-    @classmethod
-    def _language_list(cls, value: object) -> object:
-        """`en,pt,pl` or a JSON list."""
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",")]
-        return value
-
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, value: list[str]) -> list[str]:
@@ -159,10 +150,10 @@ class Settings(BaseSettings):
             raise ValueError("must include en: the bundled articles and the English encoder are English")
         return codes
 
-    @field_validator("forwarded_allow_ips", mode="before")
+    @field_validator("forwarded_allow_ips", "languages", mode="before")
     @classmethod
-    def _proxy_list(cls, value: object) -> object:
-        """`10.0.0.5,10.0.0.0/24` as uvicorn spells it, or a JSON list."""
+    def _comma_list(cls, value: object) -> object:
+        """`10.0.0.5,10.0.0.0/24` as uvicorn spells it, `en,pt,pl`, or a JSON list."""
         if isinstance(value, str):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",")]

@@ -29,7 +29,8 @@ def _retrievers(text: str) -> list[Retriever]:
 def eval_command(
     dataset_dir: Annotated[Path, typer.Argument(help="Folder with queries.jsonl, qrels.tsv and corpus.jsonl.")],
     retriever: Annotated[
-        str, typer.Option(help="Retrievers to score on the one index, comma-separated: hybrid,dense,keyword.")
+        str,
+        typer.Option(help="Retrievers to score on the one index, comma-separated: hybrid,dense,multilingual,keyword."),
     ] = "hybrid",
     articles: Annotated[
         Path | None,
