@@ -45,10 +45,10 @@ class Analyzer:
         self.language = language
         algorithm = _STEMMERS.get(language)
         self._stemmer = Stemmer.Stemmer(algorithm) if algorithm else None
-        self._stopwords = _stopwords(language)
+        self.stopwords = _stopwords(language)
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stopwords]
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
         if self._stemmer is None:
             return words
         return [t for t in self._stemmer.stemWords(words) if t]
@@ -73,6 +73,13 @@ def analyze(text: str, language: str = ENGLISH) -> list[str]:
     """Lower-cased, stop-word-free, stemmed terms of `text` read as `language` (bm25s.tokenize's analysis for
     English, without its per-call overhead)."""
     return analyzer(language)(text)
+
+
+def without_stopwords(text: str, language: str) -> str:
+    """`text`'s tokens less `language`'s stop words: a Polish query read as English must not match English text on
+    "do" or "na", nor a French one on "de" or "ma"."""
+    stopwords = analyzer(language).stopwords
+    return " ".join(w for w in _TOKEN.findall(text.lower()) if w not in stopwords)
 
 
 def word_counts(texts: Iterable[str]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.analysis import ENGLISH, analyze, word_counts
+from indexer.analysis import ENGLISH, analyze, without_stopwords, word_counts
 from indexer.chunking import Chunk
 from indexer.embedders import Vectors
 from indexer.keyword_index import Bm25KeywordIndex
@@ -160,10 +160,13 @@ class HybridIndex:
         its own words meet articles written in its language."""
         mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
         total = np.zeros(self.size, dtype=np.float32)
-        for analysis in dict.fromkeys((language, ENGLISH)):
-            ceiling = self._keywords.ceiling(text, mask, cache, analysis)
+        readings = {language: text}
+        if language != ENGLISH:
+            readings[ENGLISH] = without_stopwords(text, language)
+        for analysis, read in readings.items():
+            ceiling = self._keywords.ceiling(read, mask, cache, analysis)
             if ceiling > 0:
-                total += self._keywords.scores(text, mask, cache, analysis) / np.float32(ceiling)
+                total += self._keywords.scores(read, mask, cache, analysis) / np.float32(ceiling)
         return total
 
     def nearest(self, vector: Vectors, k: int, allowed: RowFilter | None = None) -> tuple[Scores, Rows]:

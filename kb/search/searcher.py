@@ -186,16 +186,17 @@ class Searcher:
         return self._prepared(text, reader, self._row_filter(reader))
 
     def _prepared(self, text: str, reader: Principal, allowed: RowFilter | None) -> tuple[str, DetectedLanguage]:
-        # Slips make English look foreign ("the printr is ofline"), so the corrected text is read first; but the
-        # corrections draw on the KB's (mostly English) words, and a word of a language the query surely is in is
-        # no English word misspelt: a query that is surely in another language is searched as typed.
-        corrected = self._spelled(text, reader, allowed)
-        if corrected != text:
-            language = self.language(corrected)
-            if language.english or not language.sure:
-                return corrected, language
+        # The corrections draw on the KB's English words: a query surely in another language is searched as typed
+        # ("fiche de paie" is no misspelt "fiche de paid"), unless its corrected form reads as English (slips can
+        # make English look foreign: "the printr is ofline").
         language = self.language(text)
-        return (corrected if language.english or not language.sure else text), language
+        corrected = self._spelled(text, reader, allowed)
+        if corrected == text:
+            return text, language
+        if language.english or not language.sure:
+            return corrected, self.language(corrected)
+        reread = self.language(corrected)
+        return (corrected, reread) if reread.english else (text, language)
 
     def language(self, text: str) -> DetectedLanguage:
         """The language `text` is read in: the detector's, or English when only English can be searched."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.analysis import ENGLISH, analyze, analyzer
+from indexer.analysis import ENGLISH, analyze, analyzer, without_stopwords
 
 
 def test_english_terms_are_unchanged() -> None:
@@ -79,3 +79,8 @@ def test_the_analyser_of_a_language_is_built_once() -> None:
     assert analyzer("pt") is not analyzer("fr")
     assert analyzer("pt").language == "pt"
     assert analyzer().language == ENGLISH
+
+
+def test_a_query_read_in_english_loses_its_own_languages_stop_words_first() -> None:
+    assert without_stopwords("où trouver ma fiche de paie", "fr") == "trouver fiche paie"
+    assert without_stopwords("nie mogę się zalogować do VPN", "pl") == "mogę zalogować vpn"

@@ -85,3 +85,10 @@ def test_the_readme_questions_keep_what_the_english_encoder_alone_finds(
     assert both.hits[0].article_id == alone.hits[0].article_id
     assert expected in [hit.article_id for hit in both.hits] and expected in [hit.article_id for hit in alone.hits]
     assert both.answered and alone.answered
+
+
+def test_a_question_surely_in_another_language_is_searched_as_typed(starter_kb: KnowledgeBase) -> None:
+    """Its words are no English words misspelt: "fiche de paie" must not become "fiche de paid"."""
+    outcome = starter_kb.search.find("où trouver ma fiche de paie", limit=3, record=False)
+    assert outcome.corrected_query is None
+    assert outcome.hits[0].group == "payslip-access-errors"
