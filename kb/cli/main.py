@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from indexer.analysis import ENGLISH
 from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, knowledge_base, load_settings
 from kb.cli.db import app as db_app
@@ -82,6 +83,8 @@ def search(
         typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
         return
     shown = f"“{outcome.query}”" + (f" (searched as “{outcome.corrected_query}”)" if outcome.corrected_query else "")
+    if outcome.language != ENGLISH:
+        shown += f" · read as {outcome.language}"
     table = Table(title=shown, show_lines=True)
     for column in ("#", "article", "team", "section", "passage", "score"):
         table.add_column(column, overflow="fold")
