@@ -3,6 +3,8 @@ takes the write lock up front so that contention slows writers down instead of f
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_secon
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")  # first: the pragmas below may wait too
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor, write_wait_seconds)
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.close()
 
@@ -56,3 +58,18 @@ def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_secon
         sa.event.listen(engine, "connect", pragmas)
         sa.event.listen(engine, "before_cursor_execute", write_lock_first)
     return engine
+
+
+def _wal(cursor: Any, wait_seconds: float) -> None:
+    """Switch to WAL, waiting up to `wait_seconds` for processes that open a new store at the same moment: SQLite
+    answers "database is locked" to a journal-mode change at once, without its busy handler, while another
+    connection holds the file's lock (seen with four processes creating one store at once on a busy host)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
