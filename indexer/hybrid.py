@@ -133,15 +133,13 @@ class HybridIndex:
         keyword_all = self.keyword_share(text, allowed, language)
         by_keyword = _top_rows(keyword_all, depth) if keyword_rows else np.zeros(0, np.int64)
         rows = np.union1d(dense_rows, by_keyword)
-        second = self._multilingual if multilingual is not None else None
-        if second is not None and multilingual is not None:
-            rows = np.union1d(rows, second.search(multilingual, depth, allowed)[1])
-        rows = rows.astype(np.int64)
+        second = self._multilingual
+        if second is None or multilingual is None:
+            rows = rows.astype(np.int64)
+            return Candidates(rows, self._vectors.vectors(rows) @ vector, keyword_all[rows])
+        rows = np.union1d(rows, second.search(multilingual, depth, allowed)[1]).astype(np.int64)
         return Candidates(
-            rows,
-            self._vectors.vectors(rows) @ vector,
-            keyword_all[rows],
-            None if second is None or multilingual is None else second.vectors(rows) @ multilingual,
+            rows, self._vectors.vectors(rows) @ vector, keyword_all[rows], second.vectors(rows) @ multilingual
         )
 
     def keyword_candidates(

@@ -119,10 +119,8 @@ def load_embedder(settings: Settings) -> Embedder:
         raise IndexNotReady(str(exc), field="model_path") from exc
 
 
-def load_multilingual(settings: Settings) -> Embedder | None:
-    """The multilingual encoder when the settings ask for it (one per process: see `shared_encoder`)."""
-    if not settings.multilingual:
-        return None
+def load_multilingual() -> Embedder:
+    """The multilingual encoder (one per process: see `shared_encoder`)."""
     from indexer.embedders.multilingual import shared_encoder
 
     try:
@@ -164,9 +162,11 @@ class IndexingService:
     @property
     def multilingual(self) -> Embedder | None:
         """The multilingual encoder (None when KB_MULTILINGUAL is off), loaded on first use like the model."""
+        if not self._settings.multilingual:
+            return None
         if self._multilingual is None:
-            self._multilingual = load_multilingual(self._settings)
-        return self._multilingual if self._settings.multilingual else None
+            self._multilingual = load_multilingual()
+        return self._multilingual
 
     def build(
         self,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from indexer.analysis import ENGLISH, WORD
+from indexer.analysis import ENGLISH, WORD, analyzer
 from indexer.spelling import english_words
 
 # The Latin-script languages of the multilingual encoder that employees here write in: the default of KB_LANGUAGES.
@@ -102,11 +102,7 @@ class LanguageDetector:
 @cache
 def _word_lists(languages: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
     """(English words that are no other language's stop word, the other languages' stop words)."""
-    from stop_words import LANGUAGE_MAPPING, get_stop_words
-
-    foreign = frozenset(
-        word for code in languages if code != ENGLISH and code in LANGUAGE_MAPPING for word in get_stop_words(code)
-    )
+    foreign = frozenset(word for code in languages if code != ENGLISH for word in analyzer(code).stopwords)
     return english_words() - foreign, foreign
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -45,11 +45,8 @@ class LanguageWeights:
         if language.english:
             return self.english
         sure = min(1.0, language.confidence / SURE)
-        return FusionWeights(
-            dense=sure * self.other.dense + (1 - sure) * self.english.dense,
-            multilingual=sure * self.other.multilingual + (1 - sure) * self.english.multilingual,
-            keyword=sure * self.other.keyword + (1 - sure) * self.english.keyword,
-        )
+        english, other = astuple(self.english), astuple(self.other)
+        return FusionWeights(*(sure * o + (1 - sure) * e for e, o in zip(english, other, strict=True)))
 
 
 DEFAULT_WEIGHTS = LanguageWeights()

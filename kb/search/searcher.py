@@ -272,8 +272,10 @@ class Searcher:
         )
         candidates = found.rows
         # The evidence reads the encoder that understands the query: the multilingual one for another language.
-        foreign = found.multilingual is not None and (mode == "multilingual" or not language.english)
-        semantic = found.multilingual if foreign and found.multilingual is not None else found.dense
+        semantic = found.dense
+        if found.multilingual is not None and (mode == "multilingual" or not language.english):
+            semantic = found.multilingual
+        foreign = semantic is found.multilingual
         if mode == "hybrid":
             fused = fuse(found.dense, found.keyword, self._weights.of(language), found.multilingual)
         else:
@@ -370,7 +372,7 @@ class Searcher:
         return SearchHit(
             article_id=article_id,
             title=chunk.title,
-            team=self.index.docs[article_id].get("team"),
+            team=meta.get("team"),
             section=chunk.section,
             snippet=snippet,
             matched_terms=matched,
