@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routers import articles, health, metrics, search, surveys, teams, tickets, webhooks
+from api.routers import articles, health, metrics, publishing, search, surveys, teams, tickets, webhooks
 from indexer.embedders import Embedder
 from kb import __version__
 from kb.search.gate import SearchGate
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         health.router,
         search.router,
         articles.router,
+        publishing.router,
         tickets.router,
         surveys.router,
         teams.router,

@@ -22,6 +22,7 @@ from kb.errors import (
     NotFound,
     Overloaded,
     PreconditionFailed,
+    PreconditionRequired,
     StorageUnavailable,
     Unauthorized,
 )
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: dict[type[KbError], int] = {
     Forbidden: 403,
     Conflict: 409,
     PreconditionFailed: 412,
+    PreconditionRequired: 428,
     IndexNotReady: 503,
     StorageUnavailable: 503,
     Overloaded: 503,

@@ -182,14 +182,28 @@ def build_index(
     calibrator: Calibrator | None = None,
     on_wait: Callable[[], None] | None = None,
     multilingual: Embedder | None = None,
+    recalibrate_after: int | None = None,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed (with
     `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
     measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
+    With `recalibrate_after`, the previous generation's calibration is carried over until that many documents
+    have changed since it was measured (a live publish need not re-measure the whole KB).
 
     One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
     with build_lock(root, on_wait=on_wait):
-        return _build(documents, embedder, multilingual, root, max_words, overlap, rebuild, progress, calibrator)
+        return _build(
+            documents,
+            embedder,
+            multilingual,
+            root,
+            max_words,
+            overlap,
+            rebuild,
+            progress,
+            calibrator,
+            recalibrate_after,
+        )
 
 
 def _build(
@@ -202,6 +216,7 @@ def _build(
     rebuild: bool,
     progress: Progress | None,
     calibrator: Calibrator | None,
+    recalibrate_after: int | None,
 ) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
@@ -288,10 +303,25 @@ def _build(
         "docs": docs_meta,
     }
     if calibrator is not None:
-        staged = HybridIndex(
-            vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary, second[0] if second else None
+        changes = (
+            len(to_embed) + len(removed) + int((previous.meta if previous else {}).get("changes_since_calibration", 0))
         )
-        meta["calibration"] = calibrator(staged)
+        if recalibrate_after is not None and calibrated and previous is not None and changes < recalibrate_after:
+            meta["calibration"] = previous.meta["calibration"]
+            meta["changes_since_calibration"] = changes
+        else:
+            staged = HybridIndex(
+                vector_index,
+                keyword_index,
+                rows,
+                docs_meta,
+                meta,
+                generation,
+                vocabulary,
+                second[0] if second else None,
+            )
+            meta["calibration"] = calibrator(staged)
+            meta["changes_since_calibration"] = 0
     _write_json(staging / META, meta)
     os.replace(staging, root / generation)
     _swap_pointer(root, generation)

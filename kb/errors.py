@@ -54,6 +54,13 @@ class PreconditionFailed(KbError):
     title = "Precondition failed"
 
 
+class PreconditionRequired(KbError):
+    """A change that must say which version it builds on (`If-Match`) and did not: without it, it could silently
+    overwrite someone else's."""
+
+    title = "Precondition required"
+
+
 class StorageUnavailable(KbError):
     """The store cannot take a write now (disk full, read-only, locked past the wait). Nothing was half-written;
     the same request can be sent again after `retry_after` seconds."""

@@ -1,21 +1,22 @@
-"""Articles → the indexer's plain documents → a new index generation, and the store kept in step."""
+"""The articles employees see, from the store → the indexer's plain documents → a new index generation."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from indexer.build import BuildReport, IndexDocument, Progress, build_index, build_lock
 from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
-from indexer.generation import POINTER, current_generation
+from indexer.generation import POINTER, current_generation, read_meta
 from indexer.load import load_index
-from kb.articles import Article, ArticleProblem, LoadResult, load_articles
+from kb.articles import Article, ArticleProblem, LoadResult, load_articles, parse_article
+from kb.articles.model import markdown_hash
 from kb.errors import ArticleProblemsError, IndexNotReady, InvalidInput
 from kb.events import Announcement, EventRelay
 from kb.language import shared_detector
@@ -62,42 +63,44 @@ def read_articles(articles_dir: Path, *, max_bytes: int, strict: bool = False) -
     return loaded
 
 
-def index_articles(
-    loaded: LoadResult,
-    index_root: Path,
-    store: Store,
-    embedder: Embedder,
-    *,
-    rebuild: bool = False,
-    chunk_words: int = 160,
-    chunk_overlap: int = 40,
-    progress: Progress | None = None,
-    on_wait: Callable[[], None] | None = None,
-    multilingual: Embedder | None = None,
-) -> IndexReport:
-    """Index the published articles (with the `multilingual` encoder too, when given); the store mirrors every
-    loaded article (drafts included).
+def searchable_documents(articles: Sequence[Article]) -> list[IndexDocument]:
+    """The indexer's documents for the articles employees see; a translation is grouped with its original only
+    when that original is one of them and translates nothing itself."""
+    originals = frozenset(a.id for a in articles if not a.translation_of)
+    return [to_document(a, originals) for a in articles]
 
-    The build lock is held until the store is in step too, so that two runs cannot leave the store mirroring
-    one run's articles and the index the other's."""
-    searchable = [a for a in loaded.articles if a.searchable]
-    originals = frozenset(a.id for a in searchable if not a.translation_of)
-    with build_lock(index_root, on_wait=on_wait):
-        report = build_index(
-            [to_document(a, originals) for a in searchable],
-            embedder,
-            index_root,
-            max_words=chunk_words,
-            overlap=chunk_overlap,
-            rebuild=rebuild,
-            progress=progress,
-            calibrator=TitleCalibrator(embedder, multilingual),
-            multilingual=multilingual,
-        )
-        # The store follows the index: a crash between the two leaves the store one build behind, which the
-        # next run repairs; the index itself is never half-written.
-        store.articles.sync(loaded.articles)
-    return IndexReport(articles=len(searchable), problems=loaded.problems, build=report, warnings=loaded.warnings)
+
+class ShownArticles:
+    """The articles employees see, parsed from the store: each version's text is parsed once per process (a
+    publish re-parses one article, not ten thousand)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._parsed: dict[str, tuple[str, Article]] = {}
+
+    def remember(self, articles: Sequence[Article]) -> None:
+        """Articles already parsed (a folder just imported): their texts are not parsed again."""
+        for article in articles:
+            self._parsed[article.id] = (markdown_hash(article.markdown), article)
+
+    def load(self) -> list[Article]:
+        shown = self._store.articles.shown_markdown()
+        articles = []
+        for article_id, (markdown, language) in sorted(shown.items()):
+            key = markdown_hash(markdown)
+            cached = self._parsed.get(article_id)
+            if cached is None or cached[0] != key:
+                parsed = parse_article(markdown, source=article_id, default_id=article_id, language=language)
+                if not isinstance(parsed, Article):  # stored versions were valid when saved
+                    log.error("stored article %s no longer parses (%s): left out of the index", article_id, parsed)
+                    continue
+                # The stored id is the article's (an evaluation corpus keeps ids the parser would make slugs).
+                cached = (key, replace(parsed, id=article_id, status="published"))
+                self._parsed[article_id] = cached
+            articles.append(cached[1])
+        for gone in set(self._parsed) - set(shown):
+            del self._parsed[gone]
+        return articles
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class IndexingService:
         self._embedder = embedder
         self._multilingual = multilingual
         self._searcher: Searcher | None = None
+        self._shown = ShownArticles(store)
         self._unloadable: str | None = None  # the live generation that failed to load: not retried, logged once
         self._lock = threading.Lock()
 
@@ -177,30 +181,86 @@ class IndexingService:
         source: LoadResult | None = None,
         on_wait: Callable[[], None] | None = None,
     ) -> IndexReport:
-        """Index `source`, or the articles folder of the settings when it is not given; `on_wait` is told when
-        another build is running and this one waits for it."""
+        """Import `source` (else the articles folder of the settings, when there is one) into the store, the
+        folder being the whole truth for the articles that came from files, then index what employees see.
+        `on_wait` is told when another build is running and this one waits for it."""
         settings = self._settings
-        before = self._store.articles.audiences()
-        loaded = (
-            source
-            if source is not None
-            else read_articles(settings.articles_dir, strict=strict, max_bytes=settings.max_article_bytes)
+        if source is not None:
+            loaded = source
+        elif settings.articles_dir.is_dir():
+            loaded = read_articles(settings.articles_dir, strict=strict, max_bytes=settings.max_article_bytes)
+        else:
+            loaded = LoadResult()
+        with build_lock(settings.index_dir, on_wait=on_wait):
+            # The import and the build under one lock: two runs cannot leave the index of one run's articles.
+            self._store.articles.import_articles(loaded.articles, prune=True)
+            self._shown.remember([a for a in loaded.articles if a.searchable])
+            report = self._index(rebuild=rebuild, progress=progress, recalibrate_after=None)
+        return IndexReport(
+            articles=len(report.embedded) + len(report.reused),
+            problems=loaded.problems,
+            build=report,
+            warnings=loaded.warnings,
         )
-        report = index_articles(
-            loaded,
-            settings.index_dir,
-            self._store,
-            self.embedder,
-            rebuild=rebuild,
-            chunk_words=settings.chunk_words,
-            chunk_overlap=settings.chunk_overlap_words,
-            progress=progress,
-            on_wait=on_wait,
-            multilingual=self.multilingual,
-        )
-        self._searcher = None
-        self._announce(report.build, before, self._store.articles.audiences())
+
+    def refresh(self) -> BuildReport:
+        """Bring the live index up to date with the store after an article changed: only changed articles are
+        embedded, the answer calibration is refitted only every KB_RECALIBRATE_AFTER changes, and the new
+        generation is loaded before this returns (searches meanwhile answer from the previous one)."""
+        with build_lock(self._settings.index_dir):
+            report = self._index(rebuild=False, progress=None, recalibrate_after=self._settings.recalibrate_after)
+        self.searcher()
         return report
+
+    def catch_up(self) -> BuildReport | None:
+        """Repair an index that the store moved ahead of (a crash between a publish and its index write): a
+        build when the articles employees see differ from the live generation's, else nothing."""
+        docs = self._live_docs()
+        shown = {a.id: a for a in self._store.articles.published()}
+        in_step = set(docs) == set(shown) and all(
+            docs[i].get("hash") == a.content_hash
+            and docs[i].get("team") == a.team
+            and list(docs[i].get("audience") or []) == list(a.audience)
+            for i, a in shown.items()
+        )
+        if in_step and docs:
+            return None
+        log.warning("the index is behind the store: bringing it up to date")
+        return self.refresh()
+
+    def _index(self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None) -> BuildReport:
+        """Build a generation of the articles employees see (the build lock is held by the caller)."""
+        settings = self._settings
+        before = self._indexed_audiences()
+        report = build_index(
+            searchable_documents(self._shown.load()),
+            self.embedder,
+            settings.index_dir,
+            max_words=settings.chunk_words,
+            overlap=settings.chunk_overlap_words,
+            rebuild=rebuild,
+            progress=progress,
+            calibrator=TitleCalibrator(self.embedder, self.multilingual),
+            multilingual=self.multilingual,
+            recalibrate_after=recalibrate_after,
+        )
+        self._searcher = None if report.changed else self._searcher
+        self._announce(report, before, self._store.articles.audiences())
+        return report
+
+    def _indexed_audiences(self) -> dict[str, list[str]]:
+        """The audiences the live generation was built with: who an article was for once it is gone from the
+        store too."""
+        return {doc_id: list(doc.get("audience") or []) for doc_id, doc in self._live_docs().items()}
+
+    def _live_docs(self) -> dict[str, dict[str, Any]]:
+        """The live generation's documents as its meta.json lists them (none when it is missing or unreadable)."""
+        try:
+            meta = read_meta(self._settings.index_dir) or {}
+        except (OSError, ValueError):
+            return {}
+        docs = meta.get("docs")
+        return docs if isinstance(docs, dict) else {}
 
     def _announce(self, build: BuildReport, before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
         announcements = []

@@ -10,6 +10,7 @@ from kb.indexing import IndexingService
 from kb.metrics import MetricsService
 from kb.notify.email import EmailNotifier
 from kb.notify.webhooks import WebhookService, WebhookWorker
+from kb.publishing import PublishingService
 from kb.search.service import SearchService
 from kb.settings import Settings
 from kb.store import Store
@@ -26,7 +27,8 @@ from kb.users import UserService
 
 class KnowledgeBase:
     """Builds the services from the settings and holds them: routers and the CLI call `kb.<area>.<verb>`
-    (articles, indexing, search, tickets, teams, users, metrics, webhooks); the rules live in those services."""
+    (articles, publishing, indexing, search, tickets, teams, users, metrics, webhooks); the rules live in those
+    services."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
@@ -40,6 +42,16 @@ class KnowledgeBase:
         self.events = EventBus()
         self.relay = EventRelay(self.store.event_log, self.events, lambda pending: self.tickets.event_data(pending))
         self.indexing = IndexingService(settings, self.store, self.teams.directory, self.relay, embedder)
+        self.publishing = PublishingService(
+            self.store.articles,
+            self.teams.directory,
+            self.store.audit,
+            on_change=self.indexing.refresh,
+            similar=lambda text, limit, reader, exclude: self.indexing.searcher().similar_articles(
+                text, limit, reader, exclude
+            ),
+            max_bytes=settings.max_article_bytes,
+        )
         self.search = SearchService(settings, self.indexing.searcher, self.store.search_log, self.best_effort)
         self.tickets = TicketService(
             self.store.tickets,
@@ -54,13 +66,17 @@ class KnowledgeBase:
             searcher=self.indexing.searcher,
             embedder=lambda: self.indexing.embedder,
             best_effort=self.best_effort,
-            articles_dir=settings.articles_dir,
+            draft_article=lambda markdown, author, ticket_id: self.publishing.create(
+                markdown, author, ticket_id=ticket_id, comment=f"drafted from ticket {ticket_id}"
+            ),
             auto_close_days=settings.auto_close_days,
         )
         self.users = UserService(self.store.users, self.store.audit, settings.token_days, best_effort=self.best_effort)
         self.surveys = SurveyService(self.store.surveys)
         self.metrics = MetricsService(MetricsRepository(self.store.engine), self.teams.directory)
-        self.articles = ArticleService(self.store.articles, self.surveys.feedback, self.search, self.best_effort)
+        self.articles = ArticleService(
+            self.store.articles, self.surveys.feedback, self.search, self.best_effort, self.publishing.queue
+        )
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
         self.webhooks = WebhookService(
             WebhookRepository(self.store.engine), self.store.audit, allowed_targets=settings.webhook_allowed_targets

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     token_days: int = Field(90, ge=1, description="How long a new token stays valid.")
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
     max_article_bytes: int = Field(200_000, ge=1024, description="Largest article file that is indexed.")
+    recalibrate_after: int = Field(
+        25,
+        ge=1,
+        description="Articles published, changed or removed in kb before the answer calibration is measured again "
+        "(`kb index` always measures it).",
+    )
     rate_limit_per_minute: int = Field(
         120,
         ge=0,

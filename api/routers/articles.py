@@ -1,10 +1,10 @@
-"""GET /v1/articles, /v1/articles/{id} and /v1/articles/{id}/related."""
+"""GET /v1/articles, /v1/articles/{id} and /v1/articles/{id}/related; feedback. Writing is api.routers.publishing."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
 
 from api.deps import KB, ModelThread, Reader
 from api.schemas.articles import ArticleDetail, ArticleFacets, ArticlePage, ArticleSummary, FeedbackCreate
@@ -13,7 +13,7 @@ from api.schemas.search import SearchResult
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
 
-@router.get("", response_model=ArticlePage, summary="Published articles, a page at a time")
+@router.get("", response_model=ArticlePage, summary="Published articles, a page at a time (or a review queue)")
 def list_articles(
     kb: KB,
     reader: Reader,
@@ -21,8 +21,12 @@ def list_articles(
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     team: Annotated[str | None, Query(max_length=100, description="Only this team's articles.")] = None,
     tag: Annotated[str | None, Query(max_length=100, description="Only articles with this tag.")] = None,
+    status: Annotated[
+        Literal["published", "draft", "review", "archived"],
+        Query(description="Agents and admins: the articles of their teams in this state (`review`: the review queue)."),
+    ] = "published",
 ) -> ArticlePage:
-    found = kb.articles.page(page=page, per_page=per_page, team=team, tag=tag, reader=reader)
+    found = kb.articles.page(page=page, per_page=per_page, team=team, tag=tag, reader=reader, status=status)
     items = [ArticleSummary.of(article) for article in found.items]
     return ArticlePage(
         items=items, page=page, per_page=per_page, total=found.total, facets=ArticleFacets(**found.facets)
@@ -31,10 +35,16 @@ def list_articles(
 
 @router.get("/{article_id}", response_model=ArticleDetail, summary="One article: metadata, Markdown, safe HTML")
 def get_article(
-    kb: KB, reader: Reader, background: BackgroundTasks, article_id: Annotated[str, Path(max_length=200)]
+    kb: KB,
+    reader: Reader,
+    background: BackgroundTasks,
+    response: Response,
+    article_id: Annotated[str, Path(max_length=200)],
 ) -> ArticleDetail:
-    article = kb.articles.get(article_id, reader)
-    background.add_task(kb.articles.record_view, article_id, reader)  # counted for "top articles"
+    article = kb.publishing.get(article_id, reader)  # any state for its writers, published for its readers
+    if article.published:
+        background.add_task(kb.articles.record_view, article_id, reader)  # counted for "top articles"
+    response.headers["ETag"] = article.etag
     return ArticleDetail.of(article)
 
 

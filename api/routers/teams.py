@@ -6,16 +6,14 @@ changed since it was read, on this server or another.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 
 from api.deps import KB, Reader
-from api.problems import PROBLEM_JSON, Problem
+from api.preconditions import PRECONDITION_FAILED, entity_tags
 from api.schemas.teams import TEAM_EXAMPLE, TeamOut
-from kb.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
@@ -38,27 +36,6 @@ ETAG = {
         "schema": {"type": "string"},
     }
 }
-PRECONDITION_FAILED: dict[int | str, dict[str, Any]] = {
-    412: {
-        "description": "`If-Match` does not match: the team changed since it was read; read it again",
-        "model": Problem,
-        "content": {PROBLEM_JSON: {}},
-    }
-}
-_TAG = r'\s*(?:W/)?"[^"]*"\s*'
-_TAG_LIST = re.compile(rf"{_TAG}(?:,{_TAG})*")
-
-
-def _entity_tags(header: str | None) -> frozenset[str] | None:
-    """The tags of an If-Match header, compared as strong ones: a proxy that compresses a response may weaken
-    its ETag (W/"..."), and the tag still names the same version of the team."""
-    if header is None:
-        return None
-    if header.strip() == "*":
-        return frozenset({"*"})
-    if not _TAG_LIST.fullmatch(header):
-        raise InvalidInput('If-Match: give the ETag as read, quotes included (e.g. "3-1f2e...") or *', field="If-Match")
-    return frozenset(re.findall(r'(?:W/)?("[^"]*")', header))
 
 
 @router.get("", response_model=list[TeamOut], summary="Every team: hours, channels, targets, and open now or not")
@@ -103,7 +80,7 @@ def put_team(
     ],
     if_match: IfMatch = None,
 ) -> TeamOut:
-    view, created = kb.teams.replace(name, config, reader, if_match=_entity_tags(if_match))
+    view, created = kb.teams.replace(name, config, reader, if_match=entity_tags(if_match))
     response.status_code = 201 if created else 200
     response.headers["ETag"] = view.etag
     return TeamOut.of(view.status)
@@ -130,6 +107,6 @@ def patch_team(
     ],
     if_match: IfMatch = None,
 ) -> TeamOut:
-    view = kb.teams.patch(name, changes, reader, if_match=_entity_tags(if_match))
+    view = kb.teams.patch(name, changes, reader, if_match=entity_tags(if_match))
     response.headers["ETag"] = view.etag
     return TeamOut.of(view.status)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import KB, ModelThread, Reader
+from api.schemas.publishing import ArticleWork
 from api.schemas.search import SearchResult
 from api.schemas.tickets import (
-    DraftOut,
     MessageCreate,
     SatisfactionCreate,
     SimilarCasesOut,
@@ -116,10 +116,12 @@ async def similar(
 
 @router.post(
     "/{ticket_id}/draft-article",
-    response_model=DraftOut,
+    response_model=ArticleWork,
     status_code=201,
-    summary="Draft an article from a resolved ticket",
+    summary="Draft an article from a resolved ticket (a draft in the store, linked to the ticket, for review)",
 )
-def draft_article(kb: KB, reader: Reader, ticket_id: TicketId) -> DraftOut:
-    draft = kb.tickets.draft(ticket_id, reader)
-    return DraftOut(article_id=draft.article_id, path=draft.path.as_posix(), markdown=draft.markdown)
+def draft_article(kb: KB, reader: Reader, ticket_id: TicketId, response: Response) -> ArticleWork:
+    saved = kb.tickets.draft(ticket_id, reader)
+    response.headers["ETag"] = saved.article.etag
+    response.headers["Location"] = f"/v1/articles/{saved.article.id}"
+    return ArticleWork.of(saved)

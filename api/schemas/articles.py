@@ -55,6 +55,8 @@ class ArticleDetail(BaseModel):
     front_matter: dict[str, Any]
     markdown: str
     html: str
+    version: int = Field(description="The newest version's number.")
+    published_version: int | None = Field(description="The version shown here to employees (null: none yet).")
 
     @classmethod
     def of(cls, article: StoredArticle) -> ArticleDetail:
@@ -70,6 +72,8 @@ class ArticleDetail(BaseModel):
             front_matter=article.front_matter,
             markdown=article.body,
             html=render_html(article.body),
+            version=article.version,
+            published_version=article.published_version,
         )
 
 

@@ -166,9 +166,3 @@ class SimilarTicket(BaseModel):
 class SimilarCasesOut(BaseModel):
     tickets: list[SimilarTicket]
     articles: list[SearchResult]
-
-
-class DraftOut(BaseModel):
-    article_id: str
-    path: str = Field(description="Where the draft was written, relative to the articles folder: `drafts/<id>.md`.")
-    markdown: str

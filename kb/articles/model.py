@@ -49,6 +49,7 @@ class Article:
     source: str = ""
     front_matter: dict[str, Any] = field(default_factory=dict)
     translation_of: str | None = None  # the id of the article this one translates: they are one search result
+    markdown: str = ""  # the text as written (front matter and body): what the store keeps and export writes back
 
     @property
     def searchable(self) -> bool:
@@ -68,10 +69,16 @@ class Article:
         return hashlib.sha256(payload).hexdigest()
 
 
+def markdown_hash(markdown: str) -> str:
+    """Identifies a version's text exactly: importing the same file twice saves nothing."""
+    return hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class StoredArticle:
-    """An article as the store mirrors it after indexing (drafts included): what listing, reading and the access
-    checks read. The written form is `Article`; this is the read form, with when it was last mirrored."""
+    """An article as the store holds it: what listing, reading and the access checks read. The parsed fields are
+    those of the version employees see (`published_version`) when there is one, else of the newest version;
+    `status` is the newest version's workflow state. The written form is `Article`."""
 
     id: str
     title: str
@@ -86,10 +93,34 @@ class StoredArticle:
     front_matter: dict[str, Any]
     content_hash: str
     synced_at: datetime
+    version: int = 0
+    published_version: int | None = None
+    author: str | None = None
+    ticket_id: int | None = None
+    origin: str | None = None
 
     @property
     def published(self) -> bool:
-        return self.status == "published"
+        """Employees see it: a version was published and the article is not archived (a newer draft of a
+        published article leaves the published version in search until it is published in turn)."""
+        return self.published_version is not None and self.status != "archived"
+
+    @property
+    def etag(self) -> str:
+        """Changes with every saved version and every state change (a strong validator for If-Match)."""
+        return f'"{self.id}.{self.version}.{self.status}"'
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """One saved change: the whole Markdown, who saved it, when and why."""
+
+    article_id: str
+    number: int
+    markdown: str
+    author: str
+    comment: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

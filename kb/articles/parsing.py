@@ -103,8 +103,11 @@ def _strings(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
-def parse_article(raw: str, source: str = "<text>", default_id: str | None = None) -> Article | ArticleProblem:
-    """Parse one article; the problem's line points into the file as the author sees it."""
+def parse_article(
+    raw: str, source: str = "<text>", default_id: str | None = None, language: str | None = None
+) -> Article | ArticleProblem:
+    """Parse one article; the problem's line points into the file as the author sees it. `language` is the
+    article's when the front matter does not say (known already: no need to detect it again)."""
     try:
         post = frontmatter.loads(raw)
     except yaml.YAMLError as exc:
@@ -143,13 +146,16 @@ def parse_article(raw: str, source: str = "<text>", default_id: str | None = Non
         tags=_strings(meta.get("tags")),
         audience=_strings(meta.get("audience")),
         # Front matter wins; an article that does not say is read for its language.
-        language=str(meta.get("language") or "").strip().lower() or article_language(f"{title}\n{post.content}"),
+        language=str(meta.get("language") or "").strip().lower()
+        or language
+        or article_language(f"{title}\n{post.content}"),
         status=status,
         updated=str(updated) if updated else None,
         source=source,
         # JSON-safe all the way down: dates nested in lists or mappings become ISO strings too.
         front_matter=json.loads(json.dumps(meta, default=_json_default)),
         translation_of=translation_of,
+        markdown=raw,
     )
 
 
@@ -161,7 +167,9 @@ def parse_article_file(path: Path, root: Path | None = None, max_bytes: int = 20
             return ArticleProblem(
                 source, 1, f"article is {size} bytes; the limit is {max_bytes} (KB_MAX_ARTICLE_BYTES)"
             )
-        raw = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
+        # Bytes as written (line endings too), so that the store and export give back the same file; a byte-order
+        # mark is tolerated and dropped.
+        raw = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return ArticleProblem(source, 1, f"cannot read file: {exc}")
     return parse_article(raw, source=source, default_id=path.stem)

@@ -28,7 +28,9 @@ class ArticleService:
         record_feedback: RecordFeedback,
         search: SearchService,
         best_effort: BestEffortWrites,
+        queue: Callable[[str, Principal], list[StoredArticle]],
     ) -> None:
+        self._queue = queue
         self._articles = articles
         self._record_feedback = record_feedback
         self._search = search
@@ -49,13 +51,18 @@ class ArticleService:
         team: str | None = None,
         tag: str | None = None,
         reader: Principal = EVERYONE,
+        status: str = "published",
     ) -> ArticlePage:
-        """A page of the published articles `reader` may read; the total and the facets count only those."""
+        """A page of the published articles `reader` may read; the total and the facets count only those. Another
+        `status` lists the articles in that state of the teams `reader` writes for (agents and admins)."""
         if page < 1:
             raise InvalidInput("`page` must be 1 or more", field="page")
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise InvalidInput(f"`per_page` must be between 1 and {MAX_PER_PAGE}", field="per_page")
-        readable = [a for a in self._articles.published() if can_read_article(reader, a.audience)]
+        if status == "published":
+            readable = [a for a in self._articles.published() if can_read_article(reader, a.audience)]
+        else:
+            readable = self._queue(status, reader)
         matching = [a for a in readable if (team is None or a.team == team) and (tag is None or tag in a.tags)]
         start = (page - 1) * per_page
         return ArticlePage(matching[start : start + per_page], len(matching), facets(readable))

@@ -227,6 +227,20 @@ class Searcher:
             :limit
         ]
 
+    def similar_articles(
+        self, text: str, limit: int = 3, reader: Principal = EVERYONE, exclude: str | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(article id, title, cosine) of the indexed articles nearest to `text` that `reader` may read, best chunk
+        per article, nearest first: what an author sees before writing a duplicate. `exclude` is the article
+        being written (its own published version is not a duplicate of it)."""
+        scores, rows = self.index.nearest(self.encode(text), CANDIDATE_DEPTH, self._row_filter(reader))
+        found: dict[str, tuple[str, str, float]] = {}
+        for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
+            doc = self.index.doc_of_row[row]
+            if doc != exclude and doc not in found:
+                found[doc] = (doc, self.index.chunk(row).title, round(float(score), 4))
+        return list(found.values())[:limit]
+
     @contextmanager
     def one_encoding(self) -> Iterator[None]:
         """Within this scope a text is encoded once however often it is searched or compared (similar cases search

@@ -1,52 +1,49 @@
-"""The articles table: a mirror of the indexed articles, read for listing and for deciding who may read what."""
+"""The articles and their versions: the store is where articles live; files are imported into it and exported
+from it. Every write is one transaction that checks the version it builds on, so two editors cannot overwrite
+each other and a crash leaves either the whole change or none of it."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from kb.articles import Article
-from kb.articles.model import StoredArticle
+from kb.articles.model import ArticleVersion, StoredArticle, markdown_hash
+from kb.errors import Conflict, NotFound, PreconditionFailed
 from kb.store import schema
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One saved version: the parsed article, who saves it and why, the state it leaves the article in, and the
+    file it came from (None: written in kb)."""
+
+    article: Article
+    author: str
+    status: str
+    comment: str | None = None
+    origin: str | None = None
+    ticket_id: int | None = None
 
 
 class ArticleRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def sync(self, articles: Sequence[Article]) -> None:
-        """Make the table mirror `articles` exactly, in one transaction."""
-        now = datetime.now(UTC)
-        table = schema.articles
-        with self._engine.begin() as conn:
-            conn.execute(sa.delete(table))
-            if articles:
-                conn.execute(
-                    sa.insert(table),
-                    [
-                        {
-                            "id": a.id,
-                            "title": a.title,
-                            "team": a.team,
-                            "tags": list(a.tags),
-                            "audience": list(a.audience),
-                            "language": a.language,
-                            "status": a.status,
-                            "updated": a.updated,
-                            "source": a.source,
-                            "body": a.body,
-                            "front_matter": a.front_matter,
-                            "content_hash": a.content_hash,
-                            "synced_at": now,
-                        }
-                        for a in articles
-                    ],
-                )
-
+    # Reading ----------------------------------------------------------------------------------------------
     def get(self, article_id: str) -> StoredArticle | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
@@ -62,13 +59,235 @@ class ArticleRepository:
             return {row.id: list(row.audience or []) for row in conn.execute(query)}
 
     def published(self) -> list[StoredArticle]:
-        """Every published article, by title. Readability is decided by the caller (kb.access), so the list
-        is filtered before it is paged, counted or faceted."""
+        """Every article employees may see (published and not archived), by title. Readability is decided by
+        the caller (kb.access), so the list is filtered before it is paged, counted or faceted."""
         table = schema.articles
+        query = (
+            sa.select(table)
+            .where(table.c.published_version.is_not(None), table.c.status != "archived")
+            .order_by(table.c.title, table.c.id)
+        )
         with self._engine.connect() as conn:
-            query = sa.select(table).where(table.c.status == "published").order_by(table.c.title, table.c.id)
-            rows = conn.execute(query).all()
-        return [_article(r) for r in rows]
+            return [_article(r) for r in conn.execute(query)]
+
+    def with_status(self, status: str) -> list[StoredArticle]:
+        """Every article whose newest version is in `status` (the review queue, the drafts), newest first."""
+        table = schema.articles
+        query = sa.select(table).where(table.c.status == status).order_by(table.c.synced_at.desc(), table.c.id)
+        with self._engine.connect() as conn:
+            return [_article(r) for r in conn.execute(query)]
+
+    def all(self) -> list[StoredArticle]:
+        with self._engine.connect() as conn:
+            return [_article(r) for r in conn.execute(sa.select(schema.articles).order_by(schema.articles.c.id))]
+
+    def versions(self, article_id: str) -> list[ArticleVersion]:
+        table = schema.article_versions
+        query = sa.select(table).where(table.c.article_id == article_id).order_by(table.c.number)
+        with self._engine.connect() as conn:
+            return [_version(r) for r in conn.execute(query)]
+
+    def version(self, article_id: str, number: int) -> ArticleVersion | None:
+        table = schema.article_versions
+        query = sa.select(table).where(table.c.article_id == article_id, table.c.number == number)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _version(row) if row else None
+
+    def newest_markdown(self) -> dict[str, str]:
+        """Each article's newest version's Markdown, by id: what `kb export` writes."""
+        articles, versions = schema.articles, schema.article_versions
+        query = sa.select(articles.c.id, versions.c.markdown).join(
+            versions, sa.and_(versions.c.article_id == articles.c.id, versions.c.number == articles.c.version)
+        )
+        with self._engine.connect() as conn:
+            return {row.id: row.markdown for row in conn.execute(query)}
+
+    def shown_markdown(self) -> dict[str, tuple[str, str]]:
+        """(Markdown, language) of the version employees see, for every article they may see: what the index
+        holds. The language is the one read when it was saved, so it is not detected again."""
+        articles, versions = schema.articles, schema.article_versions
+        query = (
+            sa.select(articles.c.id, versions.c.markdown, articles.c.language)
+            .join(
+                versions,
+                sa.and_(versions.c.article_id == articles.c.id, versions.c.number == articles.c.published_version),
+            )
+            .where(articles.c.status != "archived")
+        )
+        with self._engine.connect() as conn:
+            return {row.id: (row.markdown, row.language) for row in conn.execute(query)}
+
+    # Writing ----------------------------------------------------------------------------------------------
+    def create(self, write: Write) -> StoredArticle:
+        """Version 1 of a new article; Conflict when the id is taken."""
+        with self._engine.begin() as conn:
+            if conn.execute(sa.select(schema.articles.c.id).where(schema.articles.c.id == write.article.id)).first():
+                raise Conflict(f"an article with id {write.article.id!r} exists already", field="id")
+            self._save(conn, write, number=1, previous=None, shown=None)
+        return self._get_or_fail(write.article.id)
+
+    def save(self, write: Write, expected_version: int) -> StoredArticle:
+        """A new version over `expected_version`: PreconditionFailed when someone saved another meanwhile.
+        Employees keep seeing the version they saw until the new one is published."""
+        with self._engine.begin() as conn:
+            previous = self._current(conn, write.article.id, expected_version)
+            self._save(conn, write, number=previous.version + 1, previous=previous, shown=previous.published_version)
+        return self._get_or_fail(write.article.id)
+
+    def change_state(
+        self,
+        article_id: str,
+        expected_version: int,
+        expected_status: str,
+        status: str,
+        shown: Article | None,
+        published_version: int | None,
+    ) -> StoredArticle:
+        """A workflow step over (`expected_version`, `expected_status`): the newest version's state and the version
+        employees see; the parsed columns follow `shown` when it is given (a newly published version)."""
+        with self._engine.begin() as conn:
+            current = self._current(conn, article_id, expected_version)
+            if current.status != expected_status:
+                raise PreconditionFailed(
+                    f"article {article_id!r} went to {current.status} meanwhile: read it again", field="If-Match"
+                )
+            values: dict[str, Any] = {
+                "status": status,
+                "synced_at": datetime.now(UTC),
+                "published_version": published_version,
+            }
+            if shown is not None:
+                values |= _parsed(shown)
+            conn.execute(
+                sa.update(schema.articles)
+                .where(schema.articles.c.id == article_id, schema.articles.c.version == current.version)
+                .values(**values)
+            )
+        return self._get_or_fail(article_id)
+
+    def delete(self, article_id: str) -> None:
+        """The article and its history: nothing of it stays to be found or restored."""
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(schema.article_versions).where(schema.article_versions.c.article_id == article_id))
+            conn.execute(sa.delete(schema.articles).where(schema.articles.c.id == article_id))
+
+    def import_articles(self, articles: Sequence[Article], *, prune: bool, author: str = "import") -> ImportReport:
+        """Bring files into the store in one transaction, by content: a file whose text is the newest version's
+        is skipped, a changed one becomes a new version in the state its front matter says; an article edited in kb
+        since its import keeps that edit while its file stays as it was imported. With `prune`, the
+        folder is the whole truth for the articles imported from files: one whose file is gone is deleted
+        (articles written in kb, or edited there since, are never touched)."""
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        removed: list[str] = []
+        now = datetime.now(UTC)
+        articles_t, versions_t = schema.articles, schema.article_versions
+        with self._engine.begin() as conn:
+            current = {row.id: row for row in conn.execute(sa.select(articles_t))}
+            versions = conn.execute(sa.select(versions_t.c.article_id, versions_t.c.number, versions_t.c.markdown_hash))
+            known: dict[tuple[str, str], int] = {(v.article_id, v.markdown_hash): v.number for v in versions}
+            for article in articles:
+                row = current.get(article.id)
+                seen = known.get((article.id, markdown_hash(article.markdown))) if row is not None else None
+                # Edited in kb since (no origin any more): a file with a text it had before was imported before,
+                # and the edit wins, so restarting a server over the same folder never reverts it.
+                if row is not None and seen is not None and (seen == row.version or row.origin is None):
+                    unchanged.append(article.id)
+                    continue
+                # A file says its state itself: employees see it exactly when its front matter says published.
+                write = Write(article, author, article.status, origin=article.source)
+                number = 1 if row is None or row.version is None else row.version + 1
+                shown = number if article.searchable else None
+                self._save(conn, write, number=number, previous=_article(row) if row else None, shown=shown, now=now)
+                (added if row is None else updated).append(article.id)
+            if prune:
+                present = {a.id for a in articles}
+                for article_id, row in current.items():
+                    if article_id not in present and (row.origin is not None or row.version is None):
+                        conn.execute(sa.delete(versions_t).where(versions_t.c.article_id == article_id))
+                        conn.execute(sa.delete(articles_t).where(articles_t.c.id == article_id))
+                        removed.append(article_id)
+        return ImportReport(added, updated, unchanged, sorted(removed))
+
+    def _current(self, conn: Connection, article_id: str, expected_version: int) -> StoredArticle:
+        row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
+        if row is None:
+            raise NotFound(f"no article {article_id!r}", field="article_id")
+        current = _article(row)
+        if current.version != expected_version:
+            raise PreconditionFailed(
+                f"article {article_id!r} changed since you read it (version {current.version}, you sent "
+                f"{expected_version}): read it again and redo your change",
+                field="If-Match",
+            )
+        return current
+
+    def _save(
+        self,
+        conn: Connection,
+        write: Write,
+        *,
+        number: int,
+        previous: StoredArticle | None,
+        shown: int | None,
+        now: datetime | None = None,
+    ) -> None:
+        """Insert version `number` and point the article at it; `shown` is the version employees see after the
+        write (the parsed columns follow it: they stay as they were when it is an older version)."""
+        now = now or datetime.now(UTC)
+        article = write.article
+        conn.execute(
+            sa.insert(schema.article_versions).values(
+                article_id=article.id,
+                number=number,
+                markdown=article.markdown,
+                markdown_hash=markdown_hash(article.markdown),
+                author=write.author,
+                comment=write.comment,
+                created_at=now,
+            )
+        )
+        values: dict[str, Any] = {
+            "status": write.status,
+            "version": number,
+            "author": write.author,
+            "origin": write.origin,
+            "synced_at": now,
+            "published_version": shown,
+        }
+        if shown in (None, number):
+            values |= _parsed(article)
+        if previous is None:
+            values |= {"id": article.id, "created_at": now, "ticket_id": write.ticket_id}
+            conn.execute(sa.insert(schema.articles).values(**values))
+        else:
+            if write.ticket_id is not None:
+                values["ticket_id"] = write.ticket_id
+            conn.execute(sa.update(schema.articles).where(schema.articles.c.id == article.id).values(**values))
+
+    def _get_or_fail(self, article_id: str) -> StoredArticle:
+        found = self.get(article_id)
+        if found is None:  # deleted between the write and this read
+            raise NotFound(f"no article {article_id!r}", field="article_id")
+        return found
+
+
+def _parsed(article: Article) -> dict[str, Any]:
+    """The columns read from a version's text."""
+    return {
+        "title": article.title,
+        "team": article.team,
+        "tags": list(article.tags),
+        "audience": list(article.audience),
+        "language": article.language,
+        "updated": article.updated,
+        "source": article.source,
+        "body": article.body,
+        "front_matter": article.front_matter,
+        "content_hash": article.content_hash,
+    }
 
 
 def _article(row: sa.Row[Any]) -> StoredArticle:
@@ -87,4 +306,21 @@ def _article(row: sa.Row[Any]) -> StoredArticle:
         front_matter=dict(values["front_matter"] or {}),
         content_hash=values["content_hash"],
         synced_at=values["synced_at"],
+        version=values["version"] or 0,
+        published_version=values["published_version"],
+        author=values["author"],
+        ticket_id=values["ticket_id"],
+        origin=values["origin"],
+    )
+
+
+def _version(row: sa.Row[Any]) -> ArticleVersion:
+    values = row._mapping
+    return ArticleVersion(
+        article_id=values["article_id"],
+        number=values["number"],
+        markdown=values["markdown"],
+        author=values["author"],
+        comment=values["comment"],
+        created_at=values["created_at"],
     )

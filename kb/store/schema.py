@@ -26,7 +26,28 @@ articles = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("front_matter", sa.JSON, nullable=False, default=dict),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("synced_at", UtcDateTime(), nullable=False),
+    sa.Column("synced_at", UtcDateTime(), nullable=False),  # when the row last changed
+    # The publishing flow (issue 20). The parsed columns above hold the version employees see
+    # (`published_version`) when there is one, else the newest; `status` is the newest version's workflow state.
+    sa.Column("version", sa.Integer),  # the newest version's number
+    sa.Column("published_version", sa.Integer),  # the version search and employees see; NULL: never published
+    sa.Column("author", sa.String(200)),  # who saved the newest version
+    sa.Column("ticket_id", sa.Integer),  # the resolved ticket it was drafted from
+    sa.Column("origin", sa.String(1000)),  # the file it was imported from (relative); NULL once edited in kb
+    sa.Column("created_at", UtcDateTime()),
+)
+
+# Every saved change of an article: its whole Markdown as written, so that export gives back the same bytes.
+article_versions = sa.Table(
+    "article_versions",
+    metadata,
+    sa.Column("article_id", sa.String(200), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("markdown", sa.Text, nullable=False),
+    sa.Column("markdown_hash", sa.String(64), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 tickets = sa.Table(

@@ -1,15 +1,12 @@
 """A draft article from a resolved ticket: Symptoms from the requester's words, Cause and Resolution from
-the agents' notes and resolution. Written as a Markdown file with `status: draft`, so it is not indexed
-until someone from the team reviews it and publishes it."""
+the agents' notes and resolution. Saved in the store as a draft linked to its ticket, so that the team reviews it
+and publishes it like any other article."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import yaml
 
@@ -17,19 +14,20 @@ from kb.errors import Conflict
 from kb.tickets.model import Ticket
 from kb.tickets.states import DONE
 
-DRAFTS_FOLDER = "drafts"
-
-
-@dataclass(frozen=True)
-class Draft:
-    article_id: str
-    path: Path  # relative to the articles folder: where the server keeps its files is not the caller's business
-    markdown: str
+MAX_ATTEMPTS = 99
 
 
 def _slug(text: str) -> str:
     words = re.findall(r"[a-z0-9]+", text.lower())
     return "-".join(words)[:60].strip("-") or "draft"
+
+
+def draft_ids(ticket: Ticket) -> Iterator[str]:
+    """Ids to try for the ticket's draft, in order: a second draft of one ticket gets a suffix."""
+    base = f"{_slug(ticket.subject)}-t{ticket.id}"
+    yield base
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        yield f"{base}-{attempt}"
 
 
 def draft_markdown(ticket: Ticket, notes: list[str], article_id: str) -> str:
@@ -39,7 +37,6 @@ def draft_markdown(ticket: Ticket, notes: list[str], article_id: str) -> str:
         "id": article_id,
         "title": ticket.subject,
         "team": ticket.team,
-        "status": "draft",
         "updated": datetime.now(UTC).date().isoformat(),
         "source_ticket": ticket.id,
     }
@@ -51,25 +48,3 @@ def draft_markdown(ticket: Ticket, notes: list[str], article_id: str) -> str:
         f"## Cause\n\n{cause}\n\n"
         f"## Resolution\n\n{ticket.resolution.strip()}\n"
     )
-
-
-def write_draft(ticket: Ticket, notes: list[str], articles_dir: Path) -> Draft:
-    """Write the draft under `articles/drafts/`, never over an existing file (a second draft gets a suffix)."""
-    folder = articles_dir / DRAFTS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    base = f"{_slug(ticket.subject)}-t{ticket.id}"
-    for attempt in range(1, 100):
-        article_id = base if attempt == 1 else f"{base}-{attempt}"
-        path = folder / f"{article_id}.md"
-        markdown = draft_markdown(ticket, notes, article_id)
-        # Write to a temporary file, then link it into place: link fails if the name is taken.
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as tmp:
-            tmp.write(markdown)
-        try:
-            os.link(tmp.name, path)
-        except FileExistsError:
-            continue
-        finally:
-            os.unlink(tmp.name)
-        return Draft(article_id, path.relative_to(articles_dir), markdown)
-    raise Conflict(f"too many drafts for ticket {ticket.id}", field="ticket_id")

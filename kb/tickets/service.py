@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from indexer.embedders import Embedder
@@ -22,14 +21,15 @@ from kb.access import (
     can_work_tickets,
 )
 from kb.best_effort import BestEffortWrites
-from kb.errors import Forbidden
+from kb.errors import Conflict, Forbidden
 from kb.events import Announcement
+from kb.publishing.service import Saved
 from kb.search.searcher import Searcher
 from kb.store.audit import AuditRepository
 from kb.store.tickets import TicketRepository
 from kb.store.users import UserRepository
 from kb.teams import TeamDirectory
-from kb.tickets.drafts import Draft, write_draft
+from kb.tickets.drafts import draft_ids, draft_markdown
 from kb.tickets.housekeeping import TicketHousekeeping
 from kb.tickets.lifecycle import TicketLifecycle
 from kb.tickets.model import NewTicket, TicketChange, TicketEvent, TicketQuery
@@ -37,6 +37,9 @@ from kb.tickets.payloads import TicketPayloads
 from kb.tickets.queries import TicketQueries
 from kb.tickets.similar import SimilarCases, embed_resolved_tickets, find_similar
 from kb.tickets.views import AudiencesOf, TicketView, TicketViews, all_public
+
+# (Markdown, author, ticket id) -> the draft saved in the store (PublishingService.create)
+DraftArticle = Callable[[str, Principal, int], Saved]
 
 
 def _not_wired() -> Any:
@@ -59,7 +62,7 @@ class TicketService:
         searcher: Callable[[], Searcher] = _not_wired,
         embedder: Callable[[], Embedder] = _not_wired,
         best_effort: BestEffortWrites | None = None,
-        articles_dir: Path | None = None,
+        draft_article: DraftArticle | None = None,
         auto_close_days: int = 7,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -74,7 +77,7 @@ class TicketService:
         self._searcher = searcher
         self._embedder = embedder
         self._best_effort = best_effort or BestEffortWrites()
-        self._articles_dir = articles_dir
+        self._draft_article = draft_article
         self._auto_close_days = auto_close_days
         self.views = TicketViews(repository, teams, audiences_of, clock)
         self.queries = TicketQueries(repository, teams, self.views)
@@ -143,17 +146,23 @@ class TicketService:
         searcher, embedder = self._searcher(), self._embedder()
         return find_similar(ticket, reader, self._repository, searcher, embedder, limit)
 
-    def draft(self, ticket_id: int, reader: Principal) -> Draft:
-        """Turn a resolved ticket into a draft article file owned by its team, for the publishing flow."""
+    def draft(self, ticket_id: int, reader: Principal) -> Saved:
+        """Turn a resolved ticket into a draft article owned by its team and linked to the ticket, for review."""
         ticket = self.queries.readable(ticket_id, reader)
         if not can_work_ticket(reader, ticket.team):
             raise Forbidden("drafting an article from a ticket is for the agents of its team")
-        assert self._articles_dir is not None, "a TicketService that drafts articles is given the articles folder"
+        assert self._draft_article is not None, "a TicketService that drafts articles is given the publisher"
         notes = [e.body or "" for e in self._repository.events(ticket_id, internal=True) if e.kind == "note"]
-        draft = write_draft(ticket, notes, self._articles_dir)
-        self._audit.add(actor=reader.name, action="article.draft", target=draft.article_id, origin=reader.origin)
-        self._announce([Announcement("article.drafted", {"article_id": draft.article_id, "team": ticket.team})])
-        return draft
+        for article_id in draft_ids(ticket):
+            try:
+                saved = self._draft_article(draft_markdown(ticket, notes, article_id), reader, ticket.id)
+            except Conflict as exc:
+                if exc.field != "id":
+                    raise
+                continue
+            self._announce([Announcement("article.drafted", {"article_id": article_id, "team": ticket.team})])
+            return saved
+        raise Conflict(f"too many drafts for ticket {ticket.id}", field="ticket_id")
 
     # Housekeeping -----------------------------------------------------------------------------------------
     def maintain(self) -> dict[str, list[int] | int]:
