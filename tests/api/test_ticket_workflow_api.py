@@ -186,18 +186,27 @@ def test_a_resolved_ticket_becomes_a_draft_article(desk: Desk) -> None:
 
     draft = desk.api.post(f"{url}/draft-article", headers=desk.as_("ivan"))
     assert draft.status_code == 201, draft.text
-    shown = draft.json()["path"]
-    # Relative to the articles folder: the server's own file system layout is not the caller's business.
-    assert not Path(shown).is_absolute() and shown == f"drafts/{draft.json()['article_id']}.md"
-    path = desk.settings.articles_dir / shown
-    assert path.is_file()
-    post = frontmatter.loads(path.read_text(encoding="utf-8"))
-    assert (post["status"], post["team"], post["title"]) == ("draft", "IT", "Scanner emails never arrive")
+    saved = draft.json()
+    # A draft in the store, linked to its ticket, not a file in the articles folder.
+    assert (saved["status"], saved["team"], saved["ticket_id"], saved["version"]) == ("draft", "IT", ticket["id"], 1)
+    assert not (desk.settings.articles_dir / "drafts").exists()
+    post = frontmatter.loads(saved["markdown"])
+    assert (post["team"], post["title"]) == ("IT", "Scanner emails never arrive")
     assert "## Symptoms" in post.content and "since this morning" in post.content
     assert "relay password expired" in post.content.split("## Cause")[1]
     assert "Renewed the relay password" in post.content.split("## Resolution")[1]
     second = desk.api.post(f"{url}/draft-article", headers=desk.as_("ivan")).json()
-    assert second["article_id"] != draft.json()["article_id"]  # never overwrites
+    assert second["id"] != saved["id"]  # never overwrites
+
+    # Employees do not see a draft; its team's agent sends it to review.
+    assert desk.api.get(saved["url"], headers=desk.as_("ana")).status_code == 404
+    review = desk.api.post(
+        f"{saved['url']}/transitions", json={"to": "review"}, headers={**desk.as_("ivan"), "If-Match": saved["etag"]}
+    )
+    assert review.status_code == 200, review.text
+    assert review.json()["status"] == "review"
+    queue = desk.api.get("/v1/articles", params={"status": "review"}, headers=desk.as_("ivan")).json()
+    assert saved["id"] in [item["id"] for item in queue["items"]]
 
 
 def test_nps_is_answered_once_a_quarter(desk: Desk) -> None:

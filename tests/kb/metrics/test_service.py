@@ -164,13 +164,14 @@ def history(tmp_path: Path, teams: TeamDirectory) -> Iterator[Store]:
             _ticket(t, "alice", "HR", "normal", "2026-10-20T08:00", responded="2026-10-20T09:00"),
         ]
     )  # fmt: skip
-    store.articles.sync(
+    store.articles.import_articles(
         [
             Article(id="vpn", title="VPN drops", body="", sections=(), team="IT"),
             Article(id="printer", title="Printer offline", body="", sections=(), team="IT"),
             Article(id="leave", title="Annual leave", body="", sections=(), team="HR"),
             Article(id="secret", title="Bonus calibration", body="", sections=(), team="HR", audience=("hr",)),
-        ]
+        ],
+        prune=True,
     )
 
     def search(query: str, answered: bool, top: list[str], user: str | None, when: str) -> dict[str, Any]:
@@ -401,7 +402,7 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 def generated(tmp_path_factory: pytest.TempPathFactory, teams: TeamDirectory) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('generated') / 'kb.sqlite3'}")
     starter = load_articles(STARTER_ARTICLES).articles
-    store.articles.sync(starter)  # as `kb index` does: the articles table decides who may read what
+    store.articles.import_articles(starter, prune=True)  # as `kb index` does: the store decides who may read what
     articles = [DemoArticle(a.id, a.title, a.team, a.audience) for a in starter]
     report = generate_demo_data(store, teams, articles, tickets=3000, days=90, seed=11, now=NOW)
     assert report.tickets == 3000

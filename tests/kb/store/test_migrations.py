@@ -31,6 +31,9 @@ FIXTURES = Path(__file__).with_name("fixtures")
 PRE_ALEMBIC_SCHEMA = (FIXTURES / "pre_alembic_schema.sql").read_text()
 PRE_ALEMBIC_ROWS = (FIXTURES / "pre_alembic_rows.sql").read_text()
 TABLES = sorted(schema.metadata.tables)
+# Tables that revisions after the baseline added: a store from before migrations has none of them.
+LATER_TABLES = {"article_versions"}
+PRE_ALEMBIC_TABLES = [table for table in TABLES if table not in LATER_TABLES]
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -47,8 +50,18 @@ def _pre_alembic_store(path: Path, ddl: str = PRE_ALEMBIC_SCHEMA) -> Path:
 
 
 def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every kb table, as SQLite holds it (no type conversion in between), in storage order."""
-    return _rows_of(path, TABLES)
+    """Every row of every table a store from before migrations has, as SQLite holds it (no type conversion in
+    between), in storage order."""
+    return _rows_of(path, PRE_ALEMBIC_TABLES)
+
+
+def _kept(after: dict[str, list[tuple[Any, ...]]], before: dict[str, list[tuple[Any, ...]]]) -> bool:
+    """Every row as it was: columns added by later revisions come after the old ones, empty."""
+    for table, rows in before.items():
+        width = len(rows[0]) if rows else 0
+        if [row[:width] for row in after[table]] != rows or any(v is not None for r in after[table] for v in r[width:]):
+            return False
+    return True
 
 
 def _rows_of(path: Path, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
@@ -92,7 +105,7 @@ def test_a_new_store_is_created_at_the_head_and_matches_the_schema(tmp_path: Pat
 def test_a_store_from_before_migrations_keeps_every_row(tmp_path: Path) -> None:
     path = _pre_alembic_store(tmp_path / "kb.sqlite3")
     before = _rows(path)
-    assert all(before[table] for table in TABLES), "the fixture has rows in every table"
+    assert all(before[table] for table in PRE_ALEMBIC_TABLES), "the fixture has rows in every table"
 
     store = Store(_url(path))
     try:
@@ -109,7 +122,7 @@ def test_a_store_from_before_migrations_keeps_every_row(tmp_path: Path) -> None:
     finally:
         store.close()
 
-    assert _rows(path) == before
+    assert _kept(_rows(path), before)
     assert _differences(path) == []
 
 
@@ -254,7 +267,7 @@ def test_kb_db_current_names_a_store_from_before_migrations_and_upgrade_adopts_i
 
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(cli, ["db", "current"]).stdout.strip() == f"{head_revision()} (head)"
-    assert _rows(path) == rows
+    assert _kept(_rows(path), rows)
 
 
 @pytest.mark.parametrize(
