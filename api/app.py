@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.indexing.embedder  # load the model at start-up, not on the first request  # noqa: B018
+        # A publish whose index write a crash cut off is searchable again before the first request.
+        await asyncio.to_thread(kb.indexing.catch_up)
         app.state.kb = kb
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")

@@ -193,7 +193,8 @@ class IndexingService:
             loaded = LoadResult()
         with build_lock(settings.index_dir, on_wait=on_wait):
             # The import and the build under one lock: two runs cannot leave the index of one run's articles.
-            self._store.articles.import_articles(loaded.articles, prune=True)
+            root = None if source is not None else str(settings.articles_dir.resolve())
+            self._store.articles.import_articles(loaded.articles, prune=True, root=root)
             self._shown.remember([a for a in loaded.articles if a.searchable])
             report = self._index(rebuild=rebuild, progress=progress, recalibrate_after=None)
         return IndexReport(
@@ -203,19 +204,25 @@ class IndexingService:
             warnings=loaded.warnings,
         )
 
-    def refresh(self) -> BuildReport:
-        """Bring the live index up to date with the store after an article changed: only changed articles are
+    def refresh(self, progress: Progress | None = None) -> BuildReport:
+        """Bring the live index up to date with the store after articles changed: only changed articles are
         embedded, the answer calibration is refitted only every KB_RECALIBRATE_AFTER changes, and the new
         generation is loaded before this returns (searches meanwhile answer from the previous one)."""
         with build_lock(self._settings.index_dir):
-            report = self._index(rebuild=False, progress=None, recalibrate_after=self._settings.recalibrate_after)
+            recalibrate_after = self._settings.recalibrate_after
+            report = self._index(rebuild=False, progress=progress, recalibrate_after=recalibrate_after)
         self.searcher()
         return report
 
     def catch_up(self) -> BuildReport | None:
         """Repair an index that the store moved ahead of (a crash between a publish and its index write): a
-        build when the articles employees see differ from the live generation's, else nothing."""
-        docs = self._live_docs()
+        build when the articles employees see differ from the live generation's, else nothing. Only over a live
+        generation of these encoders: no index yet, or one of another model, is `kb index`'s work (minutes on a
+        large KB, and a model change is the owner's decision)."""
+        meta = self._live_meta()
+        if meta.get("model") != self.embedder.name or meta.get("multilingual") != encoder_identity(self.multilingual):
+            return None
+        docs = meta.get("docs") or {}
         shown = {a.id: a for a in self._store.articles.published()}
         in_step = set(docs) == set(shown) and all(
             docs[i].get("hash") == a.content_hash
@@ -223,7 +230,7 @@ class IndexingService:
             and list(docs[i].get("audience") or []) == list(a.audience)
             for i, a in shown.items()
         )
-        if in_step and docs:
+        if in_step:
             return None
         log.warning("the index is behind the store: bringing it up to date")
         return self.refresh()
@@ -255,12 +262,14 @@ class IndexingService:
 
     def _live_docs(self) -> dict[str, dict[str, Any]]:
         """The live generation's documents as its meta.json lists them (none when it is missing or unreadable)."""
+        docs = self._live_meta().get("docs")
+        return docs if isinstance(docs, dict) else {}
+
+    def _live_meta(self) -> dict[str, Any]:
         try:
-            meta = read_meta(self._settings.index_dir) or {}
+            return read_meta(self._settings.index_dir) or {}
         except (OSError, ValueError):
             return {}
-        docs = meta.get("docs")
-        return docs if isinstance(docs, dict) else {}
 
     def _announce(self, build: BuildReport, before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
         announcements = []

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from indexer.analysis import ENGLISH
+from kb.cli.articles import export_command, import_command, publish_command
 from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, knowledge_base, load_settings
 from kb.cli.db import app as db_app
@@ -29,6 +30,9 @@ app.command("audit")(audit_command)
 app.command("report")(report_command)
 app.command("demo-data")(demo_data_command)
 app.add_typer(db_app, name="db")
+app.command("import")(import_command)
+app.command("export")(export_command)
+app.command("publish")(publish_command)
 
 
 @app.command()

@@ -223,9 +223,9 @@ class PublishingService:
         return [a for a in self._articles.with_status(status) if can_write_article(reader, a.team)]
 
     # Files ------------------------------------------------------------------------------------------------
-    def import_articles(self, loaded: LoadResult, *, prune: bool) -> ImportReport:
-        """Bring a folder's articles in (see ArticleRepository.import_articles), then the index up to date."""
-        report = self._articles.import_articles(loaded.articles, prune=prune)
+    def import_articles(self, loaded: LoadResult, folder: Path) -> ImportReport:
+        """Bring a folder's articles in (see ArticleRepository.import_articles); the caller updates the index."""
+        report = self._articles.import_articles(loaded.articles, prune=False, root=str(folder.resolve()))
         for article_id in report.added + report.updated:
             self._audit.add(actor="import", action="article.import", target=article_id, origin="cli")
         return report
@@ -251,7 +251,7 @@ class PublishingService:
                 f"{source} says `status: {article.status}`; `kb publish` publishes: remove the key or say published",
                 field="status",
             )
-        return replace(article, source=source)
+        return replace(article, source="")  # kept in kb from now on: no `kb index` folder mirrors it
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _writable(self, article_id: str, actor: Principal, if_match: frozenset[str] | None) -> StoredArticle:

@@ -36,6 +36,7 @@ class Write:
     status: str
     comment: str | None = None
     origin: str | None = None
+    root: str | None = None
     ticket_id: int | None = None
 
 
@@ -172,12 +173,14 @@ class ArticleRepository:
             conn.execute(sa.delete(schema.article_versions).where(schema.article_versions.c.article_id == article_id))
             conn.execute(sa.delete(schema.articles).where(schema.articles.c.id == article_id))
 
-    def import_articles(self, articles: Sequence[Article], *, prune: bool, author: str = "import") -> ImportReport:
+    def import_articles(
+        self, articles: Sequence[Article], *, prune: bool, root: str | None = None, author: str = "import"
+    ) -> ImportReport:
         """Bring files into the store in one transaction, by content: a file whose text is the newest version's
         is skipped, a changed one becomes a new version in the state its front matter says; an article edited in kb
         since its import keeps that edit while its file stays as it was imported. With `prune`, the
-        folder is the whole truth for the articles imported from files: one whose file is gone is deleted
-        (articles written in kb, or edited there since, are never touched)."""
+        folder (`root`) is the whole truth for the articles imported from it: one whose file is gone is deleted
+        (articles from other folders, written in kb, or edited there since, are never touched)."""
         added: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
@@ -195,9 +198,16 @@ class ArticleRepository:
                 # and the edit wins, so restarting a server over the same folder never reverts it.
                 if row is not None and seen is not None and (seen == row.version or row.origin is None):
                     unchanged.append(article.id)
+                    if row.origin is not None and (row.origin, row.origin_root) != (article.source or None, root):
+                        # The folder moved (a copied data dir, a clone elsewhere): it is this folder's file now.
+                        conn.execute(
+                            sa.update(articles_t)
+                            .where(articles_t.c.id == article.id)
+                            .values(origin=article.source or None, origin_root=root)
+                        )
                     continue
                 # A file says its state itself: employees see it exactly when its front matter says published.
-                write = Write(article, author, article.status, origin=article.source)
+                write = Write(article, author, article.status, origin=article.source or None, root=root)
                 number = 1 if row is None or row.version is None else row.version + 1
                 shown = number if article.searchable else None
                 self._save(conn, write, number=number, previous=_article(row) if row else None, shown=shown, now=now)
@@ -205,7 +215,8 @@ class ArticleRepository:
             if prune:
                 present = {a.id for a in articles}
                 for article_id, row in current.items():
-                    if article_id not in present and (row.origin is not None or row.version is None):
+                    from_here = row.origin is not None and row.origin_root == root
+                    if article_id not in present and (from_here or row.version is None):
                         conn.execute(sa.delete(versions_t).where(versions_t.c.article_id == article_id))
                         conn.execute(sa.delete(articles_t).where(articles_t.c.id == article_id))
                         removed.append(article_id)
@@ -254,6 +265,7 @@ class ArticleRepository:
             "version": number,
             "author": write.author,
             "origin": write.origin,
+            "origin_root": write.root,
             "synced_at": now,
             "published_version": shown,
         }

@@ -34,6 +34,7 @@ articles = sa.Table(
     sa.Column("author", sa.String(200)),  # who saved the newest version
     sa.Column("ticket_id", sa.Integer),  # the resolved ticket it was drafted from
     sa.Column("origin", sa.String(1000)),  # the file it was imported from (relative); NULL once edited in kb
+    sa.Column("origin_root", sa.String(1000)),  # the folder that file is in: `kb index` mirrors only its own
     sa.Column("created_at", UtcDateTime()),
 )
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("author", sa.String(200)))
         batch.add_column(sa.Column("ticket_id", sa.Integer))
         batch.add_column(sa.Column("origin", sa.String(1000)))
+        batch.add_column(sa.Column("origin_root", sa.String(1000)))
         batch.add_column(sa.Column("created_at", UTC_DATETIME))
     op.create_table(
         "article_versions",
@@ -46,5 +47,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("article_versions")
     with op.batch_alter_table("articles") as batch:
-        for column in ("created_at", "origin", "ticket_id", "author", "published_version", "version"):
+        for column in ("created_at", "origin_root", "origin", "ticket_id", "author", "published_version", "version"):
             batch.drop_column(column)
