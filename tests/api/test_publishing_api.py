@@ -1,0 +1,316 @@
+"""Publishing over HTTP with real users and tokens: draft → review → published by another agent → found by search;
+If-Match; versions, diff and restore; archiving; validation naming the field; near-duplicates."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from indexer.embedders import Embedder
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import TRUSTED, bearer, copy_small_articles
+
+
+@dataclass(frozen=True)
+class Desk:
+    api: TestClient
+    settings: Settings
+    tokens: dict[str, str]
+
+    def as_(self, name: str, etag: str | None = None) -> dict[str, str]:
+        headers = bearer(self.tokens[name])
+        return headers | ({"If-Match": etag} if etag else {})
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory, small_index_template: Path, embedder: Embedder) -> Iterator[Desk]:
+    root = tmp_path_factory.mktemp("publishing")
+    articles = copy_small_articles(root / "articles")
+    shutil.copytree(small_index_template, root / "data")
+    settings = Settings(
+        data_dir=root / "data",
+        articles_dir=articles,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+        auth="token",
+        max_article_bytes=20_000,
+    )
+    kb = KnowledgeBase(settings, embedder=embedder)
+    tokens = {}
+    for name, role, teams in (
+        ("ana", "employee", []),
+        ("ivan", "agent", ["IT"]),
+        ("ines", "agent", ["IT"]),
+        ("hanna", "agent", ["HR"]),
+        ("ada", "admin", []),
+    ):
+        _, tokens[name] = kb.users.add(name, email=f"{name}@example.com", role=role, teams=teams)
+    kb.close()
+    with TestClient(create_app(settings, embedder=embedder)) as api:
+        yield Desk(api, settings, tokens)
+
+
+def article(slug: str, title: str, *, team: str = "IT", resolution: str = "Restart the thing.", extra: str = "") -> str:
+    return (
+        f"---\nid: {slug}\ntitle: {title}\nteam: {team}\ntags: [test]\n{extra}---\n\n"
+        f"## Symptoms\n\n{title}: it happens every morning.\n\n"
+        f"## Cause\n\nThe zorblax cache of {slug} is stale.\n\n"
+        f"## Resolution\n\n{resolution}\n"
+    )
+
+
+def _create(desk: Desk, markdown: str, who: str = "ivan") -> dict[str, Any]:
+    response = desk.api.post("/v1/articles", json={"markdown": markdown}, headers=desk.as_(who))
+    assert response.status_code == 201, response.text
+    assert response.headers["ETag"] == response.json()["etag"]
+    return dict(response.json())
+
+
+def _move(desk: Desk, saved: dict[str, Any], to: str, who: str) -> Any:
+    return desk.api.post(
+        f"/v1/articles/{saved['id']}/transitions", json={"to": to}, headers=desk.as_(who, saved["etag"])
+    )
+
+
+def _publish(desk: Desk, slug: str, title: str, **kw: Any) -> dict[str, Any]:
+    saved = _create(desk, article(slug, title, **kw))
+    review = _move(desk, saved, "review", "ivan")
+    assert review.status_code == 200, review.text
+    published = _move(desk, review.json(), "published", "ines")
+    assert published.status_code == 200, published.text
+    return dict(published.json())
+
+
+def _search_ids(desk: Desk, query: str, who: str = "ana") -> list[str]:
+    response = desk.api.get("/v1/search", params={"q": query, "limit": 10}, headers=desk.as_(who))
+    assert response.status_code == 200, response.text
+    return [hit["article_id"] for hit in response.json()["results"]]
+
+
+def _listed(desk: Desk, who: str = "ana", **params: Any) -> list[str]:
+    response = desk.api.get("/v1/articles", params={"per_page": 100, **params}, headers=desk.as_(who))
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+def test_draft_review_publish_by_another_agent_then_found_by_search(desk: Desk) -> None:
+    saved = _create(desk, article("zorblax-printer", "Zorblax printer prints blank pages"))
+    assert (saved["status"], saved["version"], saved["published_version"], saved["author"]) == (
+        "draft",
+        1,
+        None,
+        "ivan",
+    )
+    # Not visible to employees while a draft.
+    assert desk.api.get(saved["url"], headers=desk.as_("ana")).status_code == 404
+    assert "zorblax-printer" not in _listed(desk)
+    assert "zorblax-printer" not in _search_ids(desk, "zorblax printer blank pages")
+
+    review = _move(desk, saved, "review", "ivan")
+    assert review.status_code == 200, review.text
+    assert review.json()["status"] == "review"
+    assert "zorblax-printer" in _listed(desk, "ines", status="review")
+    assert "zorblax-printer" not in _listed(desk, "hanna", status="review")  # another team's queue
+    assert desk.api.get("/v1/articles", params={"status": "review"}, headers=desk.as_("ana")).status_code == 403
+
+    refused = _move(desk, review.json(), "published", "ivan")  # the author reviewing their own
+    assert refused.status_code == 403
+    assert refused.json()["field"] == "to"
+
+    published = _move(desk, review.json(), "published", "ines")
+    assert published.status_code == 200, published.text
+    assert (published.json()["status"], published.json()["published_version"]) == ("published", 1)
+    # Searchable as soon as the call returned: no rebuild, no restart.
+    assert "zorblax-printer" in _search_ids(desk, "zorblax printer prints blank pages")
+    assert "zorblax-printer" in _listed(desk)
+    shown = desk.api.get("/v1/articles/zorblax-printer", headers=desk.as_("ana"))
+    assert shown.status_code == 200 and shown.json()["status"] == "published"
+
+
+def test_an_admin_may_publish_their_own_and_the_audit_log_says_so(desk: Desk) -> None:
+    saved = _create(desk, article("admin-own", "Quibbleflux badge printer"), who="ada")
+    review = _move(desk, saved, "review", "ada")
+    published = _move(desk, review.json(), "published", "ada")
+    assert published.status_code == 200, published.text
+    kb = KnowledgeBase(desk.settings)  # the audit log is read with `kb audit`: the store
+    try:
+        actions = [e["action"] for e in kb.store.audit.recent(500) if e["target"] == "admin-own"]
+    finally:
+        kb.close()
+    assert "article.published.self_review_override" in actions
+
+
+def test_a_stale_if_match_is_refused_and_nothing_is_overwritten(desk: Desk) -> None:
+    saved = _create(desk, article("stale-edit", "Stale edit gizmo"))
+    first = desk.api.put(
+        saved["url"],
+        json={"markdown": article("stale-edit", "Stale edit gizmo", resolution="First fix."), "comment": "one"},
+        headers=desk.as_("ivan", saved["etag"]),
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["version"] == 2
+    # A second writer still holding version 1's ETag.
+    second = desk.api.put(
+        saved["url"],
+        json={"markdown": article("stale-edit", "Stale edit gizmo", resolution="Second fix.")},
+        headers=desk.as_("ines", saved["etag"]),
+    )
+    assert second.status_code == 412
+    assert second.json()["field"] == "If-Match"
+    missing = desk.api.put(
+        saved["url"], json={"markdown": article("stale-edit", "Stale edit gizmo")}, headers=desk.as_("ines")
+    )
+    assert missing.status_code == 428
+    work = desk.api.get(f"{saved['url']}/work", headers=desk.as_("ivan")).json()
+    assert work["version"] == 2 and "First fix." in work["markdown"]
+
+
+def test_versions_diff_and_restore(desk: Desk) -> None:
+    saved = _create(desk, article("versioned", "Versioned widget", resolution="Turn it off and on."))
+    edited = desk.api.put(
+        saved["url"],
+        json={"markdown": article("versioned", "Versioned widget", resolution="Replace the fuse."), "comment": "fuse"},
+        headers=desk.as_("ines", saved["etag"]),
+    ).json()
+    versions = desk.api.get(f"{saved['url']}/versions", headers=desk.as_("ivan")).json()
+    assert [(v["number"], v["author"], v["comment"]) for v in versions] == [(1, "ivan", "created"), (2, "ines", "fuse")]
+    one = desk.api.get(f"{saved['url']}/versions/1", headers=desk.as_("ivan")).json()
+    assert "Turn it off and on." in one["markdown"]
+    diff = desk.api.get(f"{saved['url']}/diff", params={"from": 1, "to": 2}, headers=desk.as_("ivan")).json()
+    assert "-Turn it off and on." in diff["diff"] and "+Replace the fuse." in diff["diff"]
+    assert desk.api.get(f"{saved['url']}/versions", headers=desk.as_("ana")).status_code == 404
+
+    restored = desk.api.post(f"{saved['url']}/versions/1/restore", headers=desk.as_("ivan", edited["etag"]))
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["version"] == 3 and "Turn it off and on." in restored.json()["markdown"]
+    assert desk.api.get(f"{saved['url']}/versions/3", headers=desk.as_("ivan")).json()["comment"] == (
+        "restored version 1"
+    )
+
+
+def test_editing_a_published_article_keeps_the_published_version_until_the_new_one_is_published(desk: Desk) -> None:
+    published = _publish(desk, "kept-live", "Frobnicator jams on tray two", resolution="Open tray two.")
+    edit = desk.api.put(
+        published["url"],
+        json={"markdown": article("kept-live", "Frobnicator jams on tray two", resolution="Call the vendor.")},
+        headers=desk.as_("ivan", published["etag"]),
+    )
+    assert edit.status_code == 200, edit.text
+    assert (edit.json()["status"], edit.json()["published_version"], edit.json()["version"]) == ("draft", 1, 2)
+    shown = desk.api.get(published["url"], headers=desk.as_("ana")).json()
+    assert "Open tray two." in shown["markdown"] and "Call the vendor." not in shown["markdown"]
+    assert "kept-live" in _search_ids(desk, "frobnicator jams tray two")
+
+
+def test_an_archived_article_leaves_every_employee_facing_endpoint(desk: Desk) -> None:
+    published = _publish(desk, "to-archive", "Snorkelwave scanner stripes")
+    assert "to-archive" in _search_ids(desk, "snorkelwave scanner stripes")
+    archived = _move(desk, published, "archived", "ines")
+    assert archived.status_code == 200, archived.text
+
+    assert "to-archive" not in _search_ids(desk, "snorkelwave scanner stripes")
+    assert "to-archive" not in _listed(desk)
+    assert desk.api.get("/v1/articles/to-archive", headers=desk.as_("ana")).status_code == 404
+    assert desk.api.get("/v1/articles/to-archive/related", headers=desk.as_("ana")).status_code == 404
+    for other in _listed(desk)[:3]:
+        related = desk.api.get(f"/v1/articles/{other}/related", params={"limit": 20}, headers=desk.as_("ana"))
+        assert "to-archive" not in [r["article_id"] for r in related.json()]
+    ticket = desk.api.post(
+        "/v1/tickets",
+        json={
+            "subject": "Snorkelwave scanner stripes",
+            "description": "Stripes on every scan.",
+            "requester": "x",
+            "team": "IT",
+        },
+        headers=desk.as_("ana"),
+    ).json()
+    similar = desk.api.get(f"/v1/tickets/{ticket['id']}/similar", headers=desk.as_("ivan")).json()
+    assert "to-archive" not in [a["article_id"] for a in similar["articles"]]
+    # Still readable by id for the team's agents, and revived as a draft (not shown until published anew).
+    kept = desk.api.get("/v1/articles/to-archive", headers=desk.as_("ivan"))
+    assert kept.status_code == 200 and kept.json()["status"] == "archived"
+    revived = _move(desk, archived.json(), "draft", "ivan")
+    assert revived.status_code == 200 and revived.json()["published_version"] is None
+    assert desk.api.get("/v1/articles/to-archive", headers=desk.as_("ana")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("markdown", "field"),
+    [
+        ("---\nteam: IT\n---\n\n## Resolution\n\nDo it.\n", "title"),
+        ("---\ntitle: No fix\nteam: IT\n---\n\n## Symptoms\n\nBroken.\n", "section:Resolution"),
+        ("---\ntitle: Whose\nteam: Catering\n---\n\n## Resolution\n\nDo it.\n", "team"),
+        ("---\ntitle: Typo\nteam: IT\naudiance: [hr]\n---\n\n## Resolution\n\nDo it.\n", "audiance"),
+        ("---\ntitle: [unclosed\nteam: IT\n---\n\n## Resolution\n\nDo it.\n", "markdown"),
+        ("---\ntitle: Sneaky\nteam: IT\nstatus: published\n---\n\n## Resolution\n\nDo it.\n", "status"),
+    ],
+)
+def test_validation_names_the_field_or_section(desk: Desk, markdown: str, field: str) -> None:
+    response = desk.api.post("/v1/articles", json={"markdown": markdown}, headers=desk.as_("ivan"))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == field
+
+
+def test_an_oversized_article_is_refused_naming_the_field(desk: Desk) -> None:
+    big = article("big-one", "Big one", resolution="word " * 5_000)  # 25 kB: under the request limit
+    response = desk.api.post("/v1/articles", json={"markdown": big}, headers=desk.as_("ivan"))
+    assert response.status_code == 422
+    assert response.json()["field"] == "markdown"
+    assert "KB_MAX_ARTICLE_BYTES" in response.json()["detail"]
+
+
+def test_only_the_owning_team_writes(desk: Desk) -> None:
+    assert (
+        desk.api.post(
+            "/v1/articles", json={"markdown": article("hr-by-it", "Leave", team="HR")}, headers=desk.as_("ivan")
+        ).status_code
+        == 403
+    )
+    assert (
+        desk.api.post(
+            "/v1/articles", json={"markdown": article("by-employee", "Mine")}, headers=desk.as_("ana")
+        ).status_code
+        == 403
+    )
+    saved = _create(desk, article("it-only", "Gadget"))
+    response = desk.api.put(
+        saved["url"], json={"markdown": article("it-only", "Gadget 2")}, headers=desk.as_("hanna", saved["etag"])
+    )
+    assert response.status_code == 404  # a draft of another team is not even there for her
+
+
+def test_create_lists_the_published_articles_most_like_it(desk: Desk) -> None:
+    vpn = (
+        "---\ntitle: VPN disconnects on hotel Wi-Fi\nteam: IT\n---\n\n## Symptoms\n\nGlobalProtect VPN drops every few "
+        "minutes on hotel, airport or public Wi-Fi.\n\n## Resolution\n\nSwitch to the TCP gateway.\n"
+    )
+    saved = _create(desk, vpn)
+    assert saved["duplicates"], "the near-duplicate check found nothing"
+    assert saved["duplicates"][0]["article_id"] == "vpn-drops-on-public-wifi"
+    assert 0 < saved["duplicates"][0]["similarity"] <= 1
+
+
+def test_searches_during_publishes_never_fail_nor_come_back_empty(desk: Desk) -> None:
+    def search(_: int) -> int:
+        response = desk.api.get("/v1/search", params={"q": "vpn drops on hotel wifi"}, headers=desk.as_("ana"))
+        assert response.status_code == 200, response.text
+        return len(response.json()["results"])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        searching = [pool.submit(search, n) for n in range(60)]
+        for number in range(4):
+            _publish(desk, f"stream-{number}", f"Stream gizmo {number} rattles")
+        counts = [f.result() for f in searching]
+    assert min(counts) > 0
+    assert all(f"stream-{n}" in _search_ids(desk, f"stream gizmo {n} rattles") for n in range(4))
