@@ -12,7 +12,18 @@ from fastapi import FastAPI
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routers import articles, health, metrics, publishing, search, surveys, teams, tickets, webhooks
+from api.routers import (
+    articles,
+    health,
+    knowledge,
+    metrics,
+    publishing,
+    search,
+    surveys,
+    teams,
+    tickets,
+    webhooks,
+)
 from indexer.embedders import Embedder
 from kb import __version__
 from kb.search.gate import SearchGate
@@ -59,6 +70,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         search.router,
         articles.router,
         publishing.router,
+        knowledge.router,
         tickets.router,
         surveys.router,
         teams.router,

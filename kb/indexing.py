@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -144,8 +144,10 @@ class IndexingService:
         relay: EventRelay,
         embedder: Embedder | None = None,
         multilingual: Embedder | None = None,
+        boosts: Callable[[], Mapping[str, float]] | None = None,
     ) -> None:
         self._settings = settings
+        self._boosts = boosts
         self._store = store
         self._teams = teams
         self._relay = relay
@@ -335,6 +337,7 @@ class IndexingService:
                 default_team=self._settings.default_team,
                 max_query_chars=self._settings.max_query_chars,
                 retriever=self._settings.retriever,
+                boosts=self._boosts,
             )
             log.info("loaded index %s (%d chunks)", index.generation, index.size)
             return self._searcher

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from indexer.embedders import Embedder
+from kb.articles.helpfulness import RankingBoosts
+from kb.articles.insights import ArticleInsights
 from kb.articles.service import ArticleService
 from kb.best_effort import BestEffortWrites
 from kb.events import EventBus, EventRelay
@@ -41,7 +43,11 @@ class KnowledgeBase:
         self.best_effort = BestEffortWrites()
         self.events = EventBus()
         self.relay = EventRelay(self.store.event_log, self.events, lambda pending: self.tickets.event_data(pending))
-        self.indexing = IndexingService(settings, self.store, self.teams.directory, self.relay, embedder)
+        # Readers' votes order near ties in search (kb.articles.helpfulness).
+        self.ranking_boosts = RankingBoosts(self.store.surveys.vote_counts)
+        self.indexing = IndexingService(
+            settings, self.store, self.teams.directory, self.relay, embedder, boosts=self.ranking_boosts
+        )
         self.publishing = PublishingService(
             self.store.articles,
             self.teams.directory,
@@ -75,7 +81,21 @@ class KnowledgeBase:
         self.surveys = SurveyService(self.store.surveys)
         self.metrics = MetricsService(MetricsRepository(self.store.engine), self.teams.directory)
         self.articles = ArticleService(
-            self.store.articles, self.surveys.feedback, self.search, self.best_effort, self.publishing.queue
+            self.store.articles,
+            self.surveys.feedback,
+            self.search,
+            self.best_effort,
+            self.publishing.queue,
+            on_vote=self.ranking_boosts.expire,
+        )
+        self.insights = ArticleInsights(
+            self.store.articles,
+            self.store.surveys,
+            self.store.tickets,
+            self.store.search_log,
+            self.search.route,
+            lambda markdown, author: self.publishing.create(markdown, author, comment="drafted from a knowledge gap"),
+            stale_days=settings.stale_days,
         )
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
         self.webhooks = WebhookService(

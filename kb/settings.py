@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     token_days: int = Field(90, ge=1, description="How long a new token stays valid.")
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body.")
     max_article_bytes: int = Field(200_000, ge=1024, description="Largest article file that is indexed.")
+    stale_days: int = Field(
+        365, ge=1, description="Days without an update after which a published article is listed as needing attention."
+    )
     recalibrate_after: int = Field(
         25,
         ge=1,

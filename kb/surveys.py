@@ -46,5 +46,10 @@ class SurveyService:
             raise Conflict(f"you have already answered the survey for {quarter}; thank you", field="score")
         return stored
 
-    def feedback(self, article_id: str, reader: Principal, kind: str, query: str | None = None) -> None:
-        self._repository.add_feedback(ArticleFeedback(article_id, reader.name, kind, query, self._clock()))
+    def feedback(
+        self, article_id: str, reader: Principal, kind: str, query: str | None = None, comment: str | None = None
+    ) -> None:
+        if comment is not None and len(comment) > MAX_COMMENT:
+            raise InvalidInput(f"`comment` is longer than {MAX_COMMENT} characters", field="comment")
+        comment = (comment or "").strip() or None
+        self._repository.add_feedback(ArticleFeedback(article_id, reader.name, kind, query, self._clock(), comment))

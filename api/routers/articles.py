@@ -54,7 +54,7 @@ def get_article(
 def article_feedback(
     kb: KB, reader: Reader, article_id: Annotated[str, Path(max_length=200)], body: FeedbackCreate
 ) -> None:
-    kb.articles.feedback(article_id, body.helpful, reader, body.query)
+    kb.articles.feedback(article_id, body.helpful, reader, body.query, body.comment)
 
 
 @router.get(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import KB, Reader
 from api.preconditions import PRECONDITION_FAILED, entity_tags
+from api.schemas.knowledge import ArticleStatsOut
 from api.schemas.publishing import ArticleWork, ArticleWrite, DiffOut, TransitionIn, VersionOut, VersionSummary
 from kb.errors import PreconditionRequired
 from kb.publishing.service import Saved
@@ -88,6 +89,11 @@ def transition_article(
 )
 def delete_article(kb: KB, reader: Reader, article_id: ArticleId, if_match: IfMatch = None) -> None:
     kb.publishing.delete(article_id, reader, entity_tags(if_match))
+
+
+@router.get("/{article_id}/stats", response_model=ArticleStatsOut, summary="Views, votes and deflection")
+def article_stats(kb: KB, reader: Reader, article_id: ArticleId) -> ArticleStatsOut:
+    return ArticleStatsOut.of(kb.insights.stats(article_id, reader))
 
 
 @router.get("/{article_id}/versions", response_model=list[VersionSummary], summary="Every saved version, oldest first")

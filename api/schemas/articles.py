@@ -82,3 +82,6 @@ class FeedbackCreate(BaseModel):
 
     helpful: bool
     query: str | None = Field(None, max_length=1000, description="The search that led to the article.")
+    comment: str | None = Field(
+        None, max_length=2000, description="What was missing or wrong (read by the article's team)."
+    )

@@ -17,8 +17,8 @@ from kb.store.articles import ArticleRepository
 
 MAX_PER_PAGE = 100
 
-# (article id, reader, kind: view / helpful / not_helpful, the query that led there) -> stored
-RecordFeedback = Callable[[str, Principal, str, str | None], None]
+# (article id, reader, kind: view / helpful / not_helpful, the query that led there, a voter's comment) -> stored
+RecordFeedback = Callable[[str, Principal, str, str | None, str | None], None]
 
 
 class ArticleService:
@@ -29,8 +29,10 @@ class ArticleService:
         search: SearchService,
         best_effort: BestEffortWrites,
         queue: Callable[[str, Principal], list[StoredArticle]],
+        on_vote: Callable[[], None] = lambda: None,
     ) -> None:
         self._queue = queue
+        self._on_vote = on_vote
         self._articles = articles
         self._record_feedback = record_feedback
         self._search = search
@@ -75,9 +77,18 @@ class ArticleService:
 
     def record_view(self, article_id: str, reader: Principal) -> None:
         """Counted for "top articles", best effort: a full disk must not stop anyone reading."""
-        self._best_effort.attempt("article_view", lambda: self._record_feedback(article_id, reader, "view", None))
+        self._best_effort.attempt("article_view", lambda: self._record_feedback(article_id, reader, "view", None, None))
 
-    def feedback(self, article_id: str, helpful: bool, reader: Principal, query: str | None = None) -> None:
-        """A helpful / did-not-help vote by someone who may read the article (NotFound otherwise)."""
+    def feedback(
+        self,
+        article_id: str,
+        helpful: bool,
+        reader: Principal,
+        query: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """A helpful / did-not-help vote by someone who may read the article (NotFound otherwise); it replaces the
+        reader's earlier vote on it."""
         self.get(article_id, reader)
-        self._record_feedback(article_id, reader, "helpful" if helpful else "not_helpful", query)
+        self._record_feedback(article_id, reader, "helpful" if helpful else "not_helpful", query, comment)
+        self._on_vote()

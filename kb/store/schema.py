@@ -153,6 +153,7 @@ article_feedback = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),  # view, helpful, not_helpful
     sa.Column("query", sa.Text),
     sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("comment", sa.Text),  # a vote's optional words (issue 20)
 )
 
 # The embedding of each resolved ticket (subject + description), for "similar past cases".

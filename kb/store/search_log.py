@@ -44,3 +44,10 @@ class SearchLogRepository:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
+
+    def unanswered_since(self, since: datetime) -> list[str]:
+        """The queries of the searches kb had no answer for since `since`: the knowledge gaps' material."""
+        table = schema.search_log
+        query = sa.select(table.c.query).where(table.c.answered.is_(False), table.c.created_at >= since)
+        with self._engine.connect() as conn:
+            return [row.query for row in conn.execute(query)]

@@ -33,6 +33,7 @@ class ArticleFeedback:
     kind: str  # view, or one of schema.VOTE_KINDS
     query: str | None
     at: datetime
+    comment: str | None = None  # a voter's words: what was missing or wrong
 
 
 class SurveyRepository:
@@ -64,3 +65,26 @@ class SurveyRepository:
                     )
                 )
             conn.execute(sa.insert(table).values(**asdict(feedback)))
+
+    def vote_counts(self) -> dict[str, tuple[int, int]]:
+        """(helpful, not helpful) votes per article that has any."""
+        table = schema.article_feedback
+        query = (
+            sa.select(table.c.article_id, table.c.kind, sa.func.count())
+            .where(table.c.kind.in_(schema.VOTE_KINDS))
+            .group_by(table.c.article_id, table.c.kind)
+        )
+        counts: dict[str, list[int]] = {}
+        with self._engine.connect() as conn:
+            for article_id, kind, count in conn.execute(query):
+                counts.setdefault(article_id, [0, 0])[0 if kind == "helpful" else 1] += int(count)
+        return {article_id: (pair[0], pair[1]) for article_id, pair in counts.items()}
+
+    def of_article(self, article_id: str) -> list[ArticleFeedback]:
+        """Every view and vote of one article, oldest first."""
+        table = schema.article_feedback
+        query = sa.select(table).where(table.c.article_id == article_id).order_by(table.c.at, table.c.id)
+        with self._engine.connect() as conn:
+            return [
+                ArticleFeedback(r.article_id, r.user, r.kind, r.query, r.at, r.comment) for r in conn.execute(query)
+            ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -219,3 +220,29 @@ class TicketRepository:
         )
         with self._engine.connect() as conn:
             return {int(i): np.frombuffer(v, dtype=np.float32) for i, v in conn.execute(query)}
+
+    def not_helpful_listings(self) -> Counter[str]:
+        """How many tickets list each article among those that did not help their requester."""
+        table = schema.tickets
+        listed: Counter[str] = Counter()
+        query = sa.select(table.c.not_helpful_article_ids).where(table.c.not_helpful_article_ids.is_not(None))
+        with self._engine.connect() as conn:
+            for (ids,) in conn.execute(query):
+                listed.update(set(ids or []))
+        return listed
+
+    def filed_by(self, users: Collection[str], since: datetime) -> dict[str, list[datetime]]:
+        """When each of `users` filed tickets since `since`, oldest first (for deflection)."""
+        table = schema.tickets
+        found: dict[str, list[datetime]] = {}
+        if not users:
+            return found
+        query = (
+            sa.select(table.c.requester, table.c.created_at)
+            .where(table.c.requester.in_(list(users)), table.c.created_at >= since)
+            .order_by(table.c.created_at)
+        )
+        with self._engine.connect() as conn:
+            for requester, created_at in conn.execute(query):
+                found.setdefault(requester, []).append(created_at)
+        return found

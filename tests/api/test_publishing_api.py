@@ -314,3 +314,65 @@ def test_searches_during_publishes_never_fail_nor_come_back_empty(desk: Desk) ->
         counts = [f.result() for f in searching]
     assert min(counts) > 0
     assert all(f"stream-{n}" in _search_ids(desk, f"stream gizmo {n} rattles") for n in range(4))
+
+
+def test_readers_votes_order_near_ties_and_one_user_counts_once(desk: Desk) -> None:
+    body = "Gloopwidget fan squeals at startup"
+    _publish(desk, "tie-a", body)
+    _publish(desk, "tie-b", body)
+    # Same text and title: a tie, broken by id until readers vote.
+    assert [i for i in _search_ids(desk, "gloopwidget fan squeals") if i.startswith("tie-")] == ["tie-a", "tie-b"]
+    for voter in ("ana", "ivan", "ines"):
+        response = desk.api.post("/v1/articles/tie-b/feedback", json={"helpful": True}, headers=desk.as_(voter))
+        assert response.status_code == 204
+    for _ in range(5):  # one user voting again replaces their vote: it cannot stuff the box
+        desk.api.post("/v1/articles/tie-a/feedback", json={"helpful": True}, headers=desk.as_("hanna"))
+    assert [i for i in _search_ids(desk, "gloopwidget fan squeals") if i.startswith("tie-")] == ["tie-b", "tie-a"]
+    stats = desk.api.get("/v1/articles/tie-a/stats", headers=desk.as_("ivan")).json()
+    assert (stats["helpful"], stats["not_helpful"]) == (1, 0)
+
+
+def test_not_helpful_votes_with_comments_put_an_article_on_the_teams_attention_list(desk: Desk) -> None:
+    _publish(desk, "unhelpful", "Wobblegate hinge creaks")
+    for voter in ("ana", "hanna", "ada"):
+        response = desk.api.post(
+            "/v1/articles/unhelpful/feedback",
+            json={"helpful": False, "comment": f"{voter}: the steps do not match the new hinge"},
+            headers=desk.as_(voter),
+        )
+        assert response.status_code == 204
+    attention = desk.api.get("/v1/knowledge/attention", params={"team": "IT"}, headers=desk.as_("ivan"))
+    assert attention.status_code == 200, attention.text
+    flagged = {a["article_id"]: a for a in attention.json()["articles"]}
+    assert flagged["unhelpful"]["reasons"] == ["not_helpful"]
+    assert flagged["unhelpful"]["not_helpful"] == 3
+    assert desk.api.get("/v1/knowledge/attention", params={"team": "IT"}, headers=desk.as_("ana")).status_code == 403
+    assert desk.api.get("/v1/knowledge/attention", params={"team": "IT"}, headers=desk.as_("hanna")).status_code == 403
+
+    stats = desk.api.get("/v1/articles/unhelpful/stats", headers=desk.as_("ines")).json()
+    assert stats["not_helpful"] == 3 and stats["score"] < 0.4
+    assert {c["comment"] for c in stats["comments"]} >= {"ana: the steps do not match the new hinge"}
+    assert desk.api.get("/v1/articles/unhelpful/stats", headers=desk.as_("ana")).status_code == 404
+
+
+def test_an_article_not_updated_for_a_long_time_needs_attention(desk: Desk) -> None:
+    _publish(desk, "old-news", "Fax machine toner", extra="updated: 2019-03-01\n")
+    flagged = desk.api.get("/v1/knowledge/attention", params={"team": "IT"}, headers=desk.as_("ines")).json()
+    assert "stale" in {a["article_id"]: a for a in flagged["articles"]}["old-news"]["reasons"]
+
+
+def test_a_knowledge_gap_becomes_a_prefilled_draft(desk: Desk) -> None:
+    for voter in ("ana", "hanna", "ada"):
+        desk.api.get("/v1/search", params={"q": "plumbus calibration certificate expired"}, headers=desk.as_(voter))
+    gaps = {}
+    for team in ("IT", "HR", "Facilities", "Finance"):
+        listed = desk.api.get("/v1/knowledge/attention", params={"team": team}, headers=desk.as_("ada")).json()
+        gaps |= {g["example"]: team for g in listed["gaps"]}
+    example = "plumbus calibration certificate expired"
+    assert example in gaps, gaps
+    draft = desk.api.post(
+        "/v1/knowledge/gaps/draft", json={"team": gaps[example], "example": example}, headers=desk.as_("ada")
+    )
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["status"] == "draft"
+    assert example in draft.json()["markdown"] and "## Resolution" in draft.json()["markdown"]

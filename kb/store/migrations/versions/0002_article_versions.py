@@ -1,5 +1,6 @@
 """Articles live in the store: every saved change is a version, and an article knows its workflow state, which
-version employees see, who wrote it last and the ticket it came from.
+version employees see, who wrote it last, the ticket it came from and the file it was imported from. A vote may
+carry a comment.
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +33,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("origin", sa.String(1000)))
         batch.add_column(sa.Column("origin_root", sa.String(1000)))
         batch.add_column(sa.Column("created_at", UTC_DATETIME))
+    with op.batch_alter_table("article_feedback") as batch:
+        batch.add_column(sa.Column("comment", sa.Text))
     op.create_table(
         "article_versions",
         sa.Column("article_id", sa.String(200), primary_key=True),
@@ -46,6 +49,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("article_versions")
+    with op.batch_alter_table("article_feedback") as batch:
+        batch.drop_column("comment")
     with op.batch_alter_table("articles") as batch:
         for column in ("created_at", "origin_root", "origin", "ticket_id", "author", "published_version", "version"):
             batch.drop_column(column)
