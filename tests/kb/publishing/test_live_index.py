@@ -1,0 +1,72 @@
+"""A publish updates the live index incrementally: one article embedded, every process sees it, and the answer
+calibration is carried over until KB_RECALIBRATE_AFTER changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.generation import read_meta
+from kb.access import Principal
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import copy_small_articles
+from tests.fakes import HashingEmbedder
+
+IVAN = Principal("ivan", "agent", teams=frozenset({"IT"}))
+INES = Principal("ines", "agent", teams=frozenset({"IT"}))
+
+
+def _publish(kb: KnowledgeBase, slug: str) -> None:
+    markdown = (
+        f"---\nid: {slug}\ntitle: Gizmo {slug} hums\nteam: IT\n---\n\n## Symptoms\n\nThe {slug} gizmo hums.\n\n"
+        f"## Resolution\n\nTighten the {slug} screw.\n"
+    )
+    kb.publishing.create(markdown, IVAN)
+    kb.publishing.transition(slug, "review", IVAN, None)
+    kb.publishing.transition(slug, "published", INES, None)
+
+
+def _indexed(kb: KnowledgeBase) -> list[str]:
+    """The articles the indexer embedded, oldest first, as the audit log records them."""
+    return [e["target"] for e in reversed(kb.store.audit.recent(1000)) if e["action"] == "article.index"]
+
+
+def test_a_publish_embeds_one_article_and_a_second_process_finds_it(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", articles_dir=copy_small_articles(tmp_path / "articles"), multilingual=False
+    )
+    first, second = (KnowledgeBase(settings, embedder=HashingEmbedder()) for _ in range(2))
+    try:
+        first.indexing.build()
+        assert "snazzle" not in [h.article_id for h in second.search.find("snazzle gizmo hums", 5).hits]
+        indexed_before = len(_indexed(first))
+        _publish(first, "snazzle")
+        assert _indexed(first)[indexed_before:] == ["snazzle"]  # only the new article was embedded: no rebuild
+        # Another server over the same data dir loads the new generation on its next search.
+        assert second.search.find("snazzle gizmo hums", 5).hits[0].article_id == "snazzle"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_calibration_is_carried_until_enough_articles_changed(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        multilingual=False,
+        recalibrate_after=3,
+    )
+    kb = KnowledgeBase(settings, embedder=HashingEmbedder())
+    try:
+        kb.indexing.build()
+        measured = read_meta(settings.index_dir)
+        assert measured is not None and measured["changes_since_calibration"] == 0
+        changes = []
+        for number in range(3):
+            _publish(kb, f"gizmo-{number}")
+            meta = read_meta(settings.index_dir)
+            assert meta is not None
+            changes.append(meta["changes_since_calibration"])
+        assert changes == [1, 2, 0]  # carried twice, measured again on the third change
+    finally:
+        kb.close()
