@@ -15,6 +15,13 @@ PRECONDITION_FAILED: dict[int | str, dict[str, Any]] = {
         "content": {PROBLEM_JSON: {}},
     }
 }
+PRECONDITION_REQUIRED: dict[int | str, dict[str, Any]] = {
+    428: {
+        "description": "No `If-Match`: send the ETag you read, so that no one else's change is overwritten",
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+    }
+}
 _TAG = r'\s*(?:W/)?"[^"]*"\s*'
 _TAG_LIST = re.compile(rf"{_TAG}(?:,{_TAG})*")
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import KB, Reader
-from api.preconditions import PRECONDITION_FAILED, entity_tags
+from api.preconditions import PRECONDITION_FAILED, PRECONDITION_REQUIRED, entity_tags
 from api.schemas.knowledge import ArticleStatsOut
 from api.schemas.publishing import ArticleWork, ArticleWrite, DiffOut, TransitionIn, VersionOut, VersionSummary
 from kb.errors import PreconditionRequired
@@ -59,7 +59,7 @@ def article_work(kb: KB, reader: Reader, article_id: ArticleId, response: Respon
     "/{article_id}",
     response_model=ArticleWork,
     summary="Save a new version of an article (If-Match required)",
-    responses=PRECONDITION_FAILED,
+    responses={**PRECONDITION_FAILED, **PRECONDITION_REQUIRED},
 )
 def update_article(
     kb: KB, reader: Reader, article_id: ArticleId, body: ArticleWrite, response: Response, if_match: IfMatch = None
@@ -122,7 +122,7 @@ def diff_versions(
     "/{article_id}/versions/{number}/restore",
     response_model=ArticleWork,
     summary="Save an old version as the newest (If-Match required)",
-    responses=PRECONDITION_FAILED,
+    responses={**PRECONDITION_FAILED, **PRECONDITION_REQUIRED},
 )
 def restore_version(
     kb: KB, reader: Reader, article_id: ArticleId, number: VersionNumber, response: Response, if_match: IfMatch = None
