@@ -93,7 +93,9 @@ class LogProgress:
             elapsed = time.perf_counter() - self.started
             rate = self.done / max(elapsed, 1e-9)
             eta = (self.total - self.done) / max(rate, 1e-9)
-            log_console.print(f"[{self.label}]   {self.done}/{self.total} ({rate:.0f}/s, {elapsed:.0f}s, ~{eta:.0f}s left)")
+            log_console.print(
+                f"[{self.label}]   {self.done}/{self.total} ({rate:.0f}/s, {elapsed:.0f}s, ~{eta:.0f}s left)"
+            )
             while self._next <= self.done / self.total:
                 self._next += 0.1
 
@@ -317,7 +319,7 @@ def run(args: argparse.Namespace, work: Path) -> Result:
                 refresh_ms.append(ms)
                 return value
 
-            kb.publishing._on_change = timed_refresh  # type: ignore[attr-defined]
+            kb.publishing._on_change = timed_refresh
 
         words = made_up_words(args.publishes + 1, random.Random(time.time_ns()))
         load_before = os.getloadavg()[0]
@@ -510,7 +512,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    status = 0
     with tempfile.TemporaryDirectory(prefix="kb-publish-bench-") as tmp:
         work = args.work.resolve() if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -523,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = print_report(args, result)
     sys.stdout.flush()
     print(json.dumps(figures, ensure_ascii=False), flush=True)
-    return status
+    return 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ from kb.teams import TeamDirectory
 
 log = logging.getLogger(__name__)
 
+# The `origin_root` of the articles `kb index` imports: whatever path KB_ARTICLES_DIR has today (a data dir copied
+# beside another checkout, a folder renamed), its files are the ones the folder mirrors; `kb import DIR` records
+# DIR instead, so that `kb index` never removes what another folder brought in.
+MIRRORED_FOLDER = "KB_ARTICLES_DIR"
+
 
 @dataclass(frozen=True)
 class IndexReport:
@@ -195,8 +200,7 @@ class IndexingService:
             loaded = LoadResult()
         with build_lock(settings.index_dir, on_wait=on_wait):
             # The import and the build under one lock: two runs cannot leave the index of one run's articles.
-            root = None if source is not None else str(settings.articles_dir.resolve())
-            self._store.articles.import_articles(loaded.articles, prune=True, root=root)
+            self._store.articles.import_articles(loaded.articles, prune=True, root=MIRRORED_FOLDER)
             self._shown.remember([a for a in loaded.articles if a.searchable])
             report = self._index(rebuild=rebuild, progress=progress, recalibrate_after=None)
         return IndexReport(

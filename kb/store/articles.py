@@ -199,7 +199,7 @@ class ArticleRepository:
                 if row is not None and seen is not None and (seen == row.version or row.origin is None):
                     unchanged.append(article.id)
                     if row.origin is not None and (row.origin, row.origin_root) != (article.source or None, root):
-                        # The folder moved (a copied data dir, a clone elsewhere): it is this folder's file now.
+                        # The same text at another path (a file moved or renamed): export writes it there now.
                         conn.execute(
                             sa.update(articles_t)
                             .where(articles_t.c.id == article.id)
