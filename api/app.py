@@ -82,12 +82,13 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
 
 async def _maintain(kb: KnowledgeBase) -> None:
-    """Close old resolved tickets, flag SLA risk, and hand on events a crash left undispatched, now and every
-    `maintenance_seconds`."""
+    """Close old resolved tickets, flag SLA risk, hand on events a crash left undispatched, and measure the answer
+    calibration again once enough articles changed, now and every `maintenance_seconds`."""
     while True:
         try:
             await asyncio.to_thread(kb.tickets.maintain)
             await asyncio.to_thread(kb.relay.relay_stale)
+            await asyncio.to_thread(kb.indexing.recalibrate_if_due)
         except Exception:  # keep the loop alive: the next round retries
             log.exception("ticket maintenance failed")
         await asyncio.sleep(kb.settings.maintenance_seconds)

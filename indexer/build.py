@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,8 @@ class BuildReport:
     chunks: int
     generation: str
     changed: bool
+    # The generation in memory, as written (the builder's process can serve it without reading it back).
+    index: HybridIndex | None = field(default=None, compare=False, repr=False)
 
 
 def _chunk_params(max_words: int, overlap: int) -> dict[str, int]:
@@ -156,9 +159,25 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
 
 
 def _previous(
-    root: Path, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]
+    root: Path,
+    embedder: Embedder,
+    multilingual: Embedder | None,
+    params: dict[str, int],
+    loaded: HybridIndex | None,
 ) -> tuple[HybridIndex | None, dict[str, Any]]:
-    """The live generation if its vectors can be reused with these encoders and chunking."""
+    """The live generation if its vectors can be reused with these encoders and chunking: `loaded` when it is
+    that generation already in memory (a server publishing need not read it again), else read from disk."""
+    live = current_generation(root)
+    if (
+        loaded is not None
+        and live is not None
+        and loaded.generation == live.name
+        and loaded.meta.get("model") == embedder.name
+        and loaded.meta.get("dimension") == embedder.dimension
+        and loaded.meta.get("multilingual") == encoder_identity(multilingual)
+        and loaded.meta.get("chunking") == params
+    ):
+        return loaded, dict(loaded.docs)
     try:
         previous = load_index(root, embedder.name, embedder.dimension, encoder_identity(multilingual))
     except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
@@ -183,12 +202,14 @@ def build_index(
     on_wait: Callable[[], None] | None = None,
     multilingual: Embedder | None = None,
     recalibrate_after: int | None = None,
+    live: HybridIndex | None = None,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed (with
     `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
     measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
     With `recalibrate_after`, the previous generation's calibration is carried over until that many documents
-    have changed since it was measured (a live publish need not re-measure the whole KB).
+    have changed since it was measured (a live publish need not re-measure the whole KB). `live` is the live
+    generation if the caller holds it in memory: it is reused rather than read from disk.
 
     One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
     with build_lock(root, on_wait=on_wait):
@@ -203,6 +224,7 @@ def build_index(
             progress,
             calibrator,
             recalibrate_after,
+            live,
         )
 
 
@@ -217,11 +239,12 @@ def _build(
     progress: Progress | None,
     calibrator: Calibrator | None,
     recalibrate_after: int | None,
+    loaded: HybridIndex | None,
 ) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
     _remove_stale(root, keep={live.name} if live else set())
-    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params)
+    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params, loaded)
 
     new_ids = {d.doc_id for d in documents}
     unchanged = [
@@ -230,9 +253,13 @@ def _build(
     unchanged_ids = {d.doc_id for d in unchanged}
     to_embed = [d for d in documents if d.doc_id not in unchanged_ids]
     removed = sorted(set(previous_docs) - new_ids)
-    calibrated = calibrator is None or (previous is not None and _calibrated(previous.meta, calibrator.version))
+    carried = int(previous.meta.get("changes_since_calibration", 0)) if previous is not None else 0
+    due = recalibrate_after is not None and carried >= recalibrate_after
+    calibrated = calibrator is None or (
+        previous is not None and _calibrated(previous.meta, calibrator.version) and not due
+    )
     if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents) and calibrated:
-        return BuildReport([], sorted(unchanged_ids), [], previous.size, previous.generation, False)
+        return BuildReport([], sorted(unchanged_ids), [], previous.size, previous.generation, False, previous)
 
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
     texts = [c.embedding_text for chunks in chunks_by_doc.values() for c in chunks]
@@ -242,6 +269,7 @@ def _build(
     fresh = [encoder.encode(texts, progress.advance if progress is not None else None) for encoder in encoders]
 
     rows: list[Chunk] = []
+    reuse: list[int] = []  # per new row, the previous generation's row holding the same chunk, or -1
     languages: list[str] = []
     parts: list[list[Vectors]] = [[] for _ in encoders]
     docs_meta: dict[str, dict[str, Any]] = {}
@@ -250,10 +278,12 @@ def _build(
         if doc.doc_id in unchanged_ids and previous is not None:
             old_rows = np.asarray(previous_docs[doc.doc_id]["rows"], dtype=np.int64)
             doc_rows = [previous.chunk(int(r)) for r in old_rows]
+            reuse.extend(old_rows.tolist())
             vectors = [previous.stored_vectors(old_rows, encoder=position) for position in range(len(encoders))]
         else:
             chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
             doc_rows = chunks
+            reuse.extend([-1] * len(chunks))
             vectors = [encoded[offset : offset + len(chunks)] for encoded in fresh]
             offset += len(chunks)
         start = len(rows)
@@ -281,12 +311,11 @@ def _build(
     if second:
         second[0].save(staging / MULTILINGUAL_VECTORS)
     keyword_texts = [r.embedding_text for r in rows]
-    keyword_index = Bm25KeywordIndex.build(keyword_texts, languages)
-    keyword_index.save(staging / KEYWORDS)
-    # The words a misspelt query word may be corrected to: the English chunks' (corrections are English's).
-    vocabulary = word_counts(
-        text for text, language in zip(keyword_texts, languages, strict=True) if language == ENGLISH
+    keyword_index = Bm25KeywordIndex.build(
+        keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
     )
+    keyword_index.save(staging / KEYWORDS)
+    vocabulary = _vocabulary(previous, previous_docs, unchanged_ids, keyword_texts, languages, reuse)
     _write_json(staging / VOCABULARY, vocabulary)
     with (staging / CHUNKS).open("w", encoding="utf-8") as out:
         for row in rows:
@@ -302,24 +331,15 @@ def _build(
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "docs": docs_meta,
     }
+    staged = HybridIndex(
+        vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary, second[0] if second else None
+    )
     if calibrator is not None:
-        changes = (
-            len(to_embed) + len(removed) + int((previous.meta if previous else {}).get("changes_since_calibration", 0))
-        )
+        changes = len(to_embed) + len(removed) + carried
         if recalibrate_after is not None and calibrated and previous is not None and changes < recalibrate_after:
             meta["calibration"] = previous.meta["calibration"]
             meta["changes_since_calibration"] = changes
         else:
-            staged = HybridIndex(
-                vector_index,
-                keyword_index,
-                rows,
-                docs_meta,
-                meta,
-                generation,
-                vocabulary,
-                second[0] if second else None,
-            )
             meta["calibration"] = calibrator(staged)
             meta["changes_since_calibration"] = 0
     _write_json(staging / META, meta)
@@ -335,7 +355,34 @@ def _build(
         chunks=len(rows),
         generation=generation,
         changed=True,
+        index=staged,
     )
+
+
+def _vocabulary(
+    previous: HybridIndex | None,
+    previous_docs: dict[str, Any],
+    unchanged_ids: set[str],
+    texts: Sequence[str],
+    languages: Sequence[str],
+    reuse: Sequence[int],
+) -> dict[str, int]:
+    """The words a misspelt query word may be corrected to: the English chunks' (corrections are English's). From
+    the previous generation's counts, less the chunks that left and plus the new ones, when there is one."""
+    fresh = word_counts(
+        text
+        for text, language, source in zip(texts, languages, reuse, strict=True)
+        if language == ENGLISH and source < 0
+    )
+    if previous is None:
+        return fresh
+    counts = Counter(previous.vocabulary)
+    counts.update(fresh)
+    for doc_id, doc in previous_docs.items():
+        if doc_id in unchanged_ids or (doc.get("language") or ENGLISH) != ENGLISH:
+            continue
+        counts.subtract(word_counts(previous.chunk(int(row)).embedding_text for row in doc["rows"]))
+    return {word: count for word, count in counts.items() if count > 0}
 
 
 def _calibrated(meta: dict[str, Any], version: str) -> bool:

@@ -95,6 +95,16 @@ class HybridIndex:
     def chunk(self, row: int) -> Chunk:
         return self.chunks[row]
 
+    @property
+    def keywords(self) -> Bm25KeywordIndex:
+        """The keyword index (a new generation reuses its unchanged rows' term frequencies)."""
+        return self._keywords
+
+    @property
+    def vocabulary(self) -> Mapping[str, int]:
+        """Word -> count over the English chunks: what a misspelt query word may be corrected to."""
+        return self._vocabulary
+
     def rows_of(self, doc_id: str) -> Rows:
         """The rows holding `doc_id`'s chunks (none for an unknown document)."""
         return np.asarray(self.docs.get(doc_id, {}).get("rows", []), dtype=np.int64)

@@ -50,20 +50,41 @@ class Bm25KeywordIndex:
         languages: Sequence[str] | None = None,
         k1: float = DEFAULT_K1,
         b: float = DEFAULT_B,
+        *,
+        previous: Bm25KeywordIndex | None = None,
+        reuse: Sequence[int] | None = None,
     ) -> Bm25KeywordIndex:
-        """Index `texts`, each analysed in its language (`languages`, parallel to `texts`; English when None)."""
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        for row, text in enumerate(texts):
+        """Index `texts`, each analysed in its language (`languages`, parallel to `texts`; English when None).
+
+        With `previous` and `reuse` (for each row, the row of `previous` that holds the same text and language,
+        or -1), reused rows take their term frequencies from `previous` unanalysed: a new generation that
+        changes one article analyses that article only. BM25's statistics are computed at query time, so
+        reused frequencies score exactly as freshly analysed ones."""
+        vocab: dict[str, int] = dict(previous._vocab) if previous is not None else {}
+        sources = np.asarray(reuse if reuse is not None else [-1] * len(texts), dtype=np.int64)
+        rows: list[npt.NDArray[np.int64]] = []
+        cols: list[npt.NDArray[np.int64]] = []
+        counts: list[npt.NDArray[np.float32]] = []
+        kept = np.flatnonzero(sources >= 0)
+        if previous is not None and len(kept):
+            taken = sparse.csr_array(previous._tf)[sources[kept]].tocoo()
+            rows.append(kept[taken.row])
+            cols.append(taken.col.astype(np.int64))
+            counts.append(taken.data.astype(np.float32))
+        fresh_rows: list[int] = []
+        fresh_cols: list[int] = []
+        fresh_counts: list[int] = []
+        for row in np.flatnonzero(sources < 0).tolist():
             language = languages[row] if languages is not None else ENGLISH
-            for term, count in Counter(analyze(text, language)).items():
-                rows.append(row)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                counts.append(count)
+            for term, count in Counter(analyze(texts[row], language)).items():
+                fresh_rows.append(row)
+                fresh_cols.append(vocab.setdefault(term, len(vocab)))
+                fresh_counts.append(count)
+        rows.append(np.asarray(fresh_rows, dtype=np.int64))
+        cols.append(np.asarray(fresh_cols, dtype=np.int64))
+        counts.append(np.asarray(fresh_counts, dtype=np.float32))
         matrix = sparse.csc_array(
-            (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(cols))),
+            (np.concatenate(counts), (np.concatenate(rows), np.concatenate(cols))),
             shape=(len(texts), len(vocab)),
         )
         return cls(matrix, vocab, k1, b)

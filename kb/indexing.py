@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from indexer.generation import POINTER, current_generation, read_meta
+from indexer.hybrid import HybridIndex
 from indexer.load import load_index
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles, parse_article
 from kb.articles.model import markdown_hash
@@ -89,23 +91,23 @@ class ShownArticles:
             self._parsed[article.id] = (markdown_hash(article.markdown), article)
 
     def load(self) -> list[Article]:
-        shown = self._store.articles.shown_markdown()
-        articles = []
-        for article_id, (markdown, language) in sorted(shown.items()):
-            key = markdown_hash(markdown)
-            cached = self._parsed.get(article_id)
-            if cached is None or cached[0] != key:
-                parsed = parse_article(markdown, source=article_id, default_id=article_id, language=language)
-                if not isinstance(parsed, Article):  # stored versions were valid when saved
-                    log.error("stored article %s no longer parses (%s): left out of the index", article_id, parsed)
-                    continue
-                # The stored id is the article's (an evaluation corpus keeps ids the parser would make slugs).
-                cached = (key, replace(parsed, id=article_id, status="published"))
-                self._parsed[article_id] = cached
-            articles.append(cached[1])
+        shown = self._store.articles.shown_versions()
+        stale = [i for i, (key, _) in shown.items() if i not in self._parsed or self._parsed[i][0] != key]
+        texts = self._store.articles.shown_markdown(stale)
+        for article_id in stale:
+            markdown = texts.get(article_id)
+            if markdown is None:  # unpublished between the two reads: the next build has it
+                continue
+            language = shown[article_id][1]
+            parsed = parse_article(markdown, source=article_id, default_id=article_id, language=language)
+            if not isinstance(parsed, Article):  # stored versions were valid when saved
+                log.error("stored article %s no longer parses (%s): left out of the index", article_id, parsed)
+                continue
+            # The stored id is the article's (an evaluation corpus keeps ids the parser would make slugs).
+            self._parsed[article_id] = (markdown_hash(markdown), replace(parsed, id=article_id, status="published"))
         for gone in set(self._parsed) - set(shown):
             del self._parsed[gone]
-        return articles
+        return [self._parsed[i][1] for i in sorted(shown) if i in self._parsed and self._parsed[i][0] == shown[i][0]]
 
 
 @dataclass(frozen=True)
@@ -212,11 +214,22 @@ class IndexingService:
 
     def refresh(self, progress: Progress | None = None) -> BuildReport:
         """Bring the live index up to date with the store after articles changed: only changed articles are
-        embedded, the answer calibration is refitted only every KB_RECALIBRATE_AFTER changes, and the new
-        generation is loaded before this returns (searches meanwhile answer from the previous one)."""
+        embedded and analysed, and the new generation serves this process before the call returns (searches
+        meanwhile answer from the previous one; other processes load it on their next search). The answer
+        calibration is carried over: measuring it is `recalibrate_if_due`'s work, off the publishing request."""
         with build_lock(self._settings.index_dir):
-            recalibrate_after = self._settings.recalibrate_after
-            report = self._index(rebuild=False, progress=progress, recalibrate_after=recalibrate_after)
+            report = self._index(rebuild=False, progress=progress, recalibrate_after=sys.maxsize)
+        self.searcher()
+        return report
+
+    def recalibrate_if_due(self) -> BuildReport | None:
+        """Measure the answer calibration again once KB_RECALIBRATE_AFTER articles changed since it was last
+        measured (run by the server's maintenance schedule and after `kb publish` / `kb import`)."""
+        due = self._settings.recalibrate_after
+        if int(self._live_meta().get("changes_since_calibration", 0)) < due:
+            return None
+        with build_lock(self._settings.index_dir):
+            report = self._index(rebuild=False, progress=None, recalibrate_after=due)
         self.searcher()
         return report
 
@@ -244,7 +257,8 @@ class IndexingService:
     def _index(self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None) -> BuildReport:
         """Build a generation of the articles employees see (the build lock is held by the caller)."""
         settings = self._settings
-        before = self._indexed_audiences()
+        loaded = self._searcher.index if self._searcher is not None else None
+        before = self._indexed_audiences(loaded)
         report = build_index(
             searchable_documents(self._shown.load()),
             self.embedder,
@@ -256,15 +270,22 @@ class IndexingService:
             calibrator=TitleCalibrator(self.embedder, self.multilingual),
             multilingual=self.multilingual,
             recalibrate_after=recalibrate_after,
+            live=loaded,
         )
-        self._searcher = None if report.changed else self._searcher
+        if report.changed and report.index is not None:
+            # Served from memory as written: this process need not read back what it just wrote.
+            with self._lock:
+                self._searcher = self._new_searcher(report.index)
+                self._unloadable = None
         self._announce(report, before, self._store.articles.audiences())
         return report
 
-    def _indexed_audiences(self) -> dict[str, list[str]]:
+    def _indexed_audiences(self, loaded: HybridIndex | None) -> dict[str, list[str]]:
         """The audiences the live generation was built with: who an article was for once it is gone from the
-        store too."""
-        return {doc_id: list(doc.get("audience") or []) for doc_id, doc in self._live_docs().items()}
+        store too (from the generation in memory when it is the live one)."""
+        live = current_generation(self._settings.index_dir)
+        docs = loaded.docs if loaded is not None and live is not None and loaded.generation == live.name else None
+        return {doc_id: list(doc.get("audience") or []) for doc_id, doc in (docs or self._live_docs()).items()}
 
     def _live_docs(self) -> dict[str, dict[str, Any]]:
         """The live generation's documents as its meta.json lists them (none when it is missing or unreadable)."""
@@ -331,20 +352,23 @@ class IndexingService:
                 log.warning("still serving index generation %s", self._searcher.index.generation)
                 return self._searcher
             self._unloadable = None
-            self._searcher = Searcher(
-                index,
-                self.embedder,
-                self._teams,
-                multilingual=self.multilingual,
-                detector=shared_detector(tuple(self._settings.languages)),
-                answer_threshold=self._settings.answer_threshold,
-                default_team=self._settings.default_team,
-                max_query_chars=self._settings.max_query_chars,
-                retriever=self._settings.retriever,
-                boosts=self._boosts,
-            )
+            self._searcher = self._new_searcher(index)
             log.info("loaded index %s (%d chunks)", index.generation, index.size)
             return self._searcher
+
+    def _new_searcher(self, index: HybridIndex) -> Searcher:
+        return Searcher(
+            index,
+            self.embedder,
+            self._teams,
+            multilingual=self.multilingual,
+            detector=shared_detector(tuple(self._settings.languages)),
+            answer_threshold=self._settings.answer_threshold,
+            default_team=self._settings.default_team,
+            max_query_chars=self._settings.max_query_chars,
+            retriever=self._settings.retriever,
+            boosts=self._boosts,
+        )
 
     def _searcher_of(self, live: Path | None) -> Searcher | None:
         """The loaded Searcher if it serves the live generation."""

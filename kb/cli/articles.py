@@ -27,6 +27,7 @@ def import_command(
         progress = BarProgress("Embedding")
         try:
             build = kb.indexing.refresh(progress=progress)
+            kb.indexing.recalibrate_if_due()
         finally:
             progress.stop()
     for problem in loaded.problems:
@@ -73,6 +74,7 @@ def publish_command(
         if problems:
             raise fail(f"{len(problems)} of {len(files)} file(s) invalid; nothing was published")
         published = kb.publishing.publish_files(articles, LOCAL_ADMIN)
+        kb.indexing.recalibrate_if_due()
     unchanged = len(articles) - len(published)
     console.print(
         f"Published {len(published)} article(s)" + (f", {unchanged} already as published" if unchanged else "") + ".",

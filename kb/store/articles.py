@@ -104,20 +104,36 @@ class ArticleRepository:
         with self._engine.connect() as conn:
             return {row.id: row.markdown for row in conn.execute(query)}
 
-    def shown_markdown(self) -> dict[str, tuple[str, str]]:
-        """(Markdown, language) of the version employees see, for every article they may see: what the index
+    def shown_versions(self) -> dict[str, tuple[str, str]]:
+        """(Markdown hash, language) of the version employees see, for every article they may see: what the index
         holds. The language is the one read when it was saved, so it is not detected again."""
+        query = self._shown(schema.article_versions.c.markdown_hash)
+        with self._engine.connect() as conn:
+            return {row.id: (row.markdown_hash, row.language) for row in conn.execute(query)}
+
+    def shown_markdown(self, ids: Collection[str]) -> dict[str, str]:
+        """The Markdown of the version employees see of each of `ids` (those still shown)."""
+        found: dict[str, str] = {}
+        wanted = list(ids)
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 500):  # bounded IN lists
+                query = self._shown(schema.article_versions.c.markdown).where(
+                    schema.articles.c.id.in_(wanted[start : start + 500])
+                )
+                found |= {row.id: row.markdown for row in conn.execute(query)}
+        return found
+
+    @staticmethod
+    def _shown(column: sa.ColumnElement[Any]) -> sa.Select[Any]:
         articles, versions = schema.articles, schema.article_versions
-        query = (
-            sa.select(articles.c.id, versions.c.markdown, articles.c.language)
+        return (
+            sa.select(articles.c.id, articles.c.language, column)
             .join(
                 versions,
                 sa.and_(versions.c.article_id == articles.c.id, versions.c.number == articles.c.published_version),
             )
             .where(articles.c.status != "archived")
         )
-        with self._engine.connect() as conn:
-            return {row.id: (row.markdown, row.language) for row in conn.execute(query)}
 
     # Writing ----------------------------------------------------------------------------------------------
     def create(self, write: Write) -> StoredArticle:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
@@ -389,3 +390,20 @@ def test_kill_9_during_a_rebuild_leaves_the_previous_index_loadable(
     assert report.build.embedded == ["vpn-wont-connect"]
     # The killed build's staging folder is gone; the live generation and its predecessor remain.
     assert sorted(_generations(index_dir)) == sorted([before, report.build.generation])
+
+
+def test_an_incremental_generation_searches_exactly_as_a_rebuilt_one(
+    indexed_small_kb: KnowledgeBase, small_articles: Path
+) -> None:
+    """Unchanged rows keep their term frequencies and the spelling vocabulary is updated by difference: keyword
+    scores and vocabulary must equal those of a generation built from scratch."""
+    small_kb = indexed_small_kb
+    _edit_vpn_cause(small_articles)
+    (small_articles / "printer-offline-floor-printer.md").unlink()
+    incremental = small_kb.indexing.build().build.index
+    rebuilt = small_kb.indexing.build(rebuild=True).build.index
+    assert incremental is not None and rebuilt is not None
+    assert [c.doc_id for c in incremental.chunks] == [c.doc_id for c in rebuilt.chunks]
+    assert dict(incremental.vocabulary) == dict(rebuilt.vocabulary)
+    for query in (VPN_QUESTION, "hotel router reboots", "badge door", "annual leave request", "printer offline"):
+        assert np.allclose(incremental.keywords.scores(query), rebuilt.keywords.scores(query))
