@@ -17,7 +17,7 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,7 +99,8 @@ def _chunk_params(max_words: int, overlap: int) -> dict[str, int]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    # No indent: only the compact form goes through json's C encoder (ten times faster on a large KB's meta).
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def _fsync_file(path: Path) -> None:
@@ -317,9 +318,10 @@ def _build(
     keyword_index.save(staging / KEYWORDS)
     vocabulary = _vocabulary(previous, previous_docs, unchanged_ids, keyword_texts, languages, reuse)
     _write_json(staging / VOCABULARY, vocabulary)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     with (staging / CHUNKS).open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+        # vars(), not asdict(): a chunk holds only strings, and asdict deep-copies each of them.
+        out.writelines(encode(vars(row)) + "\n" for row in rows)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "model": embedder.name,

@@ -277,7 +277,7 @@ class IndexingService:
             with self._lock:
                 self._searcher = self._new_searcher(report.index)
                 self._unloadable = None
-        self._announce(report, before, self._store.articles.audiences())
+        self._announce(report, before, self._store.articles.audiences(report.embedded))
         return report
 
     def _indexed_audiences(self, loaded: HybridIndex | None) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 STATUSES = ("draft", "review", "published", "archived")
@@ -60,7 +61,7 @@ class Article:
         """The original article's id: a translation and its original are one result in search."""
         return self.translation_of or self.id
 
-    @property
+    @cached_property  # computed once per parsed version: a publish re-hashes only what changed
     def content_hash(self) -> str:
         """Changes exactly when what is embedded changes (title and sections), not on metadata edits."""
         payload = json.dumps([self.title, [(s.heading, s.text) for s in self.sections]], ensure_ascii=False).encode(
