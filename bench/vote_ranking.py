@@ -1,7 +1,13 @@
-"""Readers' votes and search quality: nDCG@10 and top-1 accuracy of a data set with no votes, with random votes
-(each article gets 0 to 30 votes, helpful or not at random) and with adversarial votes (every relevant article voted
-"not helpful" 30 times, every other one "helpful" 30 times), on one index. The boost is bounded (at most ±5 %, see
-kb.articles.helpfulness), so the figures should barely move.
+"""Readers' votes and search quality, on one index, scored on the set's test queries (all queries when it has no
+splits), with:
+
+  none        no votes (what `kb eval` measures);
+  readers     the votes readers of the dev queries would cast: "helpful" on the article that answers each, "not
+              helpful" on a wrong first result (votes learnt on dev, scored on test: no leak);
+  random      each article 0 to 30 votes, helpful or not at random;
+  polarised   a random half of the articles 30 "helpful", the other half 30 "not helpful" (the largest swing).
+
+The boost is bounded (at most ±5 %, see kb.articles.helpfulness), so wrong votes should barely hurt.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/vote_ranking.py [DATASET_DIR] [--articles DIR]
 """
@@ -16,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kb.evaluation import load_dataset
-from kb.evaluation.dataset import EvalDataset
+from kb.evaluation.dataset import EvalDataset, EvalQuery
 from kb.evaluation.metrics import ndcg_at_k
 from kb.evaluation.runner import dataset_kb
 from kb.indexing import load_embedder
@@ -28,15 +34,32 @@ REPO = Path(__file__).resolve().parent.parent
 VOTES = 30
 
 
-def _figures(kb: KnowledgeBase, dataset: EvalDataset) -> dict[str, float]:
+def _figures(kb: KnowledgeBase, dataset: EvalDataset, split: str | None) -> dict[str, float]:
     searcher = kb.indexing.searcher()
     ndcg, top1 = [], []
-    for query in dataset.queries:
+    for query in _queries(dataset, split):
         relevant = dataset.qrels[query.id]
         ranking = [hit.group for hit in searcher.search(query.text, 10).hits]
         ndcg.append(ndcg_at_k(ranking, relevant, 10))
         top1.append(float(bool(ranking) and ranking[0] in relevant))
     return {"ndcg@10": round(statistics.fmean(ndcg), 4), "top1": round(statistics.fmean(top1), 4)}
+
+
+def _queries(dataset: EvalDataset, split: str | None) -> list[EvalQuery]:
+    return [q for q in dataset.queries if split is None or q.split == split]
+
+
+def _readers_votes(kb: KnowledgeBase, dataset: EvalDataset) -> dict[str, tuple[int, int]]:
+    searcher = kb.indexing.searcher()
+    votes: dict[str, list[int]] = {}
+    for query in _queries(dataset, "dev"):
+        relevant = dataset.qrels[query.id]
+        hits = searcher.search(query.text, 10).hits
+        for doc in relevant:
+            votes.setdefault(doc, [0, 0])[0] += 1
+        if hits and hits[0].group not in relevant:
+            votes.setdefault(hits[0].group, [0, 0])[1] += 1
+    return {doc: (pair[0], pair[1]) for doc, pair in votes.items()}
 
 
 def _vote(kb: KnowledgeBase, votes: dict[str, tuple[int, int]]) -> None:
@@ -60,23 +83,27 @@ def main() -> None:
     settings = Settings()
     dataset = load_dataset(args.dataset, None, articles_dir=args.articles, split=None)
     ids = sorted({a.id for a in dataset.corpus})
-    relevant = {doc for docs in dataset.qrels.values() for doc in docs}
     rng = random.Random(args.seed)
+    split = "test" if any(q.split == "test" for q in dataset.queries) else None
     with dataset_kb(dataset, load_embedder(settings), settings) as (kb, _):
-        results = {"none": _figures(kb, dataset)}
+        results = {"none": _figures(kb, dataset, split)}
+        if split is not None:
+            _vote(kb, _readers_votes(kb, dataset))
+            results["readers"] = _figures(kb, dataset, split)
         randomly = {}
         for doc in ids:
             total = rng.randint(0, VOTES)
             helpful = rng.randint(0, total)
             randomly[doc] = (helpful, total - helpful)
         _vote(kb, randomly)
-        results["random"] = _figures(kb, dataset)
-        _vote(kb, {doc: (0, VOTES) if doc in relevant else (VOTES, 0) for doc in ids})
-        results["adversarial"] = _figures(kb, dataset)
+        results["random"] = _figures(kb, dataset, split)
+        half = set(rng.sample(ids, len(ids) // 2))
+        _vote(kb, {doc: (VOTES, 0) if doc in half else (0, VOTES) for doc in ids})
+        results["polarised"] = _figures(kb, dataset, split)
     print(f"{'votes':<12} {'nDCG@10':>8} {'top-1':>7}")
     for name, figures in results.items():
         print(f"{name:<12} {figures['ndcg@10']:>8.4f} {figures['top1']:>7.4f}")
-    print(json.dumps({"dataset": dataset.name, **{k: v for k, v in results.items()}}))
+    print(json.dumps({"dataset": dataset.name, "split": split, **results}))
 
 
 if __name__ == "__main__":
