@@ -110,6 +110,8 @@ def parse_article(
     article's when the front matter does not say (known already: no need to detect it again)."""
     try:
         post = frontmatter.loads(raw)
+    except ValueError as exc:  # a value YAML reads but cannot build, such as the date 2026-13-45
+        return ArticleProblem(source, 1, f"invalid YAML front matter: {exc}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1  # the YAML text starts on the fence's line

@@ -12,6 +12,7 @@ from kb.errors import InvalidInput
 from kb.teams import TeamDirectory
 
 REQUIRED_SECTION = "Resolution"
+MAX_ID = 200  # the store's id column
 
 
 class ArticleInvalid(InvalidInput):
@@ -54,6 +55,10 @@ def validate_markdown(
             "leave `status` out: an article's state changes through POST /v1/articles/{id}/transitions",
             field="status",
             line=key_line(markdown, "status"),
+        )
+    if len(parsed.id) > MAX_ID:
+        raise ArticleInvalid(
+            f"the id is {len(parsed.id)} characters; at most {MAX_ID}", field="id", line=key_line(markdown, "id")
         )
     if article_id is not None and parsed.id != article_id:
         raise ArticleInvalid(

@@ -376,3 +376,17 @@ def test_a_knowledge_gap_becomes_a_prefilled_draft(desk: Desk) -> None:
     assert draft.status_code == 201, draft.text
     assert draft.json()["status"] == "draft"
     assert example in draft.json()["markdown"] and "## Resolution" in draft.json()["markdown"]
+
+
+@pytest.mark.parametrize(
+    ("markdown", "field"),
+    [
+        ("---\ntitle: Bad date\nteam: IT\nupdated: 2026-13-45\n---\n\n## Resolution\n\nDo it.\n", "markdown"),
+        ("---\n- a list\n- not a mapping\n---\n\n## Resolution\n\nDo it.\n", "title"),
+        (f"---\nid: {'a' * 201}\ntitle: Long id\nteam: IT\n---\n\n## Resolution\n\nDo it.\n", "id"),
+    ],
+)
+def test_odd_front_matter_is_a_4xx_naming_the_field(desk: Desk, markdown: str, field: str) -> None:
+    response = desk.api.post("/v1/articles", json={"markdown": markdown}, headers=desk.as_("ivan"))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
