@@ -248,8 +248,14 @@ def _build(
     previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params, loaded)
 
     new_ids = {d.doc_id for d in documents}
+    # A document is reused only as it was analysed: the same text in the same language (its keyword terms and
+    # spelling words depend on the language).
     unchanged = [
-        d for d in documents if d.doc_id in previous_docs and previous_docs[d.doc_id]["hash"] == d.content_hash
+        d
+        for d in documents
+        if d.doc_id in previous_docs
+        and previous_docs[d.doc_id]["hash"] == d.content_hash
+        and previous_docs[d.doc_id].get("language", ENGLISH) == d.language
     ]
     unchanged_ids = {d.doc_id for d in unchanged}
     to_embed = [d for d in documents if d.doc_id not in unchanged_ids]
@@ -295,6 +301,7 @@ def _build(
         docs_meta[doc.doc_id] = {
             "hash": doc.content_hash,
             "rows": list(range(start, len(rows))),
+            "language": doc.language,
             **doc.meta,
         }
 
@@ -395,7 +402,7 @@ def _calibrated(meta: dict[str, Any], version: str) -> bool:
 def _same_meta(previous_docs: dict[str, Any], documents: Sequence[IndexDocument]) -> bool:
     """True when no document's carried metadata changed (metadata alone needs no re-embedding)."""
     for doc in documents:
-        old = {k: v for k, v in previous_docs[doc.doc_id].items() if k not in ("hash", "rows")}
-        if old != json.loads(json.dumps(doc.meta)):
+        old = {k: v for k, v in previous_docs[doc.doc_id].items() if k not in ("hash", "rows", "language")}
+        if old != {k: v for k, v in json.loads(json.dumps(doc.meta)).items() if k != "language"}:
             return False
     return True

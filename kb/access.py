@@ -47,6 +47,13 @@ def can_work_ticket(principal: Principal, team: str) -> bool:
     return principal.role == "agent" and team.lower() in {t.lower() for t in principal.teams}
 
 
+def can_write_article(principal: Principal, team: str | None) -> bool:
+    """Agents of the owning team write its articles (and read them in every state); admins write every article."""
+    if principal.role == "admin":
+        return True
+    return principal.role == "agent" and team is not None and can_work_ticket(principal, team)
+
+
 def can_read_ticket(principal: Principal, requester: str, team: str) -> bool:
     """Requesters see their own tickets, agents their teams' tickets, admins all."""
     return requester == principal.name or can_work_ticket(principal, team)

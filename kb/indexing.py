@@ -202,14 +202,19 @@ class IndexingService:
             loaded = LoadResult()
         with build_lock(settings.index_dir, on_wait=on_wait):
             # The import and the build under one lock: two runs cannot leave the index of one run's articles.
-            self._store.articles.import_articles(loaded.articles, prune=True, root=MIRRORED_FOLDER)
+            imported = self._store.articles.import_articles(loaded.articles, prune=True, root=MIRRORED_FOLDER)
             self._shown.remember([a for a in loaded.articles if a.searchable])
             report = self._index(rebuild=rebuild, progress=progress, recalibrate_after=None)
+        sources = {a.id: a.source for a in loaded.articles}
+        kept = [
+            ArticleProblem(sources[i], 1, f"not imported: {i!r} was written or edited in kb since; its text there wins")
+            for i in imported.kept
+        ]
         return IndexReport(
             articles=len(report.embedded) + len(report.reused),
             problems=loaded.problems,
             build=report,
-            warnings=loaded.warnings,
+            warnings=loaded.warnings + kept,
         )
 
     def refresh(self, progress: Progress | None = None) -> BuildReport:
@@ -238,6 +243,8 @@ class IndexingService:
         build when the articles employees see differ from the live generation's, else nothing. Only over a live
         generation of these encoders: no index yet, or one of another model, is `kb index`'s work (minutes on a
         large KB, and a model change is the owner's decision)."""
+        if self._store.articles.unversioned():
+            return None  # a store from before versions: nothing counts as published until `kb index` imports it
         meta = self._live_meta()
         if meta.get("model") != self.embedder.name or meta.get("multilingual") != encoder_identity(self.multilingual):
             return None

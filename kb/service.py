@@ -94,7 +94,7 @@ class KnowledgeBase:
             self.store.tickets,
             self.store.search_log,
             self.search.route,
-            lambda markdown, author: self.publishing.create(markdown, author, comment="drafted from a knowledge gap"),
+            lambda markdown, author, comment: self.publishing.create(markdown, author, comment=comment),
             stale_days=settings.stale_days,
         )
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from indexer.analysis import analyze
-from kb.access import Principal, can_view_metrics
+from kb.access import Principal, can_view_metrics, can_write_article
 from kb.articles.helpfulness import helpful_score
 from kb.articles.model import StoredArticle
 from kb.errors import Forbidden, NotFound
 from kb.metrics.gaps import knowledge_gaps
-from kb.publishing.service import Saved, can_write_article
+from kb.publishing.service import Saved
 from kb.store.articles import ArticleRepository
 from kb.store.search_log import SearchLogRepository
 from kb.store.surveys import SurveyRepository
@@ -84,7 +84,7 @@ class ArticleInsights:
         tickets: TicketRepository,
         search_log: SearchLogRepository,
         route: Callable[[str], str],
-        draft: Callable[[str, Principal], Saved],
+        draft: Callable[[str, Principal, str], Saved],
         *,
         stale_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -175,7 +175,10 @@ class ArticleInsights:
             raise Forbidden(f"the knowledge gaps of {team!r} are for its agents", field="team")
         for gap in self._gaps(team, self._clock()):
             if gap.example.lower() == example.strip().lower():
-                return self._draft(gap_draft(gap, team), reader)
+                # The searches themselves go to the first version's comment, which only the team's writers read:
+                # the article's text, published to everyone, names the topic, not what colleagues typed.
+                searched = "; ".join(f"“{query}”" for query in gap.queries or (gap.example,))
+                return self._draft(gap_draft(gap, team), reader, f"drafted from a knowledge gap: {searched}")
         raise NotFound(f"no current knowledge gap of {team!r} with the example {example!r}", field="example")
 
     def _stale(self, article: StoredArticle, now: datetime) -> bool:
@@ -204,12 +207,14 @@ class ArticleInsights:
 
 
 def gap_draft(gap: GapItem, team: str) -> str:
-    """A draft article prefilled from a knowledge gap: the searches it answers, to be written up by the team."""
+    """A draft article prefilled from a knowledge gap, to be written up by the team: titled by the gap's most
+    frequent search, its topic in the terms the searches share."""
     title = gap.example.strip().rstrip("?").capitalize() or "Untitled"
-    searched = "\n".join(f"- “{query}”" for query in gap.queries or (gap.example,))
+    terms = ", ".join(gap.terms)
     return (
         f"---\ntitle: {_yaml_string(title)}\nteam: {_yaml_string(team)}\ntags: [knowledge-gap]\n---\n\n"
-        f"## Symptoms\n\nEmployees searched for this and found no answer ({gap.searches} searches):\n\n{searched}\n\n"
+        f"## Symptoms\n\n_To be written: what employees see. {gap.searches} searches found no answer about: "
+        f"{terms}._\n\n"
         "## Cause\n\n_To be written: how the problem occurs._\n\n"
         "## Resolution\n\n_To be written: the steps that fix it._\n"
     )

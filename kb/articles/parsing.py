@@ -110,7 +110,7 @@ def parse_article(
     article's when the front matter does not say (known already: no need to detect it again)."""
     try:
         post = frontmatter.loads(raw)
-    except ValueError as exc:  # a value YAML reads but cannot build, such as the date 2026-13-45
+    except (ValueError, TypeError) as exc:  # what YAML reads but cannot build: the date 2026-13-45, a key `1:`
         return ArticleProblem(source, 1, f"invalid YAML front matter: {exc}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -175,3 +175,26 @@ def parse_article_file(path: Path, root: Path | None = None, max_bytes: int = 20
     except (OSError, UnicodeDecodeError) as exc:
         return ArticleProblem(source, 1, f"cannot read file: {exc}")
     return parse_article(raw, source=source, default_id=path.stem)
+
+
+_FENCE_LINE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_STATUS_LINE = re.compile(r"^status[ \t]*:.*?(\r?)$", re.MULTILINE)
+
+
+def with_status(markdown: str, status: str) -> str:
+    """`markdown` whose front matter says `status` (unchanged when it already does, a missing key meaning
+    published): a file must carry its article's state, or importing it elsewhere would publish a draft."""
+    try:
+        said = str(frontmatter.loads(markdown).metadata.get("status", "published")).strip().lower()
+    except (yaml.YAMLError, ValueError, TypeError):
+        said = None
+    if said == status:
+        return markdown
+    fences = list(_FENCE_LINE.finditer(markdown))
+    if len(fences) < 2 or fences[0].start() != 0:
+        return f"---\nstatus: {status}\n---\n{markdown}"
+    end = fences[1].start()
+    head, rest = markdown[:end], markdown[end:]
+    if _STATUS_LINE.search(head):
+        return _STATUS_LINE.sub(lambda m: f"status: {status}{m.group(1)}", head, count=1) + rest
+    return f"{head}status: {status}\n{rest}"

@@ -36,7 +36,13 @@ def import_command(
         err_console.print(f"[yellow]warning[/] {warning}", highlight=False)
     console.print(
         f"Imported {folder}: {len(report.added)} new, {len(report.updated)} updated, {len(report.unchanged)} "
-        f"unchanged, {len(loaded.problems)} skipped; {len(build.embedded)} article(s) embedded.",
+        f"unchanged, {len(loaded.problems)} skipped; {len(build.embedded)} article(s) embedded."
+        + (
+            f" {len(report.kept)} kept as they are in kb (written there, or from another folder): "
+            + ", ".join(report.kept)
+            if report.kept
+            else ""
+        ),
         highlight=False,
     )
 

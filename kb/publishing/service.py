@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
 
-from kb.access import Principal, can_read_article
+from kb.access import Principal, can_read_article, can_write_article
 from kb.articles import Article, LoadResult, parse_article
 from kb.articles.model import ArticleVersion, StoredArticle
 from kb.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
@@ -56,13 +56,6 @@ class Saved:
     article: StoredArticle
     markdown: str
     duplicates: tuple[Duplicate, ...] = ()
-
-
-def can_write_article(principal: Principal, team: str | None) -> bool:
-    """Agents of the owning team write its articles; admins write every article."""
-    if principal.role == "admin":
-        return True
-    return principal.role == "agent" and team is not None and team.lower() in {t.lower() for t in principal.teams}
 
 
 class PublishingService:
@@ -128,8 +121,11 @@ class PublishingService:
             )
         newest = self._version_or_fail(article_id, current.version)
         shown: Article | None = None
-        # Revived from the archive, it is a draft again: nothing of it is shown until it is published anew.
-        published_version = None if current.status == "archived" else current.published_version
+        published_version = current.published_version
+        if current.status == "archived":
+            # Revived, it is a draft again: nothing of it is shown until it is published anew, and the row reads
+            # as its newest text (its team decides who writes it).
+            shown, published_version = self._parsed(newest), None
         action = f"article.{to}"
         if to == "published":
             if current.author == actor.name:
@@ -150,7 +146,7 @@ class PublishingService:
             comment=comment or "",
         )
         if to == "published" or (to == "archived" and current.published):
-            self._on_change()
+            self._index_changed()
         duplicates = self._duplicates(self._parsed(newest), actor) if to == "review" else ()
         return Saved(saved, newest.markdown, duplicates)
 
@@ -176,17 +172,18 @@ class PublishingService:
         self._articles.delete(article_id)
         self._audit.add(actor=actor.name, action="article.delete", target=article_id, origin=actor.origin)
         if current.published:
-            self._on_change()
+            self._index_changed()
 
     # Reading ----------------------------------------------------------------------------------------------
     def get(self, article_id: str, reader: Principal) -> StoredArticle:
-        """Any state for those who write it (agents of its team, admins); published ones for its readers."""
+        """Any state for those who write it (agents of its team, admins); for its readers, the published version
+        as published (a newer draft, its number and its state are the writers' business)."""
         found = self._articles.get(article_id)
         if found is not None and can_write_article(reader, found.team):
             return found
         if found is None or not found.published or not can_read_article(reader, found.audience):
             raise NotFound(f"no article {article_id!r}", field="article_id")
-        return found
+        return replace(found, status="published", version=found.published_version or 0)
 
     def newest(self, article_id: str, reader: Principal) -> Saved:
         """The article with its newest version's text, for those who write it."""
@@ -235,17 +232,28 @@ class PublishingService:
         return export_markdown(self._articles.all(), self._articles.newest_markdown(), folder)
 
     def publish_files(self, articles: Sequence[Article], actor: Principal) -> list[str]:
-        """Publish files checked by `validate_file` (from `kb publish`, for teams whose review happens in git)."""
-        report = self._articles.import_articles(articles, prune=False, author=actor.name)
-        for article_id in report.added + report.updated:
+        """Publish files checked by `validate_file` (from `kb publish`, for teams whose review happens in git): each
+        file is the truth for the article it names. One whose text is already the newest version is published if
+        it is not yet."""
+        report = self._articles.import_articles(articles, prune=False, author=actor.name, take_over=True)
+        published = report.added + report.updated
+        for article_id in report.unchanged:
+            current = self._articles.get(article_id)
+            if current is not None and current.status != "published":
+                shown = self._parsed(self._version_or_fail(article_id, current.version))
+                self._articles.change_state(
+                    article_id, current.version, current.status, "published", shown, current.version
+                )
+                published.append(article_id)
+        for article_id in published:
             self._audit.add(actor=actor.name, action="article.publish_file", target=article_id, origin=actor.origin)
-        if report.added or report.updated:
-            self._on_change()
-        return report.added + report.updated
+        if published:
+            self._index_changed()
+        return published
 
     def validate_file(self, markdown: str, source: str) -> Article:
         """A file to publish as it is: valid as an article written in kb, and saying no state but published."""
-        article = validate_markdown(markdown, self._teams, max_bytes=self._max_bytes, allow_status=True)
+        article = validate_markdown(markdown, self._teams, max_bytes=self._max_bytes)
         if article.status != "published":
             raise InvalidInput(
                 f"{source} says `status: {article.status}`; `kb publish` publishes: remove the key or say published",
@@ -254,6 +262,14 @@ class PublishingService:
         return replace(article, source="")  # kept in kb from now on: no `kb index` folder mirrors it
 
     # Helpers ----------------------------------------------------------------------------------------------
+    def _index_changed(self) -> None:
+        """Update the live index after a committed change. The change stands if this fails (a full disk, a kill):
+        the server's start and its maintenance schedule repair the index from the store (`catch_up`)."""
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("the index could not follow an article change; it is repaired from the store later")
+
     def _writable(self, article_id: str, actor: Principal, if_match: frozenset[str] | None) -> StoredArticle:
         current = self._articles.get(article_id)
         if current is None or not can_write_article(actor, current.team):

@@ -29,13 +29,12 @@ def validate_markdown(
     *,
     max_bytes: int,
     article_id: str | None = None,
-    allow_status: bool = False,
 ) -> Article:
     """The article `markdown` describes, or ArticleInvalid for its first problem.
 
     `article_id` is the id the article must keep (an update); without it the front matter's `id`, else the
-    title, names it. The workflow state is not written in the text (`allow_status` admits a `status` key, for
-    files published from the command line): it changes through transitions, reviewed."""
+    title, names it. A `status` key is kept as written and does not set the state: states change through
+    transitions, reviewed (export writes the state into the file)."""
     size = len(markdown.encode("utf-8"))
     if size > max_bytes:
         raise ArticleInvalid(
@@ -50,12 +49,6 @@ def validate_markdown(
             close = difflib.get_close_matches(key.lower(), FRONT_MATTER_KEYS, n=1, cutoff=0.6)
             hint = f" (did you mean `{close[0]}`?)" if close else f"; known keys: {', '.join(FRONT_MATTER_KEYS)}"
             raise ArticleInvalid(f"unknown front matter key `{key}`{hint}", field=key, line=key_line(markdown, key))
-    if "status" in parsed.front_matter and not allow_status:
-        raise ArticleInvalid(
-            "leave `status` out: an article's state changes through POST /v1/articles/{id}/transitions",
-            field="status",
-            line=key_line(markdown, "status"),
-        )
     if len(parsed.id) > MAX_ID:
         raise ArticleInvalid(
             f"the id is {len(parsed.id)} characters; at most {MAX_ID}", field="id", line=key_line(markdown, "id")

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kb.articles import Article
 from kb.articles.model import ArticleVersion, StoredArticle, markdown_hash
+from kb.articles.parsing import with_status
 from kb.errors import Conflict, NotFound, PreconditionFailed
 from kb.store import schema
 
@@ -24,6 +25,7 @@ class ImportReport:
     updated: list[str]
     unchanged: list[str]
     removed: list[str]
+    kept: list[str]  # files that would overwrite an article written in kb or brought from another folder
 
 
 @dataclass(frozen=True)
@@ -138,19 +140,34 @@ class ArticleRepository:
     # Writing ----------------------------------------------------------------------------------------------
     def create(self, write: Write) -> StoredArticle:
         """Version 1 of a new article; Conflict when the id is taken."""
-        with self._engine.begin() as conn:
-            if conn.execute(sa.select(schema.articles.c.id).where(schema.articles.c.id == write.article.id)).first():
-                raise Conflict(f"an article with id {write.article.id!r} exists already", field="id")
-            self._save(conn, write, number=1, previous=None, shown=None)
+        try:
+            with self._engine.begin() as conn:
+                # The row first: a concurrent create of the same id fails here, on the key, before anything else.
+                self._save(conn, write, number=1, previous=None, shown=None)
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"the id {write.article.id!r} is taken: choose another `id`", field="id") from exc
         return self._get_or_fail(write.article.id)
 
     def save(self, write: Write, expected_version: int) -> StoredArticle:
         """A new version over `expected_version`: PreconditionFailed when someone saved another meanwhile.
         Employees keep seeing the version they saw until the new one is published."""
+        article, now = write.article, datetime.now(UTC)
+        table = schema.articles
         with self._engine.begin() as conn:
-            previous = self._current(conn, write.article.id, expected_version)
-            self._save(conn, write, number=previous.version + 1, previous=previous, shown=previous.published_version)
-        return self._get_or_fail(write.article.id)
+            # Compare-and-set first (it takes the write lock): of two writers over one version, one wins.
+            claimed = conn.execute(
+                sa.update(table)
+                .where(table.c.id == article.id, table.c.version == expected_version)
+                .values(version=expected_version + 1, status=write.status, author=write.author, origin=None)
+                .values(origin_root=None, synced_at=now)
+            )
+            if claimed.rowcount != 1:
+                self._refuse(conn, article.id, expected_version)
+            shown = conn.execute(sa.select(table.c.published_version).where(table.c.id == article.id)).scalar()
+            if shown is None:  # never published: the row shows the newest text to its writers
+                conn.execute(sa.update(table).where(table.c.id == article.id).values(**_parsed(article)))
+            self._insert_version(conn, write, expected_version + 1, now)
+        return self._get_or_fail(article.id)
 
     def change_state(
         self,
@@ -162,26 +179,36 @@ class ArticleRepository:
         published_version: int | None,
     ) -> StoredArticle:
         """A workflow step over (`expected_version`, `expected_status`): the newest version's state and the version
-        employees see; the parsed columns follow `shown` when it is given (a newly published version)."""
+        employees see; the parsed columns follow `shown` when it is given (a newly published or revived one)."""
+        table = schema.articles
+        values: dict[str, Any] = {
+            "status": status,
+            "synced_at": datetime.now(UTC),
+            "published_version": published_version,
+        }
+        if shown is not None:
+            values |= _parsed(shown)
         with self._engine.begin() as conn:
-            current = self._current(conn, article_id, expected_version)
-            if current.status != expected_status:
-                raise PreconditionFailed(
-                    f"article {article_id!r} went to {current.status} meanwhile: read it again", field="If-Match"
-                )
-            values: dict[str, Any] = {
-                "status": status,
-                "synced_at": datetime.now(UTC),
-                "published_version": published_version,
-            }
-            if shown is not None:
-                values |= _parsed(shown)
-            conn.execute(
-                sa.update(schema.articles)
-                .where(schema.articles.c.id == article_id, schema.articles.c.version == current.version)
+            moved = conn.execute(
+                sa.update(table)
+                .where(table.c.id == article_id, table.c.version == expected_version, table.c.status == expected_status)
                 .values(**values)
             )
+            if moved.rowcount != 1:
+                self._refuse(conn, article_id, expected_version)
         return self._get_or_fail(article_id)
+
+    def _refuse(self, conn: Connection, article_id: str, expected_version: int) -> NoReturn:
+        """Why a compare-and-set matched no row: the article is gone, or it changed since it was read."""
+        row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
+        if row is None:
+            raise NotFound(f"no article {article_id!r}", field="article_id")
+        current = _article(row)
+        raise PreconditionFailed(
+            f"article {article_id!r} changed since you read it (now version {current.version}, {current.status}; "
+            f"you sent version {expected_version}): read it again and redo your change",
+            field="If-Match",
+        )
 
     def delete(self, article_id: str) -> None:
         """The article and its history: nothing of it stays to be found or restored."""
@@ -190,17 +217,23 @@ class ArticleRepository:
             conn.execute(sa.delete(schema.articles).where(schema.articles.c.id == article_id))
 
     def import_articles(
-        self, articles: Sequence[Article], *, prune: bool, root: str | None = None, author: str = "import"
+        self,
+        articles: Sequence[Article],
+        *,
+        prune: bool,
+        root: str | None = None,
+        author: str = "import",
+        take_over: bool = False,
     ) -> ImportReport:
-        """Bring files into the store in one transaction, by content: a file whose text is the newest version's
-        is skipped, a changed one becomes a new version in the state its front matter says; an article edited in kb
-        since its import keeps that edit while its file stays as it was imported. With `prune`, the
-        folder (`root`) is the whole truth for the articles imported from it: one whose file is gone is deleted
-        (articles from other folders, written in kb, or edited there since, are never touched)."""
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        removed: list[str] = []
+        """Bring files from the folder `root` into the store in one transaction, by content.
+
+        A file whose text the newest version has (as written, or as `kb export` writes it, with the state in its
+        `status:`) is skipped; a changed one becomes a new version in the state its front matter says. An article
+        written or edited in kb, or brought in from another folder, is never overwritten by a file (`kept`), unless
+        `take_over` (`kb publish`, whose files are the truth for what they name); a file with a text an article
+        edited in kb once had is simply an older copy. With `prune`, the folder is the whole truth for the articles
+        imported from it: one whose file is gone is deleted; no other article is ever touched."""
+        report = ImportReport([], [], [], [], [])
         now = datetime.now(UTC)
         articles_t, versions_t = schema.articles, schema.article_versions
         with self._engine.begin() as conn:
@@ -209,25 +242,38 @@ class ArticleRepository:
             known: dict[tuple[str, str], int] = {(v.article_id, v.markdown_hash): v.number for v in versions}
             for article in articles:
                 row = current.get(article.id)
-                seen = known.get((article.id, markdown_hash(article.markdown))) if row is not None else None
-                # Edited in kb since (no origin any more): a file with a text it had before was imported before,
-                # and the edit wins, so restarting a server over the same folder never reverts it.
-                if row is not None and seen is not None and (seen == row.version or row.origin is None):
-                    unchanged.append(article.id)
-                    if row.origin is not None and (row.origin, row.origin_root) != (article.source or None, root):
+                if row is None or row.version is None:  # new, or mirrored before versions existed
+                    number = 1
+                    write = Write(article, author, article.status, origin=article.source or None, root=root)
+                    shown = number if article.searchable else None
+                    self._save(
+                        conn, write, number=number, previous=_article(row) if row else None, shown=shown, now=now
+                    )
+                    (report.added if row is None else report.updated).append(article.id)
+                    continue
+                text = markdown_hash(article.markdown)
+                seen = known.get((article.id, text))
+                ours = row.origin is not None and row.origin_root == root
+                if seen == row.version or (
+                    seen is None
+                    and text == markdown_hash(with_status(self._newest(conn, article.id, row.version), row.status))
+                ):
+                    report.unchanged.append(article.id)
+                    if ours and row.origin != (article.source or None):
                         # The same text at another path (a file moved or renamed): export writes it there now.
                         conn.execute(
-                            sa.update(articles_t)
-                            .where(articles_t.c.id == article.id)
-                            .values(origin=article.source or None, origin_root=root)
+                            sa.update(articles_t).where(articles_t.c.id == article.id).values(origin=article.source)
                         )
                     continue
-                # A file says its state itself: employees see it exactly when its front matter says published.
+                if not (ours or take_over):
+                    # An older copy of an article edited since (skipped quietly), or a file that would overwrite one.
+                    (report.unchanged if seen is not None else report.kept).append(article.id)
+                    continue
                 write = Write(article, author, article.status, origin=article.source or None, root=root)
-                number = 1 if row is None or row.version is None else row.version + 1
+                number = row.version + 1
                 shown = number if article.searchable else None
-                self._save(conn, write, number=number, previous=_article(row) if row else None, shown=shown, now=now)
-                (added if row is None else updated).append(article.id)
+                self._save(conn, write, number=number, previous=_article(row), shown=shown, now=now)
+                report.updated.append(article.id)
             if prune:
                 present = {a.id for a in articles}
                 for article_id, row in current.items():
@@ -235,21 +281,21 @@ class ArticleRepository:
                     if article_id not in present and (from_here or row.version is None):
                         conn.execute(sa.delete(versions_t).where(versions_t.c.article_id == article_id))
                         conn.execute(sa.delete(articles_t).where(articles_t.c.id == article_id))
-                        removed.append(article_id)
-        return ImportReport(added, updated, unchanged, sorted(removed))
+                        report.removed.append(article_id)
+        report.removed.sort()
+        return report
 
-    def _current(self, conn: Connection, article_id: str, expected_version: int) -> StoredArticle:
-        row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
-        if row is None:
-            raise NotFound(f"no article {article_id!r}", field="article_id")
-        current = _article(row)
-        if current.version != expected_version:
-            raise PreconditionFailed(
-                f"article {article_id!r} changed since you read it (version {current.version}, you sent "
-                f"{expected_version}): read it again and redo your change",
-                field="If-Match",
-            )
-        return current
+    @staticmethod
+    def _newest(conn: Connection, article_id: str, number: int) -> str:
+        versions = schema.article_versions
+        query = sa.select(versions.c.markdown).where(versions.c.article_id == article_id, versions.c.number == number)
+        return str(conn.execute(query).scalar() or "")
+
+    def unversioned(self) -> int:
+        """Rows mirrored before versions existed: `kb index` brings them in (until then nothing is published)."""
+        table = schema.articles
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(table.c.version.is_(None))).scalar_one())
 
     def _save(
         self,
@@ -261,21 +307,11 @@ class ArticleRepository:
         shown: int | None,
         now: datetime | None = None,
     ) -> None:
-        """Insert version `number` and point the article at it; `shown` is the version employees see after the
-        write (the parsed columns follow it: they stay as they were when it is an older version)."""
+        """Point the article at version `number` (a new row without `previous`), then insert that version;
+        `shown` is the version employees see after the write (the parsed columns follow it: they stay as they were
+        when it is an older version)."""
         now = now or datetime.now(UTC)
         article = write.article
-        conn.execute(
-            sa.insert(schema.article_versions).values(
-                article_id=article.id,
-                number=number,
-                markdown=article.markdown,
-                markdown_hash=markdown_hash(article.markdown),
-                author=write.author,
-                comment=write.comment,
-                created_at=now,
-            )
-        )
         values: dict[str, Any] = {
             "status": write.status,
             "version": number,
@@ -294,6 +330,21 @@ class ArticleRepository:
             if write.ticket_id is not None:
                 values["ticket_id"] = write.ticket_id
             conn.execute(sa.update(schema.articles).where(schema.articles.c.id == article.id).values(**values))
+        self._insert_version(conn, write, number, now)
+
+    @staticmethod
+    def _insert_version(conn: Connection, write: Write, number: int, now: datetime) -> None:
+        conn.execute(
+            sa.insert(schema.article_versions).values(
+                article_id=write.article.id,
+                number=number,
+                markdown=write.article.markdown,
+                markdown_hash=markdown_hash(write.article.markdown),
+                author=write.author,
+                comment=write.comment,
+                created_at=now,
+            )
+        )
 
     def _get_or_fail(self, article_id: str) -> StoredArticle:
         found = self.get(article_id)

@@ -200,11 +200,19 @@ class MetricsRepository:
     def article_catalogue(self) -> dict[str, CatalogueEntry]:
         """article id → its title, team, audience and status, for every article in the store (no bodies)."""
         table = schema.articles
-        query = sa.select(table.c.id, table.c.title, table.c.team, table.c.audience, table.c.status)
+        query = sa.select(
+            table.c.id, table.c.title, table.c.team, table.c.audience, table.c.status, table.c.published_version
+        )
         with self._engine.connect() as conn:
             return {
                 str(row.id): CatalogueEntry(
-                    title=str(row.title), team=row.team, audience=tuple(row.audience or ()), status=str(row.status)
+                    title=str(row.title),
+                    team=row.team,
+                    audience=tuple(row.audience or ()),
+                    # As employees see it: a published article with a newer draft is still published.
+                    status="published"
+                    if row.published_version is not None and row.status != "archived"
+                    else row.status,
                 )
                 for row in conn.execute(query)
             }

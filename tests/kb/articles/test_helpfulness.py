@@ -46,7 +46,7 @@ def test_deflection_counts_searched_views_not_followed_by_a_ticket_within_a_day(
         small_kb.store.tickets,
         small_kb.store.search_log,
         lambda _text: "IT",
-        lambda _markdown, _author: pytest.fail("no draft here"),
+        lambda _markdown, _author, _comment: pytest.fail("no draft here"),
         stale_days=365,
         clock=lambda: now + timedelta(hours=23),
     )

@@ -121,3 +121,36 @@ def test_kb_index_keeps_articles_written_in_kb_and_prunes_only_its_own_files(
     exported = tmp_path / "out"
     assert runner.invoke(app, ["export", str(exported)]).exit_code == 0
     assert sorted(_files(exported)) == ["dock-no-picture.md", "vpn-drops-on-public-wifi.md"]
+
+
+def test_a_folder_never_overwrites_an_article_written_in_kb(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    published = tmp_path / "dock.md"
+    published.write_text(VALID, encoding="utf-8")
+    assert runner.invoke(app, ["publish", str(published)]).exit_code == 0
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "dock-no-picture.md").write_text(VALID.replace("quuxdock updater", "other tool"), encoding="utf-8")
+    monkeypatch.setenv("KB_ARTICLES_DIR", str(folder))
+
+    indexed = runner.invoke(app, ["index"])
+    assert indexed.exit_code == 0, indexed.output
+    assert "not imported: 'dock-no-picture'" in indexed.output
+    (folder / "dock-no-picture.md").unlink()
+    assert runner.invoke(app, ["index"]).exit_code == 0  # the file is gone: the article is not the folder's
+    exported = tmp_path / "out"
+    assert runner.invoke(app, ["export", str(exported)]).exit_code == 0
+    assert (exported / "dock-no-picture.md").read_text(encoding="utf-8") == VALID
+
+
+def test_importing_an_export_into_the_same_store_saves_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    draft = tmp_path / "in" / "draft.md"
+    draft.parent.mkdir()
+    draft.write_text(VALID.replace("team: IT\n", "team: IT\nstatus: draft\n"), encoding="utf-8")
+    assert runner.invoke(app, ["import", str(draft.parent)]).exit_code == 0
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["export", str(out)]).exit_code == 0
+    again = runner.invoke(app, ["import", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 updated, 1 unchanged" in again.stdout
