@@ -82,12 +82,14 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
 
 async def _maintain(kb: KnowledgeBase) -> None:
-    """Close old resolved tickets, flag SLA risk, hand on events a crash left undispatched, and measure the answer
-    calibration again once enough articles changed, now and every `maintenance_seconds`."""
+    """Close old resolved tickets, flag SLA risk, hand on events a crash left undispatched, bring the index up to
+    the store if a publish could not, and measure the answer calibration again once enough articles changed, now
+    and every `maintenance_seconds`."""
     while True:
         try:
             await asyncio.to_thread(kb.tickets.maintain)
             await asyncio.to_thread(kb.relay.relay_stale)
+            await asyncio.to_thread(kb.indexing.catch_up)  # a publish whose index write failed
             await asyncio.to_thread(kb.indexing.recalibrate_if_due)
         except Exception:  # keep the loop alive: the next round retries
             log.exception("ticket maintenance failed")
