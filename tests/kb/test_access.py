@@ -161,6 +161,23 @@ def test_can_manage_webhooks(principal: Principal, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("principal", "team", "expected"),
+    [
+        pytest.param(IT_AGENT, "IT", True, id="agent of the owning team"),
+        pytest.param(IT_AGENT_LOWER, "IT", True, id="team names in any case"),
+        pytest.param(HR_AGENT, "IT", False, id="agent of another team"),
+        pytest.param(AGENT_WITHOUT_TEAM, "IT", False, id="agent of no team"),
+        pytest.param(IT_AGENT, None, False, id="an article of no team: admins only"),
+        pytest.param(EMPLOYEE, "IT", False, id="employee"),
+        pytest.param(ADMIN, "IT", True, id="admin"),
+        pytest.param(ADMIN, None, True, id="admin, no team"),
+    ],
+)
+def test_can_write_article(principal: Principal, team: str | None, expected: bool) -> None:
+    assert access.can_write_article(principal, team) is expected
+
+
+@pytest.mark.parametrize(
     ("principal", "expected"),
     [
         pytest.param(EMPLOYEE, ("groups",), id="no groups"),
@@ -199,6 +216,7 @@ TABLE_TESTS: dict[str, Callable[..., None]] = {
     "can_edit_teams": test_can_edit_teams,
     "can_view_all_metrics": test_can_view_all_metrics,
     "can_manage_webhooks": test_can_manage_webhooks,
+    "can_write_article": test_can_write_article,
 }
 
 
