@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -20,6 +21,7 @@ from api.routers import (
     publishing,
     search,
     surveys,
+    sync,
     teams,
     tickets,
     webhooks,
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Remote staff on slow links: large bodies (lists, sync pages, articles) travel compressed when asked.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     install_limits(app, settings)
     for router in (
         health.router,
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         articles.router,
         publishing.router,
         knowledge.router,
+        sync.router,
         tickets.router,
         surveys.router,
         teams.router,

@@ -21,6 +21,7 @@ from kb.store.metrics import MetricsRepository
 from kb.store.teams import TeamOverrideRepository
 from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
+from kb.sync import SyncService
 from kb.teams import load_teams
 from kb.teams.service import TeamService
 from kb.tickets.service import TicketService
@@ -97,6 +98,7 @@ class KnowledgeBase:
             lambda markdown, author, comment: self.publishing.create(markdown, author, comment=comment),
             stale_days=settings.stale_days,
         )
+        self.sync = SyncService(self.store.articles)
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
         self.webhooks = WebhookService(
             WebhookRepository(self.store.engine), self.store.audit, allowed_targets=settings.webhook_allowed_targets

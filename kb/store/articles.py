@@ -29,6 +29,17 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class Change:
+    """An article whose visible state changed: the last change's number, and whether (and to whom) it was shown
+    before its first change in the window."""
+
+    article_id: str
+    seq: int
+    was_shown: bool
+    audience_before: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Write:
     """One saved version: the parsed article, who saves it and why, the state it leaves the article in, and the
     file it came from (None: written in kb)."""
@@ -137,6 +148,38 @@ class ArticleRepository:
             .where(articles.c.status != "archived")
         )
 
+    def changes_since(self, since: int, limit: int) -> list[Change]:
+        """The articles whose visible state changed after change `since`, in the order of their last change, at
+        most `limit`; each with who could read it at `since` (its first change after it says)."""
+        table = schema.article_changes
+        grouped = (
+            sa.select(
+                table.c.article_id, sa.func.max(table.c.seq).label("last"), sa.func.min(table.c.seq).label("first")
+            )
+            .where(table.c.seq > since)
+            .group_by(table.c.article_id)
+            .order_by(sa.text("last"))
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(grouped).all()
+            firsts = {
+                r.seq: r for r in conn.execute(sa.select(table).where(table.c.seq.in_([row.first for row in rows])))
+            }
+        return [
+            Change(
+                row.article_id,
+                int(row.last),
+                bool(firsts[row.first].was_shown),
+                tuple(firsts[row.first].audience_before or ()),
+            )
+            for row in rows
+        ]
+
+    def last_change(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(schema.article_changes.c.seq))).scalar() or 0)
+
     # Writing ----------------------------------------------------------------------------------------------
     def create(self, write: Write) -> StoredArticle:
         """Version 1 of a new article; Conflict when the id is taken."""
@@ -189,6 +232,9 @@ class ArticleRepository:
         if shown is not None:
             values |= _parsed(shown)
         with self._engine.begin() as conn:
+            # Read before the compare-and-set: if it matches, the row was still this one (an audience or a
+            # published version never changes without the version or the state changing).
+            before = self._row(conn, article_id)
             moved = conn.execute(
                 sa.update(table)
                 .where(table.c.id == article_id, table.c.version == expected_version, table.c.status == expected_status)
@@ -196,6 +242,8 @@ class ArticleRepository:
             )
             if moved.rowcount != 1:
                 self._refuse(conn, article_id, expected_version)
+            if before is not None and (before.published or (published_version is not None and status != "archived")):
+                _log_change(conn, before)
         return self._get_or_fail(article_id)
 
     def _refuse(self, conn: Connection, article_id: str, expected_version: int) -> NoReturn:
@@ -213,8 +261,11 @@ class ArticleRepository:
     def delete(self, article_id: str) -> None:
         """The article and its history: nothing of it stays to be found or restored."""
         with self._engine.begin() as conn:
+            before = self._row(conn, article_id)
             conn.execute(sa.delete(schema.article_versions).where(schema.article_versions.c.article_id == article_id))
             conn.execute(sa.delete(schema.articles).where(schema.articles.c.id == article_id))
+            if before is not None and before.published:
+                _log_change(conn, before)
 
     def import_articles(
         self,
@@ -246,9 +297,10 @@ class ArticleRepository:
                     number = 1
                     write = Write(article, author, article.status, origin=article.source or None, root=root)
                     shown = number if article.searchable else None
-                    self._save(
-                        conn, write, number=number, previous=_article(row) if row else None, shown=shown, now=now
-                    )
+                    previous = _article(row) if row else None
+                    self._save(conn, write, number=number, previous=previous, shown=shown, now=now)
+                    if shown is not None:
+                        _log_change(conn, previous, now, article.id)
                     (report.added if row is None else report.updated).append(article.id)
                     continue
                 text = markdown_hash(article.markdown)
@@ -272,7 +324,10 @@ class ArticleRepository:
                 write = Write(article, author, article.status, origin=article.source or None, root=root)
                 number = row.version + 1
                 shown = number if article.searchable else None
-                self._save(conn, write, number=number, previous=_article(row), shown=shown, now=now)
+                previous = _article(row)
+                self._save(conn, write, number=number, previous=previous, shown=shown, now=now)
+                if previous.published or shown is not None:
+                    _log_change(conn, previous, now)
                 report.updated.append(article.id)
             if prune:
                 present = {a.id for a in articles}
@@ -281,9 +336,16 @@ class ArticleRepository:
                     if article_id not in present and (from_here or row.version is None):
                         conn.execute(sa.delete(versions_t).where(versions_t.c.article_id == article_id))
                         conn.execute(sa.delete(articles_t).where(articles_t.c.id == article_id))
+                        if _article(row).published:
+                            _log_change(conn, _article(row), now)
                         report.removed.append(article_id)
         report.removed.sort()
         return report
+
+    @staticmethod
+    def _row(conn: Connection, article_id: str) -> StoredArticle | None:
+        row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
+        return _article(row) if row else None
 
     @staticmethod
     def _newest(conn: Connection, article_id: str, number: int) -> str:
@@ -351,6 +413,20 @@ class ArticleRepository:
         if found is None:  # deleted between the write and this read
             raise NotFound(f"no article {article_id!r}", field="article_id")
         return found
+
+
+def _log_change(
+    conn: Connection, before: StoredArticle | None, now: datetime | None = None, article_id: str | None = None
+) -> None:
+    """Record that what employees may see of an article changed, with who could read it before."""
+    conn.execute(
+        sa.insert(schema.article_changes).values(
+            article_id=before.id if before is not None else article_id,
+            was_shown=before is not None and before.published,
+            audience_before=list(before.audience) if before is not None else [],
+            at=now or datetime.now(UTC),
+        )
+    )
 
 
 def _parsed(article: Article) -> dict[str, Any]:

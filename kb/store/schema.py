@@ -38,6 +38,19 @@ articles = sa.Table(
     sa.Column("created_at", UtcDateTime()),
 )
 
+# What employees could see changed for an article (published, updated while published, archived, deleted,
+# audience changed): the order of these rows is what `GET /v1/sync` pages through. A row keeps who could read the
+# article before the change, so that a tombstone names an article only to readers who could have had it.
+article_changes = sa.Table(
+    "article_changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.String(200), nullable=False, index=True),
+    sa.Column("was_shown", sa.Boolean, nullable=False),  # employees could see a version before the change
+    sa.Column("audience_before", sa.JSON, nullable=False, default=list),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
 # Every saved change of an article: its whole Markdown as written, so that export gives back the same bytes.
 article_versions = sa.Table(
     "article_versions",

@@ -32,7 +32,7 @@ PRE_ALEMBIC_SCHEMA = (FIXTURES / "pre_alembic_schema.sql").read_text()
 PRE_ALEMBIC_ROWS = (FIXTURES / "pre_alembic_rows.sql").read_text()
 TABLES = sorted(schema.metadata.tables)
 # Tables that revisions after the baseline added: a store from before migrations has none of them.
-LATER_TABLES = {"article_versions"}
+LATER_TABLES = {"article_versions", "article_changes"}
 PRE_ALEMBIC_TABLES = [table for table in TABLES if table not in LATER_TABLES]
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

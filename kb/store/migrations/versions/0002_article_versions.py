@@ -46,8 +46,20 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
     )
 
+    op.create_table(
+        "article_changes",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("article_id", sa.String(200), nullable=False),
+        sa.Column("was_shown", sa.Boolean, nullable=False),
+        sa.Column("audience_before", sa.JSON, nullable=False),
+        sa.Column("at", UTC_DATETIME, nullable=False),
+    )
+    op.create_index("ix_article_changes_article_id", "article_changes", ["article_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_article_changes_article_id", "article_changes")
+    op.drop_table("article_changes")
     op.drop_table("article_versions")
     with op.batch_alter_table("article_feedback") as batch:
         batch.drop_column("comment")
