@@ -249,12 +249,10 @@ class IndexingService:
         if meta.get("model") != self.embedder.name or meta.get("multilingual") != encoder_identity(self.multilingual):
             return None
         docs = meta.get("docs") or {}
-        shown = {a.id: a for a in self._store.articles.published()}
+        shown = self._store.articles.shown_digests()
         in_step = set(docs) == set(shown) and all(
-            docs[i].get("hash") == a.content_hash
-            and docs[i].get("team") == a.team
-            and list(docs[i].get("audience") or []) == list(a.audience)
-            for i, a in shown.items()
+            (docs[i].get("hash"), docs[i].get("team"), list(docs[i].get("audience") or [])) == digest
+            for i, digest in shown.items()
         )
         if in_step:
             return None

@@ -94,17 +94,7 @@ class PublishingService:
     ) -> Saved:
         """A new version of the article's text. Employees keep the published version until this one is published:
         editing a published article makes it a draft again (and puts it back through review)."""
-        current = self._writable(article_id, author, if_match)
-        if current.status == "archived":
-            raise Conflict("an archived article is not edited: revive it first (transition to draft)", field="status")
-        article = validate_markdown(markdown, self._teams, max_bytes=self._max_bytes, article_id=article_id)
-        self._check_writer(author, article.team)  # also the team it moves to
-        status = "draft" if current.status == "published" else current.status
-        saved = self._articles.save(Write(article, author.name, status, comment=comment), current.version)
-        self._audit.add(
-            actor=author.name, action="article.update", target=article_id, origin=author.origin, version=saved.version
-        )
-        return Saved(saved, article.markdown)
+        return self._save_text(self._writable(article_id, author, if_match), markdown, author, comment)
 
     def transition(
         self, article_id: str, to: str, actor: Principal, if_match: frozenset[str] | None, comment: str | None = None
@@ -156,13 +146,19 @@ class PublishingService:
         """Version `number`'s text saved as a new version (history is never rewritten)."""
         current = self._writable(article_id, actor, if_match)
         old = self._version_or_fail(article_id, number)
-        return self.update(
-            article_id,
-            old.markdown,
-            actor,
-            frozenset({current.etag}),
-            comment=comment or f"restored version {number}",
+        return self._save_text(current, old.markdown, actor, comment or f"restored version {number}")
+
+    def _save_text(self, current: StoredArticle, markdown: str, author: Principal, comment: str | None) -> Saved:
+        if current.status == "archived":
+            raise Conflict("an archived article is not edited: revive it first (transition to draft)", field="status")
+        article = validate_markdown(markdown, self._teams, max_bytes=self._max_bytes, article_id=current.id)
+        self._check_writer(author, article.team)  # also the team it moves to
+        status = "draft" if current.status == "published" else current.status
+        saved = self._articles.save(Write(article, author.name, status, comment=comment), current.version)
+        self._audit.add(
+            actor=author.name, action="article.update", target=current.id, origin=author.origin, version=saved.version
         )
+        return Saved(saved, article.markdown)
 
     def delete(self, article_id: str, actor: Principal, if_match: frozenset[str] | None) -> None:
         """Gone for good, history included (archive keeps it): admins only."""

@@ -59,9 +59,25 @@ class ArticleRepository:
 
     # Reading ----------------------------------------------------------------------------------------------
     def get(self, article_id: str) -> StoredArticle | None:
+        return self.get_many([article_id]).get(article_id)
+
+    def get_many(self, ids: Collection[str]) -> dict[str, StoredArticle]:
+        """The stored articles of `ids` that exist, by id."""
+        wanted, found = list(ids), dict[str, StoredArticle]()
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(schema.articles).where(schema.articles.c.id == article_id)).first()
-        return _article(row) if row else None
+            for start in range(0, len(wanted), 500):  # bounded IN lists
+                query = sa.select(schema.articles).where(schema.articles.c.id.in_(wanted[start : start + 500]))
+                found |= {row.id: _article(row) for row in conn.execute(query)}
+        return found
+
+    def shown_digests(self) -> dict[str, tuple[str, str | None, list[str]]]:
+        """(content hash, team, audience) of every article employees see: what the live index must hold."""
+        table = schema.articles
+        query = sa.select(table.c.id, table.c.content_hash, table.c.team, table.c.audience).where(
+            table.c.published_version.is_not(None), table.c.status != "archived"
+        )
+        with self._engine.connect() as conn:
+            return {row.id: (row.content_hash, row.team, list(row.audience or [])) for row in conn.execute(query)}
 
     def audiences(self, ids: Collection[str] | None = None) -> dict[str, list[str]]:
         """Stored articles' audiences by id: every article's, or those of `ids` that exist."""

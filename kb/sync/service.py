@@ -64,10 +64,11 @@ class SyncService:
         start = 0 if since is None else decode_cursor(since)
         changes = self._articles.changes_since(start, limit + 1)
         page, has_more = changes[:limit], len(changes) > limit
-        shown = self._articles.shown_markdown([c.article_id for c in page])
+        ids = [c.article_id for c in page]
+        shown, stored = self._articles.shown_markdown(ids), self._articles.get_many(ids)
         articles, tombstones = [], []
         for change in page:
-            current = self._articles.get(change.article_id)
+            current = stored.get(change.article_id)
             visible = current is not None and current.published and change.article_id in shown
             if visible and current is not None and can_read_article(reader, current.audience):
                 articles.append(SyncedArticle(current, shown[change.article_id]))
