@@ -15,6 +15,7 @@ from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import (
     articles,
+    export,
     health,
     knowledge,
     metrics,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         publishing.router,
         knowledge.router,
         sync.router,
+        export.router,
         tickets.router,
         surveys.router,
         teams.router,

@@ -165,18 +165,19 @@ def _previous(
     multilingual: Embedder | None,
     params: dict[str, int],
     loaded: HybridIndex | None,
+    donor: HybridIndex | None = None,
 ) -> tuple[HybridIndex | None, dict[str, Any]]:
-    """The live generation if its vectors can be reused with these encoders and chunking: `loaded` when it is
-    that generation already in memory (a server publishing need not read it again), else read from disk."""
+    """The generation whose vectors are reused with these encoders and chunking: `donor` when it fits, else the
+    live one: `loaded` when it is that generation already in memory (a server publishing need not read it again),
+    else read from disk."""
     live = current_generation(root)
+    if donor is not None and _fits(donor, embedder, multilingual, params):
+        return donor, dict(donor.docs)
     if (
         loaded is not None
         and live is not None
         and loaded.generation == live.name
-        and loaded.meta.get("model") == embedder.name
-        and loaded.meta.get("dimension") == embedder.dimension
-        and loaded.meta.get("multilingual") == encoder_identity(multilingual)
-        and loaded.meta.get("chunking") == params
+        and _fits(loaded, embedder, multilingual, params)
     ):
         return loaded, dict(loaded.docs)
     try:
@@ -188,6 +189,16 @@ def _previous(
         log.info("full rebuild: chunking parameters changed")
         return None, {}
     return previous, dict(previous.docs)
+
+
+def _fits(index: HybridIndex, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]) -> bool:
+    """Whether `index`'s vectors were made by these encoders over chunks cut this way."""
+    return (
+        index.meta.get("model") == embedder.name
+        and index.meta.get("dimension") == embedder.dimension
+        and index.meta.get("multilingual") == encoder_identity(multilingual)
+        and index.meta.get("chunking") == params
+    )
 
 
 def build_index(
@@ -204,15 +215,18 @@ def build_index(
     multilingual: Embedder | None = None,
     recalibrate_after: int | None = None,
     live: HybridIndex | None = None,
+    donor: HybridIndex | None = None,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed (with
-    `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
-    measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
-    With `recalibrate_after`, the previous generation's calibration is carried over until that many documents
-    have changed since it was measured (a live publish need not re-measure the whole KB). `live` is the live
-    generation if the caller holds it in memory: it is reused rather than read from disk.
+        `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
+        measured by `calibrator` before it goes live (an unchanged KB is re-measured when its version changes).
+        With `recalibrate_after`, the previous generation's calibration is carried over until that many documents
+        have changed since it was measured (a live publish need not re-measure the whole KB). `live` is the live
+        generation if the caller holds it in memory: it is reused rather than read from disk. `donor` is a generation of
+    another root (the server's for a download bundle, a downloaded bundle's for a remote copy): when its encoders and
+    chunking fit, it stands in for the live generation, so only documents it lacks are embedded.
 
-    One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
+        One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
     with build_lock(root, on_wait=on_wait):
         return _build(
             documents,
@@ -226,6 +240,7 @@ def build_index(
             calibrator,
             recalibrate_after,
             live,
+            donor,
         )
 
 
@@ -241,11 +256,12 @@ def _build(
     calibrator: Calibrator | None,
     recalibrate_after: int | None,
     loaded: HybridIndex | None,
+    donor: HybridIndex | None,
 ) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
     _remove_stale(root, keep={live.name} if live else set())
-    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params, loaded)
+    previous, previous_docs = (None, {}) if rebuild else _previous(root, embedder, multilingual, params, loaded, donor)
 
     new_ids = {d.doc_id for d in documents}
     # A document is reused only as it was analysed: the same text in the same language (its keyword terms and
@@ -265,7 +281,9 @@ def _build(
     calibrated = calibrator is None or (
         previous is not None and _calibrated(previous.meta, calibrator.version) and not due
     )
-    if previous is not None and not to_embed and not removed and _same_meta(previous_docs, documents) and calibrated:
+    # A donor lives in another root: this root gets a generation of its own even when nothing differs.
+    same = previous is not None and previous is not donor and not to_embed and not removed
+    if same and previous is not None and _same_meta(previous_docs, documents) and calibrated:
         return BuildReport([], sorted(unchanged_ids), [], previous.size, previous.generation, False, previous)
 
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}

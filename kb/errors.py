@@ -96,3 +96,20 @@ class ConfigurationError(KbError):
     """A configuration file (teams, settings) is missing or malformed."""
 
     title = "Configuration error"
+
+
+class RemoteUnavailable(KbError):
+    """`kb remote`: the server could not be reached, gave no answer in time, went away in the middle of one, or
+    failed (5xx), after the retries. What can wait does: a ticket stays in the outbox, search uses the copy."""
+
+    title = "Server unavailable"
+
+
+class RemoteRefused(KbError):
+    """`kb remote`: the server refused the request (4xx); sending it again as it is cannot succeed."""
+
+    title = "Refused by the server"
+
+    def __init__(self, detail: str, *, status: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.status = status

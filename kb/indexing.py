@@ -17,6 +17,7 @@ from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingEr
 from indexer.generation import POINTER, current_generation, read_meta
 from indexer.hybrid import HybridIndex
 from indexer.load import load_index
+from kb.access import Principal, can_read_article
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles, parse_article
 from kb.articles.model import markdown_hash
 from kb.errors import ArticleProblemsError, IndexNotReady, InvalidInput
@@ -137,6 +138,30 @@ def load_multilingual() -> Embedder:
         return shared_encoder()
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="multilingual") from exc
+
+
+def new_searcher(
+    index: HybridIndex,
+    settings: Settings,
+    embedder: Embedder,
+    multilingual: Embedder | None,
+    teams: TeamDirectory,
+    boosts: Callable[[], Mapping[str, float]] | None = None,
+) -> Searcher:
+    """The Searcher over `index` as the settings configure it: the server's and a remote copy's are built alike,
+    so that both rank the same articles the same way."""
+    return Searcher(
+        index,
+        embedder,
+        teams,
+        multilingual=multilingual,
+        detector=shared_detector(tuple(settings.languages)),
+        answer_threshold=settings.answer_threshold,
+        default_team=settings.default_team,
+        max_query_chars=settings.max_query_chars,
+        retriever=settings.retriever,
+        boosts=boosts,
+    )
 
 
 class IndexingService:
@@ -362,17 +387,30 @@ class IndexingService:
             return self._searcher
 
     def _new_searcher(self, index: HybridIndex) -> Searcher:
-        return Searcher(
-            index,
+        return new_searcher(index, self._settings, self.embedder, self.multilingual, self._teams, self._boosts)
+
+    def readable_now(self, reader: Principal) -> tuple[list[Article], HybridIndex]:
+        """The articles employees see that `reader` may read, and the live generation (read under the build lock,
+        so that no publish is half-way between the two)."""
+        with build_lock(self._settings.index_dir):
+            index = self.searcher().index
+            articles = [a for a in self._shown.load() if can_read_article(reader, a.audience)]
+        return articles, index
+
+    def build_elsewhere(self, articles: Sequence[Article], root: Path, donor: HybridIndex) -> BuildReport:
+        """A generation of `articles` alone in another index root (a download bundle's), their vectors and the
+        answer calibration taken from `donor` (the live generation): nothing is embedded that it holds."""
+        settings = self._settings
+        return build_index(
+            searchable_documents(articles),
             self.embedder,
-            self._teams,
+            root,
+            max_words=settings.chunk_words,
+            overlap=settings.chunk_overlap_words,
+            calibrator=TitleCalibrator(self.embedder, self.multilingual),
             multilingual=self.multilingual,
-            detector=shared_detector(tuple(self._settings.languages)),
-            answer_threshold=self._settings.answer_threshold,
-            default_team=self._settings.default_team,
-            max_query_chars=self._settings.max_query_chars,
-            retriever=self._settings.retriever,
-            boosts=self._boosts,
+            recalibrate_after=sys.maxsize,
+            donor=donor,
         )
 
     def _searcher_of(self, live: Path | None) -> Searcher | None:

@@ -22,6 +22,7 @@ from kb.store.teams import TeamOverrideRepository
 from kb.store.webhooks import WebhookRepository
 from kb.surveys import SurveyService
 from kb.sync import SyncService
+from kb.sync.bundle import BundleService
 from kb.teams import load_teams
 from kb.teams.service import TeamService
 from kb.tickets.service import TicketService
@@ -99,6 +100,7 @@ class KnowledgeBase:
             stale_days=settings.stale_days,
         )
         self.sync = SyncService(self.store.articles)
+        self.bundles = BundleService(settings, self.store.articles, self.indexing)
         # Notifications: webhooks always go to the durable outbox (the CLI's events too); e-mail when configured.
         self.webhooks = WebhookService(
             WebhookRepository(self.store.engine), self.store.audit, allowed_targets=settings.webhook_allowed_targets

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -115,6 +116,17 @@ class Settings(BaseSettings):
     smtp_from: str = Field("kb@localhost", description="Sender address of kb's e-mails.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+    remote_home: Path | None = Field(
+        None,
+        description="Where `kb remote` keeps the server address and token (mode 600), the local copy and the "
+        "ticket outbox; default: `$XDG_CONFIG_HOME/kb`, else `~/.config/kb`.",
+    )
+    remote_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long `kb remote` waits for the server before it answers from the local copy (search) "
+        "or queues the ticket.",
+    )
     # Limits under load (issue 17): no client can hold a connection, or the model thread's queue, for ever.
     # The three connection settings are uvicorn's, applied by `kb serve`; the search queue is the API's.
     keep_alive_seconds: int = Field(
@@ -189,6 +201,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kb.sqlite3').resolve()}"
+
+    @property
+    def resolved_remote_home(self) -> Path:
+        if self.remote_home is not None:
+            return self.remote_home
+        config = os.environ.get("XDG_CONFIG_HOME")
+        return (Path(config) if config else Path.home() / ".config") / "kb"
 
     @property
     def index_dir(self) -> Path:

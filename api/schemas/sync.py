@@ -29,21 +29,7 @@ class SyncOut(BaseModel):
     @classmethod
     def of(cls, page: SyncPage) -> SyncOut:
         return cls(
-            articles=[
-                SyncedArticleOut(
-                    id=a.article.id,
-                    title=a.article.title,
-                    team=a.article.team,
-                    tags=list(a.article.tags),
-                    audience=list(a.article.audience),
-                    language=a.article.language,
-                    updated=a.article.updated,
-                    version=a.article.published_version or 0,
-                    etag=f'"{a.article.id}.{a.article.published_version}.published"',
-                    markdown=a.markdown,
-                )
-                for a in page.articles
-            ],
+            articles=[SyncedArticleOut(**a.record()) for a in page.articles],
             tombstones=page.tombstones,
             cursor=page.cursor,
             has_more=page.has_more,

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from indexer.analysis import ENGLISH
+from kb.cli.answers import show_outcome
 from kb.cli.articles import export_command, import_command, publish_command
 from kb.cli.audit import audit_command
 from kb.cli.common import BarProgress, console, domain_errors, err_console, existing_dir, knowledge_base, load_settings
 from kb.cli.db import app as db_app
 from kb.cli.demo import demo_data_command
 from kb.cli.evaluate import eval_command
+from kb.cli.remote import app as remote_app
 from kb.cli.report import report_command
 from kb.cli.users import app as users_app
 from kb.settings import Settings
@@ -26,6 +26,7 @@ from kb.store.faults import check_writable
 app = typer.Typer(help="kb: an internal knowledge base with semantic search.", no_args_is_help=True)
 app.command("eval")(eval_command)
 app.add_typer(users_app, name="users")
+app.add_typer(remote_app, name="remote")
 app.command("audit")(audit_command)
 app.command("report")(report_command)
 app.command("demo-data")(demo_data_command)
@@ -86,24 +87,7 @@ def search(
     if as_json:
         typer.echo(json.dumps(asdict(outcome), ensure_ascii=False))
         return
-    shown = f"“{outcome.query}”" + (f" (searched as “{outcome.corrected_query}”)" if outcome.corrected_query else "")
-    if outcome.language != ENGLISH:
-        shown += f" · read as {outcome.language}"
-    table = Table(title=shown, show_lines=True)
-    for column in ("#", "article", "team", "section", "passage", "score"):
-        table.add_column(column, overflow="fold")
-    for rank, hit in enumerate(outcome.hits, start=1):
-        table.add_row(
-            str(rank),
-            f"{hit.title}\n[dim]{hit.article_id}[/]",
-            hit.team or "",
-            hit.section,
-            hit.snippet,
-            f"{hit.score:.3f}",
-        )
-    console.print(table)
-    verdict = "[green]answered[/]" if outcome.answered else "[yellow]no confident answer[/]"
-    console.print(f"{verdict} (confidence {outcome.confidence:.2f})")
+    show_outcome(outcome)
     if outcome.ticket:
         console.print(
             f"Open a ticket with [bold]{outcome.ticket.suggested_team}[/]: POST /v1/tickets "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 from kb.access import Principal, can_read_article
 from kb.articles.model import StoredArticle
@@ -24,6 +25,22 @@ _PREFIX = "c1:"
 class SyncedArticle:
     article: StoredArticle
     markdown: str  # the published version's text
+
+    def record(self) -> dict[str, Any]:
+        """The article as a sync page and a download bundle carry it (the same fields in both)."""
+        article = self.article
+        return {
+            "id": article.id,
+            "title": article.title,
+            "team": article.team,
+            "tags": list(article.tags),
+            "audience": list(article.audience),
+            "language": article.language,
+            "updated": article.updated,
+            "version": article.published_version or 0,
+            "etag": f'"{article.id}.{article.published_version}.published"',
+            "markdown": self.markdown,
+        }
 
 
 @dataclass(frozen=True)
