@@ -42,7 +42,9 @@ REPLAYED = "Idempotent-Replayed"
 def create_ticket(
     kb: KB, reader: Reader, body: TicketCreate, response: Response, idempotency_key: IdempotencyKey = None
 ) -> TicketOut:
-    ticket, replayed = kb.tickets.create(NewTicket(**body.model_dump()), idempotency_key, reader)
+    ticket, replayed = kb.tickets.create(
+        NewTicket(**{**body.model_dump(), "requester": body.requester or ""}), idempotency_key, reader
+    )
     response.headers[REPLAYED] = str(replayed).lower()
     return TicketOut.model_validate(ticket)
 

@@ -28,8 +28,11 @@ class TicketCreate(BaseModel):
 
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
     description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
-    requester: str = Field(
-        min_length=1, max_length=MAX_REQUESTER, description="Who asks; for a signed-in user it is always that user."
+    requester: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_REQUESTER,
+        description="Who asks: required from the trusted local admin; a signed-in user's ticket is always theirs.",
     )
     team: str | None = Field(None, max_length=MAX_TEAM_NAME, description="Owning team; routed from the text if absent.")
     priority: Priority = "normal"

@@ -107,13 +107,14 @@ class Applied:
 
 
 class LocalCopy:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, embedder: Embedder | None = None) -> None:
         self.folder = private_folder(folder)
         self._engine: Engine = create_engine(f"sqlite:///{(folder / 'copy.sqlite3').resolve()}")
         _metadata.create_all(self._engine)
         if self._state("format") not in (None, COPY_FORMAT):
             log.warning("the local copy has another format: it is downloaded again")
             self.reset()
+        self._embedder = embedder
         self._encoders: tuple[Embedder, Embedder | None] | None = None
 
     @property
@@ -238,7 +239,8 @@ class LocalCopy:
     def encoders(self) -> tuple[Embedder, Embedder | None]:
         if self._encoders is None:
             settings = self.settings()
-            self._encoders = (load_embedder(settings), load_multilingual() if settings.multilingual else None)
+            embedder = self._embedder or load_embedder(settings)
+            self._encoders = (embedder, load_multilingual() if settings.multilingual else None)
         return self._encoders
 
     def _load(self, root: Path) -> HybridIndex | None:

@@ -26,7 +26,8 @@ _metadata = sa.MetaData()
 items = sa.Table(
     "outbox",
     _metadata,
-    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),  # the order they were written in
+    sa.Column("key", sa.String, nullable=False, unique=True),
     sa.Column("server", sa.String, nullable=False),
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -94,7 +95,7 @@ class Outbox:
         return _item(row._mapping)
 
     def list(self, server: str | None = None, state: State | None = None) -> list[OutboxItem]:
-        query = sa.select(items).order_by(items.c.created_at, items.c.key)
+        query = sa.select(items).order_by(items.c.n)
         if server is not None:
             query = query.where(items.c.server == server)
         if state is not None:

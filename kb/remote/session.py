@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from indexer.build import Progress
+from indexer.embedders import Embedder
 from kb.errors import InvalidInput, RemoteRefused, RemoteUnavailable
 from kb.remote.client import ONCE, Download, RemoteClient, Retry
-from kb.remote.config import RemoteConfig, load_config
+from kb.remote.config import load_config
 from kb.remote.local_copy import Applied, CopyStatus, LocalCopy
 from kb.remote.outbox import Flushed, Outbox, OutboxItem
 from kb.search.searcher import SearchHit, SearchOutcome, clean_query
@@ -63,11 +64,13 @@ class SyncProgress:
 
 
 class RemoteSession:
-    def __init__(self, settings: Settings, config: RemoteConfig | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, page_size: int = PAGE) -> None:
+        """`embedder`: the English model when the caller holds it loaded already (else loaded on first use)."""
         home = settings.resolved_remote_home
-        self.config = config or load_config(home)
+        self.config = load_config(home)
         self._timeout = settings.remote_timeout_seconds
-        self.copy = LocalCopy(home / "copies" / self.config.copy_name)
+        self._page_size = page_size
+        self.copy = LocalCopy(home / "copies" / self.config.copy_name, embedder=embedder)
         self.outbox = Outbox(home)
 
     def close(self) -> None:
@@ -110,7 +113,7 @@ class RemoteSession:
         pages = received = 0
         since = self.copy.resume_cursor()
         while True:
-            page = client.get_json(SYNC, params={"since": since, "limit": PAGE})
+            page = client.get_json(SYNC, params={"since": since, "limit": self._page_size})
             self.copy.stage(page)
             pages, received = pages + 1, received + len(page["articles"])
             if progress.page is not None:

@@ -21,7 +21,7 @@ from kb.access import (
     can_work_tickets,
 )
 from kb.best_effort import BestEffortWrites
-from kb.errors import Conflict, Forbidden
+from kb.errors import Conflict, Forbidden, InvalidInput
 from kb.events import Announcement
 from kb.publishing.service import Saved
 from kb.search.searcher import Searcher
@@ -93,6 +93,8 @@ class TicketService:
         ticket. A signed-in `reader` files under their own name whatever `new` says."""
         if not can_file_ticket_for_others(reader):
             new = replace(new, requester=reader.name)
+        elif not new.requester.strip():
+            raise InvalidInput("name the requester: who is asking for help", field="requester")
         # A due time from the targets as stored, even if another server just edited them; never waiting behind an
         # edit in this process, which may be waiting for the store's write lock.
         self._refresh_targets()

@@ -1,8 +1,12 @@
-"""GET /v1/sync: full and delta syncs, tombstones by who could read what, paging, a bad cursor."""
+"""GET /v1/sync: full and delta syncs, tombstones by who could read what, paging, a bad cursor; GET
+/v1/export/bundle: what a reader may read, resumable."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,3 +188,58 @@ def test_repeat_reads_get_304_and_large_bodies_travel_gzipped(api: tuple[TestCli
         ).status_code
         == 200
     )
+
+
+def _bundle(client: TestClient, token: str, **headers: str) -> Any:
+    return client.get("/v1/export/bundle", headers=bearer(token) | headers)
+
+
+def _members(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def test_a_bundle_holds_what_its_reader_may_read_and_an_index_of_that_alone(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    _publish(client, tokens, "finance-close", extra="audience: [finance]\n")
+    ana, fred = _bundle(client, tokens["ana"]), _bundle(client, tokens["fred"])
+    assert ana.status_code == fred.status_code == 200
+    assert ana.headers["content-type"] == "application/gzip" and ana.headers["accept-ranges"] == "bytes"
+    for response, expected in ((ana, SMALL), (fred, SMALL | {"finance-close"})):
+        files = _members(response.content)
+        manifest = json.loads(files["manifest.json"])
+        records = [json.loads(line) for line in files["articles.jsonl"].decode().splitlines()]
+        assert {r["id"] for r in records} == expected and manifest["articles"] == len(expected)
+        generation = files["index/CURRENT"].decode().strip()
+        meta = json.loads(files[f"index/{generation}/meta.json"])
+        assert set(meta["docs"]) == expected  # the index knows nothing the reader may not read
+        assert "calibration" in meta  # the server's answer calibration travels with it
+        # The cursor is where the delta starts: nothing has changed since.
+        delta = _sync(client, tokens["ana"], manifest["cursor"])
+        assert delta["articles"] == [] and delta["tombstones"] == []
+    assert ana.headers["ETag"] != fred.headers["ETag"]
+
+
+def test_a_bundle_download_resumes_with_range_and_starts_over_when_the_content_changed(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    whole = _bundle(client, tokens["ana"])
+    etag = whole.headers["ETag"]
+    assert _bundle(client, tokens["ana"]).headers["ETag"] == etag  # the same content: the same archive
+    tail = _bundle(client, tokens["ana"], Range="bytes=1000-", **{"If-Range": etag})
+    assert tail.status_code == 206
+    assert tail.headers["content-range"] == f"bytes 1000-{len(whole.content) - 1}/{len(whole.content)}"
+    assert whole.content[:1000] + tail.content == whole.content
+    _publish(client, tokens, "newer")
+    fresh = _bundle(client, tokens["ana"], Range="bytes=1000-", **{"If-Range": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag  # the old bytes are not mixed in
+    assert "newer" in {json.loads(line)["id"] for line in _members(fresh.content)["articles.jsonl"].splitlines()}
+
+
+def test_a_bundle_needs_a_token(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = api
+    response = client.get("/v1/export/bundle")
+    assert response.status_code == 401 and response.json()["field"] == "authorization"
