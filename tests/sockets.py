@@ -62,10 +62,8 @@ class FlakyProxy:
             return
         threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
         if mode == "lose":
-            try:
+            with contextlib.suppress(OSError):
                 upstream.recv(1)  # the server has answered, so it has done the work: drop the answer
-            except OSError:
-                pass
             for sock in (client, upstream):  # shutdown first: it wakes the pump blocked reading the client
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
