@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
-CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class RemoteClient:
                         _write_small(tag_file, new_tag)
                     with part.open("ab" if resumed else "wb") as out:
                         done = resumed
-                        for chunk in response.iter_bytes(CHUNK):
+                        for chunk in response.iter_bytes():
                             out.write(chunk)
                             done += len(chunk)
                             if on_progress is not None:

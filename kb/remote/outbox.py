@@ -38,6 +38,7 @@ items = sa.Table(
     sa.Column("result", sa.JSON),  # the server's answer once delivered (the ticket)
 )
 TICKETS = "/v1/tickets"
+NOT_SIGNED_IN = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ class Outbox:
                 "POST", TICKETS, json=item.payload, headers={"Idempotency-Key": item.key}, retry=retry
             )
         except RemoteRefused as exc:
-            self._update(item.key, state="refused", last_error=exc.detail)
+            # A bad token says nothing of the ticket: it waits for a good one. Any other 4xx is the ticket's own.
+            state = "queued" if exc.status in NOT_SIGNED_IN else "refused"
+            self._update(item.key, state=state, last_error=exc.detail)
             raise
         except Exception as exc:
             self._update(item.key, last_error=str(exc))
@@ -122,12 +125,14 @@ class Outbox:
 
     def flush(self, client: RemoteClient) -> Flushed:
         """Send every queued item for `client`'s server, oldest first (each with the client's retries and
-        backoff); the first server failure stops the flush, the rest wait for the next one."""
+        backoff); the first server failure, or a token the server refuses, stops the flush: the rest wait."""
         delivered, refused = [], []
         for item in self.list(client.url, "queued"):
             try:
                 delivered.append(self.deliver(client, item))
-            except RemoteRefused:
+            except RemoteRefused as exc:
+                if exc.status in NOT_SIGNED_IN:
+                    raise
                 refused.append(self.get(item.key))
         return Flushed(delivered, refused, len(self.list(client.url, "queued")))
 

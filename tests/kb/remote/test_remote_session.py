@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.server import UVICORN_FACTORY, free_port, server_environment, start, stop, wait_ready
+from bench.server import UVICORN_FACTORY, free_port, publish, server_environment, start, stop, wait_ready
 from indexer.embedders import Embedder
 from kb.errors import RemoteUnavailable
 from kb.remote.config import RemoteConfig, save_config
@@ -100,23 +100,7 @@ def _publish(base: str, tokens: dict[str, str], slug: str, extra: str = "", body
         f"---\nid: {slug}\ntitle: Sync gadget {slug}\nteam: IT\n{extra}---\n\n## Symptoms\n\n{body}\n\n"
         "## Resolution\n\nUnplug it and count to ten.\n"
     )
-    with httpx.Client(base_url=base, timeout=60) as http:
-        current = http.get(f"/v1/articles/{slug}", headers=bearer(tokens["ivan"]))
-        if current.status_code == 200:
-            saved = http.put(
-                f"/v1/articles/{slug}",
-                json={"markdown": markdown},
-                headers=bearer(tokens["ivan"]) | {"If-Match": current.headers["ETag"]},
-            )
-        else:
-            saved = http.post("/v1/articles", json={"markdown": markdown}, headers=bearer(tokens["ivan"]))
-        assert saved.status_code in (200, 201), saved.text
-        for to, who in (("review", "ivan"), ("published", "ines")):
-            etag = http.get(f"/v1/articles/{slug}", headers=bearer(tokens[who])).headers["ETag"]
-            moved = http.post(
-                f"/v1/articles/{slug}/transitions", json={"to": to}, headers=bearer(tokens[who]) | {"If-Match": etag}
-            )
-            assert moved.status_code == 200, moved.text
+    publish(base, tokens["ivan"], tokens["ines"], slug, markdown)
 
 
 def _server_search(base: str, token: str, question: str) -> list[tuple[str, float]]:
