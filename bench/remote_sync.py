@@ -96,9 +96,10 @@ def prepare(work: Path, articles: int) -> tuple[Settings, dict[str, str]]:
     return settings, tokens
 
 
-def paged_sync(base: str, token: str, since: str | None = None) -> tuple[int, int, int, str, float]:
-    """(wire bytes, pages, articles, cursor, seconds) of a sync from `since`, gzip accepted as a client would."""
-    wire = pages = count = 0
+def paged_sync(base: str, token: str, since: str | None = None) -> tuple[int, int, int, int, str, float]:
+    """(wire bytes, JSON bytes, pages, articles, cursor, seconds) of a sync from `since`, gzip accepted as a client
+    would."""
+    wire = raw = pages = count = 0
     started = time.perf_counter()
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
         while True:
@@ -106,10 +107,10 @@ def paged_sync(base: str, token: str, since: str | None = None) -> tuple[int, in
             response = http.get("/v1/sync", params=params)
             response.raise_for_status()
             body = response.json()
-            wire += response.num_bytes_downloaded
+            wire, raw = wire + response.num_bytes_downloaded, raw + len(response.content)
             pages, count, since = pages + 1, count + len(body["articles"]), body["cursor"]
             if not body["has_more"]:
-                return wire, pages, count, str(since), time.perf_counter() - started
+                return wire, raw, pages, count, str(since), time.perf_counter() - started
 
 
 def bundle_request(base: str, token: str) -> tuple[int, float]:
@@ -127,8 +128,8 @@ def measure(label: str, work: Path, settings: Settings, tokens: dict[str, str], 
     log = work / f"server-{label}.log"
     with running_server(KB_SERVE_NO_REINDEX, env, log, timeout=600) as server:
         base, reader = server.base, tokens["reader"]
-        wire, pages, count, cursor, seconds = paged_sync(base, reader)
-        figures["full"] = {"bytes": wire, "pages": pages, "articles": count, "seconds": seconds}
+        wire, raw, pages, count, cursor, seconds = paged_sync(base, reader)
+        figures["full"] = {"bytes": wire, "json_bytes": raw, "pages": pages, "articles": count, "seconds": seconds}
         size, first = bundle_request(base, reader)
         _, again = bundle_request(base, reader)
         figures["bundle"] = {"bytes": size, "first_seconds": first, "repeat_seconds": again}
@@ -144,8 +145,8 @@ def measure(label: str, work: Path, settings: Settings, tokens: dict[str, str], 
             edited = next(a for a in session.copy.articles() if a.team == "IT")
             markdown = edited.markdown.rstrip() + f"\n\nAlso: restart the dock (bench {uuid.uuid4().hex[:6]}).\n"
             publish(base, tokens["author"], tokens["reviewer"], edited.id, markdown)
-            wire, pages, count, _, seconds = paged_sync(base, reader, cursor)
-            figures["delta"] = {"bytes": wire, "pages": pages, "articles": count, "seconds": seconds}
+            wire, raw, pages, count, _, seconds = paged_sync(base, reader, cursor)
+            figures["delta"] = {"bytes": wire, "json_bytes": raw, "pages": pages, "articles": count, "seconds": seconds}
             report, seconds = timed(session.sync)
             figures["client_delta_sync"] = {"seconds": seconds, "embedded": len(report.applied.index.embedded)}
 
@@ -195,11 +196,13 @@ def report(rows: list[dict[str, Any]]) -> None:
 
     row("articles", lambda r: f"{r['full']['articles']:,}")
     row("full sync: wire bytes (gzip)", lambda r: f"{r['full']['bytes']:,}")
+    row("full sync: JSON bytes", lambda r: f"{r['full']['json_bytes']:,}")
     row("full sync: pages · seconds", lambda r: f"{r['full']['pages']} · {r['full']['seconds']:.2f}")
     row("bundle: bytes", lambda r: f"{r['bundle']['bytes']:,}")
     row("bundle: first · repeat s", lambda r: pair(r["bundle"], "first_seconds", "repeat_seconds", ".2f"))
     row("client first sync s", lambda r: f"{r['client_first_sync']['seconds']:.1f}")
     row("one-change delta: wire bytes", lambda r: f"{r['delta']['bytes']:,}")
+    row("one-change delta: JSON bytes", lambda r: f"{r['delta']['json_bytes']:,}")
     row("  vs full sync (bytes)", lambda r: f"{r['delta']['bytes'] / r['full']['bytes']:.4f}")
     row("one-change delta: seconds", lambda r: f"{r['delta']['seconds']:.3f}")
     row("  vs full sync (time)", lambda r: f"{r['delta']['seconds'] / r['full']['seconds']:.3f}")

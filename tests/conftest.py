@@ -190,6 +190,24 @@ def indexed_small_kb(indexed_small_settings: Settings, embedder: Embedder) -> It
     kb.close()
 
 
+# A small help desk: readers in no group and in finance, two IT agents (one writes, the other reviews), an admin.
+DESK = (
+    ("ana", "employee", (), ()),
+    ("fred", "employee", ("finance",), ()),
+    ("ivan", "agent", (), ("IT",)),
+    ("ines", "agent", (), ("IT",)),
+    ("adam", "admin", (), ()),
+)
+
+
+def add_desk(kb: KnowledgeBase) -> dict[str, str]:
+    """The DESK's users in `kb`, and their tokens by name."""
+    tokens = {}
+    for name, role, groups, teams in DESK:
+        _, tokens[name] = kb.users.add(name, email=f"{name}@example.com", role=role, groups=groups, teams=teams)
+    return tokens
+
+
 def stable_ticket(ticket: dict[str, Any]) -> dict[str, Any]:
     """A ticket as JSON without what moves with the clock or the view (SLA usage, the detail's history)."""
     return {k: v for k, v in ticket.items() if k not in ("sla", "events")}

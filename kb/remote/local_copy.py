@@ -18,7 +18,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,9 +151,7 @@ class LocalCopy:
             return conn.execute(sa.select(state_table.c.value).where(state_table.c.key == key)).scalar()
 
     def settings(self) -> Settings:
-        """The server's search settings (from the bundle) over this machine's own (the model's path)."""
-        stored = self._state("settings") or {}
-        return Settings(**{k: v for k, v in stored.items() if k in SEARCH_SETTINGS}, data_dir=self.folder)
+        return _settings(self._state("settings") or {}, self.folder)
 
     # A delta, page by page --------------------------------------------------------------------------------------
     def stage(self, page: dict[str, Any]) -> None:
@@ -175,7 +173,11 @@ class LocalCopy:
             pages = conn.execute(sa.select(pages_table.c.body).order_by(pages_table.c.n)).scalars().all()
             for page in pages:
                 for record in page["articles"]:
-                    updated += _put_article(conn, record)
+                    article = _parse(record)
+                    conn.execute(sa.delete(articles_table).where(articles_table.c.id == str(record["id"])))
+                    if article is not None:
+                        _insert(conn, record, article)
+                        updated += 1
                 for gone in page["tombstones"]:
                     removed += conn.execute(sa.delete(articles_table).where(articles_table.c.id == gone)).rowcount
             if pages:
@@ -202,29 +204,37 @@ class LocalCopy:
                     f"the server's bundle format {manifest.get('format')} is not this client's ({FORMAT}): "
                     "update kb on this machine"
                 )
+            parsed = [(record, article) for record in records if (article := _parse(record)) is not None]
+            settings = _settings(manifest.get("settings") or {}, self.folder)
+            self._encoders = None  # the server's settings may name other encoders
+            # The index first, then the articles it was built from: a run killed between the two leaves an index
+            # ahead of the store, which the next sync installs again (the archive stays until then).
+            donor = self._load(root / INDEX, settings)
+            report = self._build([article for _, article in parsed], settings, donor, progress)
             with self._engine.begin() as conn:
                 conn.execute(sa.delete(articles_table))
                 conn.execute(sa.delete(pages_table))
-                for record in records:
-                    _put_article(conn, record)
+                for record, article in parsed:
+                    _insert(conn, record, article)
                 _put(conn, "format", COPY_FORMAT)
                 _put(conn, "cursor", manifest["cursor"])
                 _put(conn, "settings", manifest.get("settings") or {})
                 _put(conn, "synced_at", datetime.now(UTC).isoformat(timespec="seconds"))
-            self._encoders = None  # the server's settings may name other encoders
-            donor = self._load(root / INDEX)
-            report = self.reindex(donor=donor, progress=progress)
-        return Applied(len(records), 0, report)
+        return Applied(len(parsed), 0, report)
 
     # The index ------------------------------------------------------------------------------------------------
-    def reindex(self, *, donor: HybridIndex | None = None, progress: Progress | None = None) -> BuildReport:
-        """A generation of the stored articles (nothing is written when the live one already is): vectors come
-        from `donor` or the copy's previous generation, and only articles neither holds are embedded here.
-        The answer calibration is the server's, carried over, as the server's own searches use it."""
-        settings = self.settings()
-        embedder, multilingual = self.encoders()
+    def reindex(self, progress: Progress | None = None) -> BuildReport:
+        """A generation of the stored articles (nothing is written when the live one already is one)."""
+        return self._build(self.articles(), self.settings(), None, progress)
+
+    def _build(
+        self, articles: list[Article], settings: Settings, donor: HybridIndex | None, progress: Progress | None
+    ) -> BuildReport:
+        """Vectors come from `donor` or the copy's previous generation: only articles neither holds are embedded
+        here. The answer calibration is the server's, carried over, as the server's own searches use it."""
+        embedder, multilingual = self.encoders(settings)
         return build_index(
-            searchable_documents(self.articles()),
+            searchable_documents(articles),
             embedder,
             self.index_root,
             max_words=settings.chunk_words,
@@ -236,16 +246,15 @@ class LocalCopy:
             donor=donor,
         )
 
-    def encoders(self) -> tuple[Embedder, Embedder | None]:
+    def encoders(self, settings: Settings) -> tuple[Embedder, Embedder | None]:
         if self._encoders is None:
-            settings = self.settings()
             embedder = self._embedder or load_embedder(settings)
             self._encoders = (embedder, load_multilingual() if settings.multilingual else None)
         return self._encoders
 
-    def _load(self, root: Path) -> HybridIndex | None:
+    def _load(self, root: Path, settings: Settings) -> HybridIndex | None:
         """The index at `root` if these encoders can use its vectors (else the copy embeds the articles itself)."""
-        embedder, multilingual = self.encoders()
+        embedder, multilingual = self.encoders(settings)
         try:
             return load_index(root, embedder.name, embedder.dimension, encoder_identity(multilingual))
         except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
@@ -259,12 +268,13 @@ class LocalCopy:
 
     def searcher(self) -> Searcher:
         """The Searcher over an index that matches the stored articles (brought in step first if need be)."""
+        settings = self.settings()
         report = self.reindex()
-        index = report.index if report.index is not None else self._load(self.index_root)
+        index = report.index if report.index is not None else self._load(self.index_root, settings)
         if index is None:
             raise RemoteUnavailable("the local copy has no index yet: run `kb remote sync` while online")
-        embedder, multilingual = self.encoders()
-        return new_searcher(index, self.settings(), embedder, multilingual, TeamDirectory([]))
+        embedder, multilingual = self.encoders(settings)
+        return new_searcher(index, settings, embedder, multilingual, TeamDirectory([]))
 
     def search(self, query: str, limit: int) -> SearchOutcome:
         settings = self.settings()
@@ -290,17 +300,25 @@ def _put(conn: Connection, key: str, value: Any) -> None:
     conn.execute(sa.insert(state_table).values(key=key, value=value))
 
 
-def _put_article(conn: Connection, record: dict[str, Any]) -> int:
-    """Store one synced article, parsed now (once) for its sections; 0 when its text does not parse here."""
+def _settings(server: dict[str, Any], folder: Path) -> Settings:
+    """The server's search settings (from the bundle) over this machine's own (the model's path)."""
+    return Settings(**{k: v for k, v in server.items() if k in SEARCH_SETTINGS}, data_dir=folder)
+
+
+def _parse(record: dict[str, Any]) -> Article | None:
+    """A synced article, parsed once when it arrives (None, logged, when its text does not parse here)."""
     article_id = str(record["id"])
     parsed = parse_article(record["markdown"], source=article_id, default_id=article_id, language=record["language"])
-    conn.execute(sa.delete(articles_table).where(articles_table.c.id == article_id))
     if not isinstance(parsed, Article):
         log.warning("article %s from the server does not parse here (%s): left out of the copy", article_id, parsed)
-        return 0
+        return None
+    return replace(parsed, id=article_id)  # the server's id (a corpus may keep ids the parser would slug)
+
+
+def _insert(conn: Connection, record: dict[str, Any], parsed: Article) -> None:
     conn.execute(
         sa.insert(articles_table).values(
-            id=article_id,
+            id=parsed.id,
             version=int(record.get("version") or 0),
             title=parsed.title,
             team=parsed.team,
@@ -313,7 +331,6 @@ def _put_article(conn: Connection, record: dict[str, Any]) -> int:
             sections=[[s.heading, s.text, s.line] for s in parsed.sections],
         )
     )
-    return 1
 
 
 def _article(row: Any) -> Article:

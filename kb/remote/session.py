@@ -107,7 +107,9 @@ class RemoteSession:
         bundle = None
         if self.copy.resume_cursor() is None:
             target = self.copy.folder / "bundle.tar.gz"
-            bundle = client.download(BUNDLE, target, on_progress=progress.download)
+            # A whole archive is there when a run was killed while installing it: no need to fetch it again.
+            if not target.exists():
+                bundle = client.download(BUNDLE, target, on_progress=progress.download)
             self.copy.install(target, progress.index)
             target.unlink(missing_ok=True)
         pages = received = 0

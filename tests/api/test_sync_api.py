@@ -18,7 +18,7 @@ from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, bearer, copy_small_articles
+from tests.conftest import TRUSTED, add_desk, bearer, copy_small_articles
 
 SMALL = {"vpn-drops-on-public-wifi", "printer-offline-floor-printer", "request-annual-leave", "badge-not-opening-doors"}
 
@@ -36,14 +36,7 @@ def api(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Itera
     )
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()
-    tokens = {}
-    for name, role, groups, teams in (
-        ("ana", "employee", [], []),
-        ("fred", "employee", ["finance"], []),
-        ("ivan", "agent", [], ["IT"]),
-        ("ines", "agent", [], ["IT"]),
-    ):
-        _, tokens[name] = kb.users.add(name, email=f"{name}@example.com", role=role, groups=groups, teams=teams)
+    tokens = add_desk(kb)
     kb.close()
     with TestClient(create_app(settings, embedder=embedder)) as client:
         yield client, tokens

@@ -20,7 +20,7 @@ from kb.remote.config import RemoteConfig, save_config
 from kb.remote.session import RemoteSession, SyncProgress
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import bearer
+from tests.conftest import add_desk, bearer
 from tests.sockets import FlakyProxy
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
@@ -70,15 +70,7 @@ class Server:
 @pytest.fixture
 def served(indexed_small_settings: Settings, embedder: Embedder, tmp_path: Path) -> Iterator[tuple[Server, dict]]:
     kb = KnowledgeBase(indexed_small_settings, embedder=embedder)
-    tokens = {}
-    for name, role, groups, teams in (
-        ("ana", "employee", [], []),
-        ("fred", "employee", ["finance"], []),
-        ("ivan", "agent", [], ["IT"]),
-        ("ines", "agent", [], ["IT"]),
-        ("adam", "admin", [], []),
-    ):
-        _, tokens[name] = kb.users.add(name, email=f"{name}@example.com", role=role, groups=groups, teams=teams)
+    tokens = add_desk(kb)
     kb.close()
     server = Server(indexed_small_settings, tmp_path / "server.log", free_port())
     server.start()
