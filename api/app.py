@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api.limits import install_limits
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -27,6 +28,9 @@ from api.routers import (
     tickets,
     webhooks,
 )
+from api.web import pages
+from api.web.pages import STATIC
+from api.web.session import load_secret
 from indexer.embedders import Embedder
 from kb import __version__
 from kb.search.gate import SearchGate
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         # A publish whose index write a crash cut off is searchable again before the first request.
         await asyncio.to_thread(kb.indexing.catch_up)
         app.state.kb = kb
+        app.state.web_secret = load_secret(settings.data_dir)  # the portal's CSRF tokens
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
         app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
         # The one running on the model thread plus KB_SEARCH_QUEUE waiting: a burst past it is refused at once.
@@ -66,7 +71,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         description="Internal knowledge base: ranked answers with the passage that answers, or a ticket.",
         lifespan=lifespan,
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, page_error=pages.error_page)
     # Remote staff on slow links: large bodies (lists, sync pages, articles) travel compressed when asked.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     install_limits(app, settings)
@@ -85,6 +90,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         metrics.router,
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    # The portal: pages over the same services, and its own scripts and styles (no CDN).
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 

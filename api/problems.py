@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -110,9 +110,20 @@ def _domain_problem(exc: KbError) -> JSONResponse:
     return response
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+PageError = Callable[[Request, int, str, str], Response]
+
+
+def install_problem_handlers(app: FastAPI, page_error: PageError | None = None) -> None:
+    """Problem JSON for the API; for the portal's pages (every path outside /v1), `page_error` renders the error."""
+
+    def is_page(request: Request) -> bool:
+        return page_error is not None and not request.url.path.startswith(("/v1/", "/healthz", "/readyz"))
+
     @app.exception_handler(KbError)
-    async def domain_error(_: Request, exc: KbError) -> JSONResponse:
+    async def domain_error(request: Request, exc: KbError) -> Response:
+        if is_page(request) and page_error is not None:
+            status = next((s for kind, s in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+            return page_error(request, status, exc.title, exc.detail)
         return _domain_problem(exc)
 
     @app.exception_handler(TooManyRequests)
@@ -122,11 +133,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
         # A body that is not JSON at all is reported at a character offset; the field at fault is the body.
         field = "body" if first.get("type") == "json_invalid" else _field_of(first["loc"])
+        if is_page(request) and page_error is not None:
+            return page_error(request, 422, "Invalid input", f"{field}: {first['msg']}")
         return problem(
             422,
             "Invalid input",

@@ -1,0 +1,219 @@
+"""The portal's pages through the app (TestClient): signing in, search, an article and its vote, the ticket form
+and its expected answer, a reader's tickets, the teams; CSRF, the Content-Security-Policy, what a restricted or a
+hostile article shows, and the language."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.web import i18n
+from indexer.embedders import Embedder
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import TRUSTED, add_desk, copy_small_articles
+
+TEMPLATES = Path(__file__).parents[3] / "api" / "web" / "templates"
+HOSTILE = """---
+id: hostile
+title: Printer driver notes
+team: IT
+---
+
+## Symptoms
+
+The printer driver shows <script>alert('x')</script> and <img src="x" onerror="alert(1)"> nonsense.
+
+## Resolution
+
+Reinstall the printer driver from [here](javascript:alert(1)).
+"""
+SECRET = """---
+id: payroll-secret
+title: Payroll cut-off for the finance team
+team: Finance
+audience: [finance]
+---
+
+## Symptoms
+
+Payroll cut-off questions.
+
+## Resolution
+
+Submit before the cut-off.
+"""
+
+
+@pytest.fixture
+def portal(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Iterator[tuple[TestClient, dict]]:
+    articles = copy_small_articles(tmp_path / "articles")
+    (articles / "hostile.md").write_text(HOSTILE, encoding="utf-8")
+    (articles / "payroll-secret.md").write_text(SECRET, encoding="utf-8")
+    shutil.copytree(small_index_template, tmp_path / "data")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=articles,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+        auth="token",
+    )
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.indexing.build()
+    tokens = add_desk(kb)
+    kb.close()
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        yield client, tokens
+
+
+def _sign_in(client: TestClient, token: str) -> None:
+    form = client.get("/signin?next=/tickets")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form.text)
+    assert nonce is not None
+    signed = client.post("/signin", data={"token": token, "nonce": nonce.group(1), "next": "/tickets"})
+    assert signed.status_code == 200 and signed.url.path == "/tickets"
+
+
+def _field(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found is not None, name
+    return found.group(1)
+
+
+def test_pages_ask_for_sign_in_and_the_session_cookie_is_safe(portal: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = portal
+    first = client.get("/search?q=vpn", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/signin?next=/search"
+    form = client.get("/signin")
+    assert "script-src 'self'" in form.headers["content-security-policy"]
+    nonce = _field(form.text, "nonce")
+    wrong = client.post("/signin", data={"token": "nope", "nonce": nonce})
+    assert wrong.status_code == 401 and 'role="alert"' in wrong.text
+    nonce = _field(wrong.text, "nonce")
+    signed = client.post(
+        "/signin", data={"token": tokens["ana"], "nonce": nonce, "next": "//evil.example"}, follow_redirects=False
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/"  # never off-site
+    cookie = signed.headers["set-cookie"]
+    assert "kb_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/").status_code == 200
+    # Signing out is a form like any other: without its CSRF token it is refused.
+    assert client.post("/signout").status_code == 403
+    home = client.get("/")
+    out = client.post("/signout", data={"csrf": _field(home.text, "csrf")}, follow_redirects=False)
+    assert out.status_code == 303 and 'kb_session=""' in out.headers["set-cookie"]
+
+
+def test_search_shows_the_passage_with_its_terms_marked_and_no_answer_offers_a_ticket(
+    portal: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    found = client.get("/search", params={"q": "vpn keeps dropping on hotel wifi"})
+    assert found.status_code == 200
+    assert 'href="/articles/vpn-drops-on-public-wifi' in found.text and "<mark>" in found.text
+    nothing = client.get("/search", params={"q": "zqxv wpfj"})
+    assert "kb has no confident answer" in nothing.text and "/tickets/new?q=zqxv%20wpfj" in nothing.text
+
+
+def test_a_restricted_article_never_shows_to_an_outsider(portal: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    assert "payroll-secret" not in client.get("/search", params={"q": "payroll cut-off finance"}).text
+    page = client.get("/articles/payroll-secret")
+    assert page.status_code == 404 and "Submit before the cut-off" not in page.text
+    _sign_in(client, tokens["fred"])
+    assert "Submit before the cut-off" in client.get("/articles/payroll-secret").text
+
+
+def test_an_article_with_script_payloads_renders_inert(portal: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    page = client.get("/articles/hostile")
+    assert page.status_code == 200 and "Reinstall the printer driver" in page.text
+    body = page.text.split('<div class="body">', 1)[1].split("</div>", 1)[0]
+    assert "<script" not in body and "onerror" not in body and 'href="javascript' not in body
+
+
+def test_a_vote_and_a_no_that_leads_to_a_prefilled_ticket_then_my_tickets(
+    portal: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    article = client.get("/articles/vpn-drops-on-public-wifi", params={"q": "vpn drops"})
+    assert ("Was this helpful?" in article.text and "Open now" in article.text) or "Closed" in article.text
+    csrf = _field(article.text, "csrf")
+    yes = client.post(
+        "/articles/vpn-drops-on-public-wifi/feedback", data={"csrf": csrf, "helpful": "yes", "q": "vpn drops"}
+    )
+    assert "Thank you" in yes.text
+    no = client.post(
+        "/articles/vpn-drops-on-public-wifi/feedback",
+        data={"csrf": csrf, "helpful": "no", "q": "vpn drops", "comment": "still drops"},
+        follow_redirects=False,
+    )
+    assert no.headers["location"] == "/tickets/new?q=vpn%20drops&not_helpful=vpn-drops-on-public-wifi"
+    form = client.get(no.headers["location"])
+    assert 'value="vpn drops"' in form.text and "usually answers within" in form.text
+    data = {
+        "csrf": _field(form.text, "csrf"),
+        "idempotency": _field(form.text, "idempotency"),
+        "subject": "VPN still drops",
+        "description": "Every five minutes at the hotel.",
+        "team": "IT",
+        "priority": "high",
+        "q": "vpn drops",
+        "not_helpful": "vpn-drops-on-public-wifi",
+    }
+    assert client.post("/tickets/new", data=data | {"csrf": "forged"}).status_code == 403
+    created = client.post("/tickets/new", data=data)
+    again = client.post("/tickets/new", data=data)  # the same form sent twice: one ticket
+    assert created.url.path == again.url.path and "Your ticket was sent to IT" in created.text
+    assert "Expected first answer" in created.text
+    mine = client.get("/tickets")
+    assert mine.text.count("VPN still drops") == 1
+    other_site = client.post(
+        "/tickets/new", data=data | {"idempotency": "x2"}, headers={"Origin": "https://evil.example"}
+    )
+    assert other_site.status_code == 403
+
+
+def test_teams_pages_show_desks_and_targets(portal: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    assert 'href="/teams/IT"' in client.get("/teams").text
+    team = client.get("/teams/IT")
+    assert "Service targets" in team.text and "/tickets/new?team=IT" in team.text
+    assert client.get("/teams/Nobody").status_code == 404
+
+
+def test_the_language_follows_the_browser_or_the_readers_choice(portal: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    portuguese = client.get("/", headers={"Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5"})
+    assert 'lang="pt-BR"' in portuguese.text and "O que está errado?" in portuguese.text
+    french = client.get("/", headers={"Accept-Language": "fr-CA"})
+    assert 'lang="fr"' in french.text and "Quel est le problème ?" in french.text
+    polish = client.get("/?lang=pl", headers={"Accept-Language": "fr"})
+    assert "Co nie działa?" in polish.text
+    assert "Co nie działa?" in client.get("/", headers={"Accept-Language": "fr"}).text  # remembered
+
+
+def test_every_word_of_the_pages_is_translated_in_every_shipped_language() -> None:
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""_\(["']([^"']+)["']\)""", template.read_text(encoding="utf-8")))
+    assert used
+    for locale in i18n.LOCALES[1:]:
+        with (i18n.FOLDER / locale / "LC_MESSAGES" / "messages.po").open("rb") as po:
+            catalog = read_po(po)
+        missing = sorted(w for w in used if not (catalog.get(w) and catalog.get(w).string))
+        assert missing == [], locale
+
