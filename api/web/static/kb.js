@@ -26,3 +26,23 @@
     }, 300);
   });
 }());
+
+// The article editor's live preview: the server renders and sanitises, as it will for readers.
+(function () {
+  "use strict";
+  var editor = document.querySelector("textarea[data-preview]");
+  var main = document.getElementById("main");
+  if (!editor || !window.fetch || !main) { return; }
+  var target = document.getElementById(editor.dataset.preview);
+  var timer = null;
+  editor.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var form = new URLSearchParams({ markdown: editor.value, csrf: main.dataset.csrf });
+      fetch("/agent/preview", { method: "POST", body: form, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) { if (html !== null) { target.innerHTML = html; } })
+        .catch(function () { /* keep the last preview */ });
+    }, 400);
+  });
+}());

@@ -4,6 +4,7 @@ hostile article shows, and the language."""
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from collections.abc import Iterator
@@ -81,10 +82,10 @@ def _sign_in(client: TestClient, token: str) -> None:
     assert signed.status_code == 200 and signed.url.path == "/tickets"
 
 
-def _field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+def _field(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert found is not None, name
-    return found.group(1)
+    return html.unescape(found.group(1))
 
 
 def test_pages_ask_for_sign_in_and_the_session_cookie_is_safe(portal: tuple[TestClient, dict[str, str]]) -> None:
@@ -217,3 +218,55 @@ def test_every_word_of_the_pages_is_translated_in_every_shipped_language() -> No
         missing = sorted(w for w in used if not (catalog.get(w) and catalog.get(w).string))
         assert missing == [], locale
 
+
+
+def test_an_agent_resolves_a_ticket_turns_it_into_an_article_and_another_publishes_it(
+    portal: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    form = client.get("/tickets/new", params={"q": "the plotter prints everything in magenta"})
+    fields = {name: _field(form.text, name) for name in ("csrf", "idempotency", "q")}
+    created = client.post(
+        "/tickets/new",
+        data=fields | {"subject": "Plotter prints in magenta", "description": "Since the toner change.", "team": "IT"},
+    )
+    number = int(created.url.path.rsplit("/", 1)[1])
+    assert client.get("/agent/queue").status_code == 403  # an employee is not an agent
+
+    _sign_in(client, tokens["ivan"])
+    queue = client.get("/agent/queue")
+    assert f'href="/agent/tickets/{number}"' in queue.text and "badge-" in queue.text
+    csrf = _field(queue.text, "csrf")
+    client.post(f"/agent/tickets/{number}/assign", data={"csrf": csrf})
+    client.post(f"/agent/tickets/{number}/note", data={"csrf": csrf, "body": "Toner cartridge was a cyan clone."})
+    page = client.get(f"/agent/tickets/{number}")
+    assert "ivan" in page.text and "cyan clone" in page.text and "Similar past cases" in page.text
+    client.post(f"/agent/tickets/{number}/resolve", data={"csrf": csrf, "body": "Replaced the magenta toner."})
+    editor = client.post(f"/agent/tickets/{number}/draft", data={"csrf": csrf})
+    assert editor.url.path.startswith("/agent/articles/") and "Preview" in editor.text
+    article_id = editor.url.path.split("/")[3]
+    markdown = re.search(r'<textarea id="markdown"[^>]*>(.*?)</textarea>', editor.text, re.S)
+    assert markdown is not None
+    text = html.unescape(markdown.group(1)) + "\n\nThe magentaplotter fix: replace the toner.\n"
+    previewed = client.post(
+        f"/agent/articles/{article_id}/edit",
+        data={"csrf": csrf, "etag": _field(editor.text, "etag"), "markdown": text, "action": "preview"},
+    )
+    assert "magentaplotter" in previewed.text.split('id="preview"', 1)[1]
+    submitted = client.post(
+        f"/agent/articles/{article_id}/edit",
+        data={"csrf": csrf, "etag": _field(editor.text, "etag"), "markdown": text, "action": "submit"},
+    )
+    assert submitted.url.path == "/agent/review" and article_id in submitted.text
+
+    _sign_in(client, tokens["ines"])
+    review = client.get("/agent/review")
+    published = client.post(
+        f"/agent/articles/{article_id}/publish",
+        data={"csrf": _field(review.text, "csrf"), "etag": _field(review.text, "etag")},
+    )
+    assert published.status_code == 200 and published.url.path == f"/articles/{article_id}"
+
+    _sign_in(client, tokens["ana"])
+    assert f"/articles/{article_id}" in client.get("/search", params={"q": "magentaplotter"}).text
