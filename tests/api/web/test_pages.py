@@ -219,7 +219,6 @@ def test_every_word_of_the_pages_is_translated_in_every_shipped_language() -> No
         assert missing == [], locale
 
 
-
 def test_an_agent_resolves_a_ticket_turns_it_into_an_article_and_another_publishes_it(
     portal: tuple[TestClient, dict[str, str]],
 ) -> None:
