@@ -289,6 +289,21 @@ def reply(
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
+@router.post("/tickets/{ticket_id}/satisfaction")
+def rate(
+    request: Request,
+    kb: KB,
+    session: Session,
+    ticket_id: int,
+    score: Annotated[int, Form(ge=1, le=5)],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    posted(request, session, csrf)
+    kb.tickets.rate(ticket_id, score, comment.strip() or None, session.reader)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
 # Teams ----------------------------------------------------------------------------------------------------------
 @router.get("/teams", response_class=HTMLResponse)
 def teams_page(request: Request, kb: KB, session: Session) -> Response:

@@ -269,3 +269,8 @@ def test_an_agent_resolves_a_ticket_turns_it_into_an_article_and_another_publish
 
     _sign_in(client, tokens["ana"])
     assert f"/articles/{article_id}" in client.get("/search", params={"q": "magentaplotter"}).text
+    # The requester sees the resolution and rates the help once.
+    mine = client.get(f"/tickets/{number}")
+    assert "Replaced the magenta toner." in mine.text and "cyan clone" not in mine.text  # notes stay internal
+    rated = client.post(f"/tickets/{number}/satisfaction", data={"csrf": _field(mine.text, "csrf"), "score": "5"})
+    assert "You rated it 5 of 5" in rated.text
