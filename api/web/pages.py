@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -107,12 +108,16 @@ async def search_page(
     kb: KB,
     session: Session,
     model_thread: ModelThread,
+    background: BackgroundTasks,
     q: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     question = q.strip()
     if not question:
         return render(request, "search.html", session, outcome=None, q="")
-    outcome = await model_thread.run(kb.search.find, question, 10, reader=session.reader)
+    started = time.perf_counter()
+    outcome = await model_thread.run(kb.search.find, question, 10, reader=session.reader, record=False)
+    # The search log after the page is sent, as for the API: its flush is not the reader's wait.
+    background.add_task(kb.search.record, outcome, (time.perf_counter() - started) * 1000, session.reader.name)
     hits = [(hit, highlight(hit)) for hit in outcome.hits]
     return render(request, "search.html", session, outcome=outcome, hits=hits, q=question, words=confidence_words)
 
