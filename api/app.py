@@ -28,7 +28,7 @@ from api.routers import (
     tickets,
     webhooks,
 )
-from api.web import agent, pages
+from api.web import agent, pages, reports
 from api.web.pages import STATIC
 from api.web.session import load_secret
 from indexer.embedders import Embedder
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     # The portal: pages over the same services, and its own scripts and styles (no CDN).
     app.include_router(pages.router)
     app.include_router(agent.router)
+    app.include_router(reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -19,7 +19,7 @@ from api.web import i18n
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, add_desk, copy_small_articles
+from tests.conftest import TRUSTED, add_desk, bearer, copy_small_articles
 
 TEMPLATES = Path(__file__).parents[3] / "api" / "web" / "templates"
 HOSTILE = """---
@@ -274,3 +274,36 @@ def test_an_agent_resolves_a_ticket_turns_it_into_an_article_and_another_publish
     assert "Replaced the magenta toner." in mine.text and "cyan clone" not in mine.text  # notes stay internal
     rated = client.post(f"/tickets/{number}/satisfaction", data={"csrf": _field(mine.text, "csrf"), "score": "5"})
     assert "You rated it 5 of 5" in rated.text
+
+
+def test_reports_draw_the_service_standards_and_turn_a_gap_into_a_draft(
+    portal: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = portal
+    _sign_in(client, tokens["ana"])
+    for _ in range(3):
+        client.get("/search", params={"q": "zqxv wpfj qlorb"})
+    form = client.get("/tickets/new")
+    fields = {name: _field(form.text, name) for name in ("csrf", "idempotency")}
+    client.post("/tickets/new", data=fields | {"subject": "Arm", "description": "Wobbles.", "team": "IT"})
+    assert client.get("/reports").status_code == 403  # employees see no team's figures
+
+    _sign_in(client, tokens["ivan"])
+    page = client.get("/reports", params={"team": "IT", "days": 30})
+    assert page.status_code == 200
+    assert page.text.count("<svg") >= 2 and "Busiest hours" in page.text and "<table" in page.text
+    assert "Tickets created" in page.text
+    # Searches that matched no article belong to no team: an admin sees them across teams.
+    _sign_in(client, tokens["adam"])
+    page = client.get("/reports")
+    assert "zqxv wpfj qlorb" in page.text and "Choose a team" in page.text  # three unanswered searches: a gap
+    owner = next(  # the team the gap is routed to, as the knowledge API says
+        team
+        for team in ("IT", "HR", "Facilities", "Finance")
+        if "zqxv wpfj qlorb"
+        in client.get("/v1/knowledge/attention", params={"team": team}, headers=bearer(tokens["adam"])).text
+    )
+    drafted = client.post(
+        "/reports/gaps/draft", data={"csrf": _field(page.text, "csrf"), "team": owner, "example": "zqxv wpfj qlorb"}
+    )
+    assert drafted.url.path.startswith("/agent/articles/") and "Preview" in drafted.text
