@@ -66,6 +66,14 @@ def bearer(token: str) -> dict[str, str]:
 REAL_MODEL = "real_model"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        help="Save the portal's main pages under bench/screenshots/ (browser tests).",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{REAL_MODEL}: loads the real MiniLM (assertions depend on its ranking); run by default and in CI"
