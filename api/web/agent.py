@@ -172,7 +172,10 @@ def review(request: Request, kb: KB, session: Session) -> Response:
         old = article.published_version or max(article.version - 1, 0)
         diff = kb.publishing.diff(article.id, old, article.version, session.reader) if old else ""
         items.append((article, diff))
-    return render(request, "agent_review.html", session, items=items)
+    reader = session.reader
+    teams = [t.name for t in kb.teams.directory if reader.role == "admin" or t.name in reader.teams]
+    attention = [kb.insights.attention(team, reader) for team in teams]
+    return render(request, "agent_review.html", session, items=items, attention=attention)
 
 
 @router.post("/articles/{article_id}/publish")

@@ -258,6 +258,7 @@ def test_an_agent_resolves_a_ticket_turns_it_into_an_article_and_another_publish
         data={"csrf": csrf, "etag": _field(editor.text, "etag"), "markdown": text, "action": "submit"},
     )
     assert submitted.url.path == "/agent/review" and article_id in submitted.text
+    assert "Articles needing attention" in submitted.text
 
     _sign_in(client, tokens["ines"])
     review = client.get("/agent/review")
