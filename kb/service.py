@@ -11,6 +11,7 @@ from kb.events import EventBus, EventRelay
 from kb.indexing import IndexingService
 from kb.metrics import MetricsService
 from kb.notify.email import EmailNotifier
+from kb.notify.sign_in import SignInLinks
 from kb.notify.webhooks import WebhookService, WebhookWorker
 from kb.publishing import PublishingService
 from kb.search.service import SearchService
@@ -110,6 +111,7 @@ class KnowledgeBase:
         self.email = EmailNotifier.from_settings(settings) if settings.smtp_host else None
         if self.email is not None:
             self.events.subscribe(self.email)
+        self.sign_in_links = SignInLinks(settings, self.users, self.email)
 
     def close(self) -> None:
         self.stop_notifiers()

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     smtp_from: str = Field("kb@localhost", description="Sender address of kb's e-mails.")
     host: str = Field("127.0.0.1", description="Address `kb serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+    public_url: str | None = Field(
+        None,
+        description="The portal's address as people reach it (https://kb.example.com), for links in e-mails; "
+        "unset: the sign-in page offers no e-mailed link.",
+    )
     remote_home: Path | None = Field(
         None,
         description="Where `kb remote` keeps the server address and token (mode 600), the local copy and the "

@@ -31,6 +31,11 @@ def _names(values: Sequence[str]) -> list[str]:
     return sorted({v.strip() for v in values if v.strip()})
 
 
+# An e-mailed sign-in link is short-lived and works once.
+SIGN_IN_LINK_MINUTES = 15
+LINK_PREFIX = "sign-in-link:"
+
+
 class UserService:
     def __init__(
         self,
@@ -101,6 +106,32 @@ class UserService:
         count = self._repository.revoke(user.id, self._clock())
         self._audit.add(actor="cli", action="user.revoke", target=name, origin="cli", tokens=count)
         return count
+
+    def sign_in_code(self, email: str, origin: str = "") -> tuple[StoredUser, str] | None:
+        """A one-time sign-in code for the user with this address, valid SIGN_IN_LINK_MINUTES (None when no user
+        has it: the caller says the same either way, so that the form does not tell who has an account). The code
+        is stored hashed under its own prefix: it is no bearer token, only `redeem` takes it."""
+        user = self._repository.by_email(email)
+        if user is None:
+            return None
+        code = secrets.token_urlsafe(32)
+        expires = self._clock() + timedelta(minutes=SIGN_IN_LINK_MINUTES)
+        self._repository.add_token(user.id, hash_token(LINK_PREFIX + code), expires)
+        self._audit.add(actor=user.name, action="auth.link_sent", origin=origin)
+        return user, code
+
+    def redeem(self, code: str, origin: str = "") -> str:
+        """Exchange a sign-in code, once, for a new token of its user (valid KB_TOKEN_DAYS)."""
+        user = self._repository.use_token(hash_token(LINK_PREFIX + code), self._clock())
+        if user is None:
+            self._best_effort.attempt(
+                "audit", lambda: self._audit.add(actor="unknown", action="auth.failed", origin=origin)
+            )
+            raise Unauthorized("this sign-in link was used already or has expired: ask for a new one")
+        token = secrets.token_urlsafe(32)
+        self._repository.add_token(user.id, hash_token(token), self._clock() + timedelta(days=self._token_days))
+        self._audit.add(actor=user.name, action="auth.link_used", origin=origin)
+        return token
 
     def authenticate(self, token: str, origin: str = "") -> Principal:
         """The token's user. Every failure is audited (the API stops asking for an address that fails too often);

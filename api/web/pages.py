@@ -322,10 +322,58 @@ def team_page(request: Request, kb: KB, session: Session, name: str) -> Response
 
 # Signing in -----------------------------------------------------------------------------------------------------
 @router.get("/signin", response_class=HTMLResponse)
-def signin_page(request: Request, next: str = "/") -> Response:
+def signin_page(request: Request, kb: KB, next: str = "/") -> Response:
+    return _signin_form(request, kb, "signin.html", next=safe_next(next), failed=False)
+
+
+def _signin_form(request: Request, kb: KnowledgeBase, template: str, status: int = 200, **context: Any) -> Response:
+    """A sign-in form with a fresh nonce, also in a cookie it must match when sent back (double submit)."""
     nonce = secrets.token_urlsafe(24)
-    response = render(request, "signin.html", None, nonce=nonce, next=safe_next(next), failed=False)
+    response = render(request, template, None, status, nonce=nonce, email_links=kb.sign_in_links.available, **context)
     _set_cookie(request, response, SIGNIN_COOKIE, nonce, max_age=1800)
+    return response
+
+
+def _nonce_ok(request: Request, nonce: str) -> bool:
+    cookie = request.cookies.get(SIGNIN_COOKIE, "")
+    return bool(nonce) and secrets.compare_digest(nonce, cookie)
+
+
+@router.post("/signin/email", response_class=HTMLResponse)
+def email_link(
+    request: Request,
+    kb: KB,
+    email: Annotated[str, Form(max_length=320)],
+    nonce: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """E-mail a sign-in link; the answer is the same whether or not the address has an account."""
+    if not _nonce_ok(request, nonce):
+        return signin_page(request, kb, next)
+    kb.sign_in_links.send(email, safe_next(next), request.client.host if request.client else "")
+    return render(request, "signin_sent.html", None)
+
+
+@router.get("/signin/link", response_class=HTMLResponse)
+def link_page(request: Request, kb: KB, code: Annotated[str, Query(max_length=200)], next: str = "/") -> Response:
+    """A button, not a sign-in: mail scanners open links, and must not spend the one-time code."""
+    return _signin_form(request, kb, "signin_link.html", code=code, next=safe_next(next))
+
+
+@router.post("/signin/link")
+def redeem_link(
+    request: Request,
+    kb: KB,
+    code: Annotated[str, Form(max_length=200)],
+    nonce: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    if not _nonce_ok(request, nonce):
+        return _signin_form(request, kb, "signin_link.html", code=code, next=safe_next(next))
+    token = kb.users.redeem(code, request.client.host if request.client else "")
+    response = RedirectResponse(safe_next(next), status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, token, max_age=kb.settings.token_days * 86400)
+    response.delete_cookie(SIGNIN_COOKIE, path="/")
     return response
 
 
@@ -337,16 +385,12 @@ def signin(
     nonce: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    cookie = request.cookies.get(SIGNIN_COOKIE, "")
-    if not nonce or not secrets.compare_digest(nonce, cookie):
-        return signin_page(request, next)  # a stale or forged form: show a fresh one
+    if not _nonce_ok(request, nonce):
+        return signin_page(request, kb, next)  # a stale or forged form: show a fresh one
     try:
         kb.users.authenticate(token.strip(), origin=request.client.host if request.client else "")
     except Unauthorized:
-        fresh = secrets.token_urlsafe(24)
-        response = render(request, "signin.html", None, 401, nonce=fresh, next=safe_next(next), failed=True)
-        _set_cookie(request, response, SIGNIN_COOKIE, fresh, max_age=1800)
-        return response
+        return _signin_form(request, kb, "signin.html", 401, next=safe_next(next), failed=True)
     response = RedirectResponse(safe_next(next), status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token.strip(), max_age=kb.settings.token_days * 86400)
     response.delete_cookie(SIGNIN_COOKIE, path="/")

@@ -95,6 +95,36 @@ class UserRepository:
             row = conn.execute(query).first()
         return _user(row) if row else None
 
+    def by_email(self, email: str) -> StoredUser | None:
+        """The user with this address (case-insensitive), if exactly one has it."""
+        query = sa.select(schema.users).where(sa.func.lower(schema.users.c.email) == email.strip().lower())
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.limit(2)).all()
+        return _user(rows[0]) if len(rows) == 1 else None
+
+    def add_token(self, user_id: int, token_hash: str, expires_at: datetime) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.insert(schema.tokens).values(
+                    user_id=user_id, token_hash=token_hash, created_at=datetime.now(UTC), expires_at=expires_at
+                )
+            )
+
+    def use_token(self, token_hash: str, now: datetime) -> StoredUser | None:
+        """Revoke a live token and return its user, in one statement: of two uses of a one-time token, one wins."""
+        tokens = schema.tokens
+        with self._engine.begin() as conn:
+            used = conn.execute(
+                sa.update(tokens)
+                .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None), tokens.c.expires_at > now)
+                .values(revoked_at=now)
+                .returning(tokens.c.user_id)
+            ).first()
+            if used is None:
+                return None
+            row = conn.execute(sa.select(schema.users).where(schema.users.c.id == used[0])).first()
+        return _user(row) if row else None
+
     def revoke(self, user_id: int, now: datetime) -> int:
         tokens = schema.tokens
         with self._engine.begin() as conn:

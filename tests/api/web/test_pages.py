@@ -20,6 +20,7 @@ from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import TRUSTED, add_desk, bearer, copy_small_articles
+from tests.kb.notify.test_email import Inbox, free_port, start_smtp
 
 TEMPLATES = Path(__file__).parents[3] / "api" / "web" / "templates"
 HOSTILE = """---
@@ -308,3 +309,54 @@ def test_reports_draw_the_service_standards_and_turn_a_gap_into_a_draft(
         "/reports/gaps/draft", data={"csrf": _field(page.text, "csrf"), "team": owner, "example": "zqxv wpfj qlorb"}
     )
     assert drafted.url.path.startswith("/agent/articles/") and "Preview" in drafted.text
+
+
+def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account(
+    tmp_path: Path, small_index_template: Path, embedder: Embedder
+) -> None:
+    inbox, port = Inbox(), free_port()
+    controller = start_smtp(inbox, port)
+    shutil.copytree(small_index_template, tmp_path / "data")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+        auth="token",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        public_url="https://kb.example.com/",
+    )
+    kb = KnowledgeBase(settings, embedder=embedder)
+    add_desk(kb)
+    kb.close()
+    try:
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            form = client.get("/signin?next=/teams")
+            assert "E-mail me a sign-in link" in form.text
+            for address in ("nobody@example.com", "ANA@example.com"):
+                sent = client.post(
+                    "/signin/email", data={"email": address, "nonce": _field(form.text, "nonce"), "next": "/teams"}
+                )
+                assert "If that address belongs to a kb user" in sent.text  # the same answer for both
+            (recipients, message), *_ = inbox.wait_for(1)
+            assert recipients == ["ana@example.com"] and len(inbox.received) == 1
+            body = message.get_content()
+            link = re.search(r"https://kb\.example\.com(/signin/link\?\S+)", body)
+            assert link is not None
+            code = re.search(r"code=([^&\s]+)", link.group(1))
+            assert code is not None
+            # The code is no bearer token.
+            assert client.get("/v1/tickets", headers=bearer(code.group(1))).status_code == 401
+            landing = client.get(link.group(1))  # what a mail scanner would open: it spends nothing
+            assert "Sign in to kb" in landing.text
+            data = {"code": _field(landing.text, "code"), "nonce": _field(landing.text, "nonce"), "next": "/teams"}
+            signed = client.post("/signin/link", data=data)
+            assert signed.url.path == "/teams" and "ana" in signed.text
+            client.cookies.clear()
+            again = client.get(link.group(1))
+            data["nonce"] = _field(again.text, "nonce")
+            reused = client.post("/signin/link", data=data, follow_redirects=False)
+            assert reused.status_code == 303 and reused.headers["location"].startswith("/signin")
+    finally:
+        controller.stop()
