@@ -10,7 +10,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -73,11 +73,13 @@ def render(request: Request, name: str, session: PageSession | None, status: int
         _=words.gettext,
         ngettext=words.ngettext,
         lang=i18n.html_lang(locale),
-        locales=[(code, i18n.display_name(code)) for code in i18n.LOCALES],
         session=session,
         csrf=session.csrf(secret) if session else "",
         path=request.url.path,
-        query_string=request.url.query,
+        language_links=[
+            (code, i18n.display_name(code), f"{request.url.path}?{urlencode({**request.query_params, 'lang': code})}")
+            for code in i18n.LOCALES
+        ],
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
