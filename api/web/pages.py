@@ -352,7 +352,7 @@ def email_link(
     """E-mail a sign-in link; the answer is the same whether or not the address has an account."""
     if not _nonce_ok(request, nonce):
         return signin_page(request, kb, next)
-    kb.sign_in_links.send(email, safe_next(next), request.client.host if request.client else "")
+    kb.sign_in_links.send(email, safe_next(next), _client(request))
     return render(request, "signin_sent.html", None)
 
 
@@ -372,11 +372,19 @@ def redeem_link(
 ) -> Response:
     if not _nonce_ok(request, nonce):
         return _signin_form(request, kb, "signin_link.html", code=code, next=safe_next(next))
-    token = kb.users.redeem(code, request.client.host if request.client else "")
+    return _session_started(request, kb, kb.users.redeem(code, _client(request)), next)
+
+
+def _session_started(request: Request, kb: KnowledgeBase, token: str, next: str) -> Response:
+    """Signed in: the session cookie set, the sign-in nonce dropped, on to where the reader was going."""
     response = RedirectResponse(safe_next(next), status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, max_age=kb.settings.token_days * 86400)
     response.delete_cookie(SIGNIN_COOKIE, path="/")
     return response
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 @router.post("/signin")
@@ -390,13 +398,10 @@ def signin(
     if not _nonce_ok(request, nonce):
         return signin_page(request, kb, next)  # a stale or forged form: show a fresh one
     try:
-        kb.users.authenticate(token.strip(), origin=request.client.host if request.client else "")
+        kb.users.authenticate(token.strip(), origin=_client(request))
     except Unauthorized:
         return _signin_form(request, kb, "signin.html", 401, next=safe_next(next), failed=True)
-    response = RedirectResponse(safe_next(next), status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, token.strip(), max_age=kb.settings.token_days * 86400)
-    response.delete_cookie(SIGNIN_COOKIE, path="/")
-    return response
+    return _session_started(request, kb, token.strip(), next)
 
 
 @router.post("/signout")
