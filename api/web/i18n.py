@@ -3,12 +3,14 @@ catalogs (`locales/<locale>/LC_MESSAGES/messages.po`) compiled in memory by Babe
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import io
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -71,3 +73,9 @@ def display_name(locale: str) -> str:
     """The language's own name for itself, for the language switcher."""
     name = Locale.parse(locale).get_display_name(locale) or locale
     return name[:1].upper() + name[1:]
+
+
+def when(value: dt.datetime, pattern: str = "EEE d MMM HH:mm", *, locale: str, zone: bool = True) -> str:
+    """An instant in the reader's language (day and month names), in UTC, which the text says."""
+    text = format_datetime(value, pattern, tzinfo=dt.UTC, locale=locale)
+    return f"{text} UTC" if zone else text

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import secrets
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -71,6 +72,7 @@ def render(request: Request, name: str, session: PageSession | None, status: int
     secret: bytes = request.app.state.web_secret
     html = environment.get_template(name).render(
         _=words.gettext,
+        when=partial(i18n.when, locale=locale),
         ngettext=words.ngettext,
         lang=i18n.html_lang(locale),
         session=session,
