@@ -124,7 +124,8 @@ def test_search_article_helpful_then_no_answer_to_a_ticket_and_my_tickets(
     assert "Expected first answer" in page.content()
     _shot(page, screenshots, "ticket")
     page.get_by_role("link", name="My tickets").click()
-    assert page.get_by_role("link", name="zqxv wpfj qlorb").count() == 1
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="zqxv wpfj qlorb"))
+    assert row.count() == 1 and "UTC" in row.inner_text()  # with when to expect the first answer
     _shot(page, screenshots, "my-tickets")
 
 
