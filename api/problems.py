@@ -127,8 +127,11 @@ def install_problem_handlers(app: FastAPI, page_error: PageError | None = None) 
         return _domain_problem(exc)
 
     @app.exception_handler(TooManyRequests)
-    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
-        response = problem(429, exc.title, exc.detail)
+    async def too_many(request: Request, exc: TooManyRequests) -> Response:
+        if is_page(request) and page_error is not None:
+            response = page_error(request, 429, exc.title, exc.detail)
+        else:
+            response = problem(429, exc.title, exc.detail)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

@@ -1,6 +1,7 @@
 """The portal's pages: as thin as the JSON API's routes, over the same `kb` services and permission checks.
 
-Every page works with JavaScript off; `static/kb.js` only adds as-you-type suggestions."""
+Every page works with JavaScript off; `static/kb.js` only adds as-you-type suggestions and the editor's live
+preview."""
 
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from api.web.session import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,
     PageSession,
+    authenticate,
     check_form,
+    client_of,
     page_session,
+    redeem,
     safe_next,
 )
 from indexer.analysis import analyze
@@ -73,7 +77,6 @@ def render(request: Request, name: str, session: PageSession | None, status: int
     html = environment.get_template(name).render(
         _=words.gettext,
         when=partial(i18n.when, locale=locale),
-        ngettext=words.ngettext,
         lang=i18n.html_lang(locale),
         session=session,
         csrf=session.csrf(secret) if session else "",
@@ -354,7 +357,7 @@ def email_link(
     """E-mail a sign-in link; the answer is the same whether or not the address has an account."""
     if not _nonce_ok(request, nonce):
         return signin_page(request, kb, next)
-    kb.sign_in_links.send(email, safe_next(next), _client(request))
+    kb.sign_in_links.send(email, safe_next(next), client_of(request))
     return render(request, "signin_sent.html", None)
 
 
@@ -374,7 +377,7 @@ def redeem_link(
 ) -> Response:
     if not _nonce_ok(request, nonce):
         return _signin_form(request, kb, "signin_link.html", code=code, next=safe_next(next))
-    return _session_started(request, kb, kb.users.redeem(code, _client(request)), next)
+    return _session_started(request, kb, redeem(request, kb, code), next)
 
 
 def _session_started(request: Request, kb: KnowledgeBase, token: str, next: str) -> Response:
@@ -383,10 +386,6 @@ def _session_started(request: Request, kb: KnowledgeBase, token: str, next: str)
     _set_cookie(request, response, SESSION_COOKIE, token, max_age=kb.settings.token_days * 86400)
     response.delete_cookie(SIGNIN_COOKIE, path="/")
     return response
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 @router.post("/signin")
@@ -400,7 +399,7 @@ def signin(
     if not _nonce_ok(request, nonce):
         return signin_page(request, kb, next)  # a stale or forged form: show a fresh one
     try:
-        kb.users.authenticate(token.strip(), origin=_client(request))
+        authenticate(request, kb, token.strip())
     except Unauthorized:
         return _signin_form(request, kb, "signin.html", 401, next=safe_next(next), failed=True)
     return _session_started(request, kb, token.strip(), next)
@@ -430,5 +429,4 @@ def error_page(request: Request, status: int, title: str, detail: str) -> Respon
     """A domain error on a page, as a page (a signed-out reader is sent to sign in)."""
     if status == 401:
         return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
-    kb: KnowledgeBase = request.app.state.kb
-    return render(request, "error.html", page_session(request, kb), status, title=title, detail=detail)
+    return render(request, "error.html", None, status, title=title, detail=detail)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from api.deps import is_local
+from api.limits import Limits
 from kb.access import LOCAL_ADMIN, Principal
 from kb.errors import Forbidden, Unauthorized
 from kb.service import KnowledgeBase
@@ -68,16 +69,41 @@ def csrf_token(secret: bytes, key: str) -> str:
 
 def page_session(request: Request, kb: KnowledgeBase) -> PageSession | None:
     """The signed-in reader (None: the page asks them to sign in)."""
-    client = request.client.host if request.client else ""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            return PageSession(kb.users.authenticate(token, origin=client), hashlib.sha256(token.encode()).hexdigest())
+            return PageSession(authenticate(request, kb, token), hashlib.sha256(token.encode()).hexdigest())
         except Unauthorized:
             return None
     if is_local(request, kb.settings):
-        return PageSession(dataclasses.replace(LOCAL_ADMIN, origin=client), "local")
+        return PageSession(dataclasses.replace(LOCAL_ADMIN, origin=client_of(request)), "local")
     return None
+
+
+def authenticate(request: Request, kb: KnowledgeBase, token: str) -> Principal:
+    """The token's user, held to the API's limits: an address that fails too often is refused before any lookup
+    (so the sign-in form is no faster way to guess tokens than the API), and a user's requests are counted."""
+    limits: Limits = request.app.state.limits
+    client = client_of(request)
+    limits.begin_authentication(client)
+    principal = kb.users.authenticate(token, origin=client)
+    limits.authenticated(client)
+    limits.admit_user(principal.name)
+    return principal
+
+
+def redeem(request: Request, kb: KnowledgeBase, code: str) -> str:
+    """An e-mailed sign-in code exchanged for a token, under the same failed-authentication limit."""
+    limits: Limits = request.app.state.limits
+    client = client_of(request)
+    limits.begin_authentication(client)
+    token = kb.users.redeem(code, client)
+    limits.authenticated(client)
+    return token
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def check_form(request: Request, secret: bytes, key: str, sent: str | None) -> None:

@@ -360,3 +360,26 @@ def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account
             assert reused.status_code == 303 and reused.headers["location"].startswith("/signin")
     finally:
         controller.stop()
+
+
+def test_guessing_tokens_on_the_sign_in_page_is_held_to_the_apis_limit(
+    tmp_path: Path, small_index_template: Path, embedder: Embedder
+) -> None:
+    shutil.copytree(small_index_template, tmp_path / "data")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        trusted_clients=TRUSTED,
+        auth="token",
+        rate_limit_per_minute=1000,
+        auth_failures_per_minute=3,
+    )
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        statuses = []
+        for guess in range(5):
+            form = client.get("/signin")
+            statuses.append(
+                client.post("/signin", data={"token": f"guess-{guess}", "nonce": _field(form.text, "nonce")})
+            )
+        assert [r.status_code for r in statuses] == [401, 401, 401, 429, 429]
+        assert "Retry-After" in statuses[-1].headers and "<html" in statuses[-1].text
