@@ -208,6 +208,21 @@ DESK = (
 )
 
 
+def desk_settings(root: Path, template: Path, **overrides: Any) -> Settings:
+    """Settings over a private copy of the indexed `small_articles` KB (`template`) in `root`: token auth, no rate
+    limits unless `overrides` say otherwise."""
+    articles = copy_small_articles(root / "articles")
+    shutil.copytree(template, root / "data")
+    values: dict[str, Any] = {
+        "data_dir": root / "data",
+        "articles_dir": articles,
+        "trusted_clients": TRUSTED,
+        "rate_limit_per_minute": 0,
+        "auth": "token",
+    }
+    return Settings(**(values | overrides))
+
+
 def add_desk(kb: KnowledgeBase) -> dict[str, str]:
     """The DESK's users in `kb`, and their tokens by name."""
     tokens = {}

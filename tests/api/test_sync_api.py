@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +16,14 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
-from kb.settings import Settings
-from tests.conftest import TRUSTED, add_desk, bearer, copy_small_articles
+from tests.conftest import add_desk, bearer, desk_settings
 
 SMALL = {"vpn-drops-on-public-wifi", "printer-offline-floor-printer", "request-annual-leave", "badge-not-opening-doors"}
 
 
 @pytest.fixture
 def api(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    articles = copy_small_articles(tmp_path / "articles")
-    shutil.copytree(small_index_template, tmp_path / "data")
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        articles_dir=articles,
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-        auth="token",
-    )
+    settings = desk_settings(tmp_path, small_index_template)
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()
     tokens = add_desk(kb)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from api.app import create_app
 from api.web import i18n
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
-from kb.settings import Settings
-from tests.conftest import TRUSTED, add_desk, bearer, copy_small_articles
+from tests.conftest import add_desk, bearer, desk_settings
 from tests.kb.notify.test_email import Inbox, free_port, start_smtp
 
 TEMPLATES = Path(__file__).parents[3] / "api" / "web" / "templates"
@@ -56,17 +54,9 @@ Submit before the cut-off.
 
 @pytest.fixture
 def portal(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Iterator[tuple[TestClient, dict]]:
-    articles = copy_small_articles(tmp_path / "articles")
-    (articles / "hostile.md").write_text(HOSTILE, encoding="utf-8")
-    (articles / "payroll-secret.md").write_text(SECRET, encoding="utf-8")
-    shutil.copytree(small_index_template, tmp_path / "data")
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        articles_dir=articles,
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-        auth="token",
-    )
+    settings = desk_settings(tmp_path, small_index_template)
+    (settings.articles_dir / "hostile.md").write_text(HOSTILE, encoding="utf-8")
+    (settings.articles_dir / "payroll-secret.md").write_text(SECRET, encoding="utf-8")
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()
     tokens = add_desk(kb)
@@ -316,16 +306,8 @@ def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account
 ) -> None:
     inbox, port = Inbox(), free_port()
     controller = start_smtp(inbox, port)
-    shutil.copytree(small_index_template, tmp_path / "data")
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        articles_dir=copy_small_articles(tmp_path / "articles"),
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-        auth="token",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        public_url="https://kb.example.com/",
+    settings = desk_settings(
+        tmp_path, small_index_template, smtp_host="127.0.0.1", smtp_port=port, public_url="https://kb.example.com/"
     )
     kb = KnowledgeBase(settings, embedder=embedder)
     add_desk(kb)
@@ -365,15 +347,7 @@ def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account
 def test_guessing_tokens_on_the_sign_in_page_is_held_to_the_apis_limit(
     tmp_path: Path, small_index_template: Path, embedder: Embedder
 ) -> None:
-    shutil.copytree(small_index_template, tmp_path / "data")
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        articles_dir=copy_small_articles(tmp_path / "articles"),
-        trusted_clients=TRUSTED,
-        auth="token",
-        rate_limit_per_minute=1000,
-        auth_failures_per_minute=3,
-    )
+    settings = desk_settings(tmp_path, small_index_template, rate_limit_per_minute=1000, auth_failures_per_minute=3)
     with TestClient(create_app(settings, embedder=embedder)) as client:
         statuses = []
         for guess in range(5):
