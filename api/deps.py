@@ -50,7 +50,13 @@ def get_reader(
     parts = header.split(None, 1)
     if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].strip():
         raise Unauthorized("send the token as `Authorization: Bearer <token>`", field="authorization")
-    principal = kb.users.authenticate(parts[1].strip(), origin=client)
+    return token_principal(kb, limits, parts[1].strip(), client)
+
+
+def token_principal(kb: KnowledgeBase, limits: Limits, token: str, client: str) -> Principal:
+    """The token's user, once `limits.begin_authentication(client)` let the attempt in: a good token refunds the
+    attempt, and the user's request is counted. The API's bearer header and the portal's cookie both end here."""
+    principal = kb.users.authenticate(token, origin=client)
     limits.authenticated(client)
     limits.admit_user(principal.name)
     return principal

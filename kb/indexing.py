@@ -140,6 +140,38 @@ def load_multilingual() -> Embedder:
         raise IndexNotReady(str(exc), field="multilingual") from exc
 
 
+def build_generation(
+    articles: Sequence[Article],
+    root: Path,
+    settings: Settings,
+    embedder: Embedder,
+    multilingual: Embedder | None,
+    *,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+    recalibrate_after: int | None = None,
+    live: HybridIndex | None = None,
+    donor: HybridIndex | None = None,
+) -> BuildReport:
+    """A generation of `articles` in the index `root`, chunked as the settings say and measured by the answer
+    calibrator: the live index's, a download bundle's and a remote copy's are built alike (see `build_index` for
+    what the keyword arguments reuse)."""
+    return build_index(
+        searchable_documents(articles),
+        embedder,
+        root,
+        max_words=settings.chunk_words,
+        overlap=settings.chunk_overlap_words,
+        rebuild=rebuild,
+        progress=progress,
+        calibrator=TitleCalibrator(embedder, multilingual),
+        multilingual=multilingual,
+        recalibrate_after=recalibrate_after,
+        live=live,
+        donor=donor,
+    )
+
+
 def new_searcher(
     index: HybridIndex,
     settings: Settings,
@@ -289,16 +321,14 @@ class IndexingService:
         settings = self._settings
         loaded = self._searcher.index if self._searcher is not None else None
         before = self._indexed_audiences(loaded)
-        report = build_index(
-            searchable_documents(self._shown.load()),
-            self.embedder,
+        report = build_generation(
+            self._shown.load(),
             settings.index_dir,
-            max_words=settings.chunk_words,
-            overlap=settings.chunk_overlap_words,
-            rebuild=rebuild,
+            settings,
+            self.embedder,
+            self.multilingual,
             progress=progress,
-            calibrator=TitleCalibrator(self.embedder, self.multilingual),
-            multilingual=self.multilingual,
+            rebuild=rebuild,
             recalibrate_after=recalibrate_after,
             live=loaded,
         )
@@ -400,17 +430,8 @@ class IndexingService:
     def build_elsewhere(self, articles: Sequence[Article], root: Path, donor: HybridIndex) -> BuildReport:
         """A generation of `articles` alone in another index root (a download bundle's), their vectors and the
         answer calibration taken from `donor` (the live generation): nothing is embedded that it holds."""
-        settings = self._settings
-        return build_index(
-            searchable_documents(articles),
-            self.embedder,
-            root,
-            max_words=settings.chunk_words,
-            overlap=settings.chunk_overlap_words,
-            calibrator=TitleCalibrator(self.embedder, self.multilingual),
-            multilingual=self.multilingual,
-            recalibrate_after=sys.maxsize,
-            donor=donor,
+        return build_generation(
+            articles, root, self._settings, self.embedder, self.multilingual, recalibrate_after=sys.maxsize, donor=donor
         )
 
     def _searcher_of(self, live: Path | None) -> Searcher | None:

@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-import frontmatter
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB, ModelThread
 from api.preconditions import entity_tags
 from api.web.pages import Session, posted, render
 from kb.access import can_work_tickets
 from kb.articles.model import StoredArticle
-from kb.articles.rendering import render_html
+from kb.articles.rendering import preview_html
 from kb.errors import Forbidden, NotFound
 from kb.tickets import TicketChange, TicketQuery
 from kb.tickets.model import MAX_MESSAGE
@@ -67,7 +67,7 @@ def queue(
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 async def ticket(request: Request, kb: KB, session: Session, model_thread: ModelThread, ticket_id: int) -> Response:
     _agent(session)
-    view = kb.tickets.get(ticket_id, session.reader)
+    view = await run_in_threadpool(kb.tickets.get, ticket_id, session.reader)  # the store, off the event loop
     similar = await model_thread.run(kb.tickets.similar, ticket_id, session.reader)
     return render(request, "agent_ticket.html", session, ticket=view, similar=similar)
 
@@ -117,16 +117,8 @@ def _editor(request: Request, session: Session, article: StoredArticle, markdown
         status,
         article=article,
         markdown=markdown,
-        preview=Markup(render_html(_body(markdown))),
+        preview=Markup(preview_html(markdown)),
     )
-
-
-def _body(markdown: str) -> str:
-    """The text under the front matter, for the preview (all of it when the front matter does not parse yet)."""
-    try:
-        return str(frontmatter.loads(markdown).content)
-    except Exception:  # half-typed YAML while writing: preview what there is
-        return markdown
 
 
 @router.post("/preview", response_class=HTMLResponse)
@@ -138,7 +130,7 @@ def preview(
 ) -> HTMLResponse:
     """The editor's live preview (kb.js): the same sanitised HTML as the published article will show."""
     posted(request, session, csrf)
-    return HTMLResponse(render_html(_body(markdown)), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(preview_html(markdown), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/articles/{article_id}/edit")

@@ -69,6 +69,7 @@ def html_lang(locale: str) -> str:
     return locale.replace("_", "-")
 
 
+@lru_cache(maxsize=len(LOCALES))
 def display_name(locale: str) -> str:
     """The language's own name for itself, for the language switcher."""
     name = Locale.parse(locale).get_display_name(locale) or locale

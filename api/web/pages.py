@@ -5,8 +5,6 @@ preview."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import secrets
 import time
 from functools import partial
@@ -18,6 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB, ModelThread, get_kb
 from api.web import i18n
@@ -33,12 +32,12 @@ from api.web.session import (
     redeem,
     safe_next,
 )
-from indexer.analysis import analyze
 from kb.articles.rendering import render_html
 from kb.errors import Unauthorized
 from kb.search.searcher import SearchHit
+from kb.search.snippets import marked_words
 from kb.service import KnowledgeBase
-from kb.teams import PRIORITIES, add_business_hours
+from kb.teams import PRIORITIES
 from kb.tickets import NewTicket, TicketQuery
 from kb.tickets.model import MAX_DESCRIPTION, MAX_SUBJECT
 
@@ -148,27 +147,31 @@ def confidence_words(confidence: float, answered: bool) -> str:
 
 
 def highlight(hit: SearchHit) -> Markup:
-    """The passage, escaped, with the words whose stems matched the query marked."""
-    stems = set(hit.matched_terms)
-    if not stems:
-        return Markup(escape(hit.snippet))
-    parts = []
-    for token in re.split(r"(\w+)", hit.snippet):
-        marked = token[:1].isalnum() and any(term in stems for term in analyze(token, hit.language))
-        parts.append(Markup("<mark>{}</mark>").format(token) if marked else escape(token))
-    return Markup("").join(parts)
+    """The passage, escaped, with the words that matched the query marked."""
+    return Markup("").join(
+        Markup("<mark>{}</mark>").format(token) if marked else escape(token)
+        for token, marked in marked_words(hit.snippet, hit.matched_terms, hit.language)
+    )
 
 
 # Articles -------------------------------------------------------------------------------------------------------
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 async def article_page(
-    request: Request, kb: KB, session: Session, model_thread: ModelThread, article_id: str, q: str = ""
+    request: Request,
+    kb: KB,
+    session: Session,
+    model_thread: ModelThread,
+    background: BackgroundTasks,
+    article_id: str,
+    q: str = "",
 ) -> Response:
-    article = kb.publishing.get(article_id, session.reader)
+    # The store is read off the event loop, as the API's sync routes are; the view is counted after the page.
+    article = await run_in_threadpool(kb.publishing.get, article_id, session.reader)
     if article.published:
-        kb.articles.record_view(article_id, session.reader)
+        background.add_task(kb.articles.record_view, article_id, session.reader)
     related = await model_thread.run(kb.articles.related, article_id, 5, session.reader)
-    team = kb.teams.status(article.team) if article.team and kb.teams.directory.get(article.team) else None
+    owner = article.team if article.team and kb.teams.directory.get(article.team) else None
+    team = await run_in_threadpool(kb.teams.status, owner) if owner else None
     return render(
         request,
         "article.html",
@@ -223,25 +226,12 @@ async def new_ticket_page(
         subject=q[:MAX_SUBJECT],
         team=suggested,
         not_helpful=not_helpful,
-        teams=expected_answers(kb),
+        teams=await run_in_threadpool(kb.teams.first_answers),
         priorities=PRIORITIES,
         max_subject=MAX_SUBJECT,
         max_description=MAX_DESCRIPTION,
         form_key=secrets.token_urlsafe(16),  # sent as the idempotency key: a form sent twice makes one ticket
     )
-
-
-def expected_answers(kb: KnowledgeBase, priority: str = "normal") -> list[tuple[str, float, dt.datetime]]:
-    """Each team, its first-response target in business hours, and when a ticket filed now would be answered."""
-    now = dt.datetime.now(dt.UTC)
-    return [
-        (
-            team.name,
-            team.first_response_target(priority),
-            add_business_hours(now, team.first_response_target(priority), team),
-        )
-        for team in kb.teams.directory
-    ]
 
 
 @router.post("/tickets/new")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from api.deps import is_local
+from api.deps import is_local, token_principal
 from api.limits import Limits
 from kb.access import LOCAL_ADMIN, Principal
 from kb.errors import Forbidden, Unauthorized
@@ -86,10 +86,7 @@ def authenticate(request: Request, kb: KnowledgeBase, token: str) -> Principal:
     limits: Limits = request.app.state.limits
     client = client_of(request)
     limits.begin_authentication(client)
-    principal = kb.users.authenticate(token, origin=client)
-    limits.authenticated(client)
-    limits.admit_user(principal.name)
-    return principal
+    return token_principal(kb, limits, token, client)
 
 
 def redeem(request: Request, kb: KnowledgeBase, code: str) -> str:

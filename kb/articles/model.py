@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -110,6 +110,11 @@ class StoredArticle:
     def etag(self) -> str:
         """Changes with every saved version and every state change (a strong validator for If-Match)."""
         return f'"{self.id}.{self.version}.{self.status}"'
+
+    def as_published(self) -> StoredArticle:
+        """The article as its readers know it: the published version, as published (a newer draft, its number and
+        its state are its writers' business)."""
+        return replace(self, status="published", version=self.published_version or 0)
 
 
 @dataclass(frozen=True)

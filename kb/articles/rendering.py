@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import frontmatter
 import nh3
+import yaml
 from markdown_it import MarkdownIt
 
 _markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -42,3 +44,13 @@ def render_html(markdown: str) -> str:
             attribute_filter=_filter_attribute,
         )
     )
+
+
+def preview_html(markdown: str) -> str:
+    """An article's text being written, as its readers will see it: the body under the front matter, rendered and
+    sanitised (all of the text while the front matter does not parse yet: half-typed YAML)."""
+    try:
+        body = str(frontmatter.loads(markdown).content)
+    except (yaml.YAMLError, ValueError, TypeError):
+        body = markdown
+    return render_html(body)

@@ -32,7 +32,7 @@ from kb.demo.texts import (
 )
 from kb.settings import Settings
 from kb.surveys import quarter_of
-from kb.teams import Team, add_business_hours
+from kb.teams import Team, add_business_hours, first_response_due
 from kb.tickets.states import Status, check_transition
 
 PRIORITY_WEIGHTS = {"low": 0.17, "normal": 0.63, "high": 0.15, "urgent": 0.05}
@@ -189,7 +189,7 @@ class _Generator:
             "viewed_article_ids": [],
             "not_helpful_article_ids": [],
             "created_at": created,
-            "expected_first_response_by": add_business_hours(created, team.first_response_target(priority), team),
+            "expected_first_response_by": first_response_due(team, created, priority),
             "paused_hours": 0.0,
             "sla_risk_notified": False,
         }

@@ -160,17 +160,26 @@ def compose(event: Event, sender: str) -> list[EmailMessage]:
 
 
 def _message(sender: str, to: str, subject: str, body: str, ticket: TicketSummary) -> EmailMessage:
-    domain = sender.rpartition("@")[2] or "localhost"
+    message = plain_message(sender, to, subject, body)
+    message["References"] = f"<ticket-{ticket.get('id')}@{_domain(sender)}>"  # mail clients thread a ticket's
+    return message
+
+
+def plain_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    """A text e-mail kb sends on its own (a ticket's, a sign-in link)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["References"] = f"<ticket-{ticket.get('id')}@{domain}>"  # mail clients thread a ticket's e-mails
+    message["Message-ID"] = make_msgid(domain=_domain(sender))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer
     message.set_content(body)
     return message
+
+
+def _domain(sender: str) -> str:
+    return sender.rpartition("@")[2] or "localhost"
 
 
 # How it is sent -----------------------------------------------------------------------------------------------

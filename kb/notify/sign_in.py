@@ -5,11 +5,9 @@ built from a request's Host header, which whoever sends the request chooses."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from urllib.parse import urlencode
 
-from kb.notify.email import EmailNotifier
+from kb.notify.email import EmailNotifier, plain_message
 from kb.settings import Settings
 from kb.users import SIGN_IN_LINK_MINUTES, UserService
 
@@ -34,14 +32,9 @@ class SignInLinks:
             return
         user, code = issued
         link = f"{self._public_url}/signin/link?{urlencode({'code': code, 'next': next_path})}"
-        message = EmailMessage()
-        message["From"] = self._email.config.sender
-        message["To"] = user.email
-        message["Subject"] = "Your kb sign-in link"
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain="kb")
-        message.set_content(
+        body = (
             f"Hello {user.name},\n\nOpen this link to sign in to kb (it works once, for "
             f"{SIGN_IN_LINK_MINUTES} minutes):\n\n{link}\n\nIf you did not ask for it, ignore this e-mail.\n"
         )
+        message = plain_message(self._email.config.sender, user.email, "Your kb sign-in link", body)
         self._email.enqueue(message)

@@ -179,7 +179,7 @@ class PublishingService:
             return found
         if found is None or not found.published or not can_read_article(reader, found.audience):
             raise NotFound(f"no article {article_id!r}", field="article_id")
-        return replace(found, status="published", version=found.published_version or 0)
+        return found.as_published()
 
     def newest(self, article_id: str, reader: Principal) -> Saved:
         """The article with its newest version's text, for those who write it."""

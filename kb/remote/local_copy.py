@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from indexer.build import BuildReport, Progress, build_index
+from indexer.build import BuildReport, Progress
 from indexer.embedders import Embedder, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.hybrid import HybridIndex
@@ -34,12 +34,12 @@ from indexer.load import load_index
 from kb.access import Principal
 from kb.articles import Article, parse_article
 from kb.articles.model import Section
-from kb.errors import InvalidInput, RemoteUnavailable
-from kb.indexing import load_embedder, load_multilingual, new_searcher, searchable_documents
+from kb.errors import RemoteUnavailable
+from kb.indexing import build_generation, load_embedder, load_multilingual, new_searcher
 from kb.remote.config import private_folder
 from kb.search import Searcher
-from kb.search.calibration import TitleCalibrator
-from kb.search.searcher import SearchOutcome, clean_query
+from kb.search.searcher import SearchOutcome
+from kb.search.service import check_search
 from kb.settings import Settings
 from kb.store.engine import create_engine
 from kb.sync.bundle import ARTICLES, FORMAT, INDEX, MANIFEST, SEARCH_SETTINGS
@@ -116,6 +116,10 @@ class LocalCopy:
             self.reset()
         self._embedder = embedder
         self._encoders: tuple[Embedder, Embedder | None] | None = None
+        # The generation this copy last built or checked against its store, and the Searcher over it: a copy is
+        # brought in step once per process (see `searcher`), not at every search.
+        self._index: HybridIndex | None = None
+        self._searcher: Searcher | None = None
 
     @property
     def index_root(self) -> Path:
@@ -145,6 +149,7 @@ class LocalCopy:
                 conn.execute(sa.delete(table))
             _put(conn, "format", COPY_FORMAT)
         shutil.rmtree(self.index_root, ignore_errors=True)
+        self._index = self._searcher = None
 
     def _state(self, key: str) -> Any:  # JSON
         with self._engine.connect() as conn:
@@ -233,18 +238,18 @@ class LocalCopy:
         """Vectors come from `donor` or the copy's previous generation: only articles neither holds are embedded
         here. The answer calibration is the server's, carried over, as the server's own searches use it."""
         embedder, multilingual = self.encoders(settings)
-        return build_index(
-            searchable_documents(articles),
-            embedder,
+        report = build_generation(
+            articles,
             self.index_root,
-            max_words=settings.chunk_words,
-            overlap=settings.chunk_overlap_words,
+            settings,
+            embedder,
+            multilingual,
             progress=progress,
-            calibrator=TitleCalibrator(embedder, multilingual),
-            multilingual=multilingual,
             recalibrate_after=sys.maxsize,
             donor=donor,
         )
+        self._index, self._searcher = report.index, None
+        return report
 
     def encoders(self, settings: Settings) -> tuple[Embedder, Embedder | None]:
         if self._encoders is None:
@@ -267,20 +272,19 @@ class LocalCopy:
         return [_article(row._mapping) for row in rows]
 
     def searcher(self) -> Searcher:
-        """The Searcher over an index that matches the stored articles (brought in step first if need be)."""
-        settings = self.settings()
-        report = self.reindex()
-        index = report.index if report.index is not None else self._load(self.index_root, settings)
-        if index is None:
-            raise RemoteUnavailable("the local copy has no index yet: run `kb remote sync` while online")
-        embedder, multilingual = self.encoders(settings)
-        return new_searcher(index, settings, embedder, multilingual, TeamDirectory([]))
+        """The Searcher over an index that matches the stored articles. The first one of a process brings the index
+        in step with the store (a run killed between a sync's commit and its index write); a sync keeps it so."""
+        if self._searcher is None:
+            if self._index is None:
+                self.reindex()
+            assert self._index is not None  # every build leaves the generation it built or kept in memory
+            settings = self.settings()
+            embedder, multilingual = self.encoders(settings)
+            self._searcher = new_searcher(self._index, settings, embedder, multilingual, TeamDirectory([]))
+        return self._searcher
 
     def search(self, query: str, limit: int) -> SearchOutcome:
-        settings = self.settings()
-        if not 1 <= limit <= settings.max_results:
-            raise InvalidInput(f"`limit` must be between 1 and {settings.max_results}", field="limit")
-        clean_query(query, settings.max_query_chars)
+        check_search(query, limit, self.settings())
         if self._state("cursor") is None:
             raise RemoteUnavailable("there is no local copy yet: run `kb remote sync` once while online")
         return self.searcher().search(query, limit, COPY_READER)

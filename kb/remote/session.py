@@ -18,9 +18,11 @@ from kb.remote.client import ONCE, Download, RemoteClient, Retry
 from kb.remote.config import load_config
 from kb.remote.local_copy import Applied, CopyStatus, LocalCopy
 from kb.remote.outbox import Flushed, Outbox, OutboxItem
-from kb.search.searcher import SearchHit, SearchOutcome, clean_query
+from kb.search.searcher import SearchHit, SearchOutcome
+from kb.search.service import check_search
 from kb.settings import Settings
 from kb.teams import PRIORITIES
+from kb.tickets.inputs import check_choice
 from kb.tickets.model import MAX_DESCRIPTION, MAX_SUBJECT, MAX_TEAM_NAME
 
 PAGE = 200
@@ -127,10 +129,7 @@ class RemoteSession:
     # Search --------------------------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 5) -> Found:
         """The server's answers when it answers within the timeout, else the local copy's."""
-        settings = self.copy.settings()
-        if not 1 <= limit <= settings.max_results:
-            raise InvalidInput(f"`limit` must be between 1 and {settings.max_results}", field="limit")
-        clean_query(query, settings.max_query_chars)
+        check_search(query, limit, self.copy.settings())  # a bad request is refused here, online or not
         try:
             with self.client(timeout=self._timeout, retry=ONCE) as client:
                 body = client.get_json(SEARCH, params={"q": query, "limit": limit})
@@ -159,8 +158,7 @@ def ticket_payload(subject: str, description: str, team: str | None, priority: s
             raise InvalidInput(f"the {name} is empty", field=name)
         if len(value) > longest:
             raise InvalidInput(f"the {name} is longer than {longest} characters", field=name)
-    if priority not in PRIORITIES:
-        raise InvalidInput(f"unknown priority {priority!r}; use {', '.join(PRIORITIES)}", field="priority")
+    check_choice("priority", priority, PRIORITIES)
     if team is not None and not 0 < len(team.strip()) <= MAX_TEAM_NAME:
         raise InvalidInput(f"a team name has 1 to {MAX_TEAM_NAME} characters", field="team")
     payload: dict[str, Any] = {"subject": subject, "description": description, "priority": priority}

@@ -20,6 +20,19 @@ from kb.store.search_log import SearchLogRepository
 log = logging.getLogger(__name__)
 
 
+def check_limit(limit: int, settings: Settings) -> None:
+    """`limit` within 1..KB_MAX_RESULTS: the one place that bound is enforced (the API, the CLI, a remote copy)."""
+    if not 1 <= limit <= settings.max_results:
+        raise InvalidInput(f"`limit` must be between 1 and {settings.max_results}", field="limit")
+
+
+def check_search(query: str, limit: int, settings: Settings) -> None:
+    """A search within the settings' bounds, checked before the index or the model is touched: a bad one costs
+    nothing."""
+    check_limit(limit, settings)
+    clean_query(query, settings.max_query_chars)
+
+
 class SearchService:
     def __init__(
         self,
@@ -34,16 +47,11 @@ class SearchService:
         self._best_effort = best_effort
 
     def check_limit(self, limit: int) -> None:
-        """`limit` within 1..KB_MAX_RESULTS: the one place that bound is enforced, for the API and the CLI."""
-        if not 1 <= limit <= self._settings.max_results:
-            raise InvalidInput(f"`limit` must be between 1 and {self._settings.max_results}", field="limit")
+        check_limit(limit, self._settings)
 
     def find(self, query: str, limit: int = 5, *, reader: Principal = EVERYONE, record: bool = True) -> SearchOutcome:
-        """Search as `reader`; with `record` the search log is written before returning (see `record`).
-
-        The request is checked before the index or the model is touched: a bad one costs nothing."""
-        self.check_limit(limit)
-        clean_query(query, self._settings.max_query_chars)
+        """Search as `reader`; with `record` the search log is written before returning (see `record`)."""
+        check_search(query, limit, self._settings)
         started = time.perf_counter()
         outcome = self._searcher().search(query, limit, reader)
         if record:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from indexer.analysis import ENGLISH, analyze
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORDS = re.compile(r"(\w+)")
 
 
 def sentences(text: str) -> list[str]:
@@ -40,3 +42,14 @@ def best_passage(
         passage = passage[: max_chars - 1].rsplit(" ", 1)[0] + "…"
     matched = sorted(terms & set(analyze(passage, text_language)))
     return passage, matched
+
+
+def marked_words(passage: str, matched: Sequence[str], language: str = ENGLISH) -> list[tuple[str, bool]]:
+    """The passage cut into its words and what lies between them, each word marked when its analysed form is one
+    of the `matched` terms (as `best_passage` reports them): what a page highlights."""
+    terms = set(matched)
+    return [
+        (token, bool(terms) and token[:1].isalnum() and any(t in terms for t in analyze(token, language)))
+        for token in _WORDS.split(passage)
+        if token
+    ]

@@ -103,9 +103,9 @@ class BundleService:
         with tempfile.TemporaryDirectory(dir=self._folder, prefix=".build-") as staging:
             root = Path(staging)
             build = self._indexing.build_elsewhere(articles, root / INDEX, live)
-            ids = [a.id for a in articles]
-            stored, texts = self._articles.get_many(ids), self._articles.shown_markdown(ids)
-            records = [SyncedArticle(stored[i], texts[i]).record() for i in ids if i in stored and i in texts]
+            # The texts the index was built from (the shown versions, as parsed), with their stored metadata.
+            stored = self._articles.get_many([a.id for a in articles])
+            records = [SyncedArticle(stored[a.id], a.markdown).record() for a in articles if a.id in stored]
             manifest = {
                 "format": FORMAT,
                 "cursor": encode_cursor(cursor),

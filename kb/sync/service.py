@@ -28,7 +28,7 @@ class SyncedArticle:
 
     def record(self) -> dict[str, Any]:
         """The article as a sync page and a download bundle carry it (the same fields in both)."""
-        article = self.article
+        article = self.article.as_published()
         return {
             "id": article.id,
             "title": article.title,
@@ -37,8 +37,8 @@ class SyncedArticle:
             "audience": list(article.audience),
             "language": article.language,
             "updated": article.updated,
-            "version": article.published_version or 0,
-            "etag": f'"{article.id}.{article.published_version}.published"',
+            "version": article.version,
+            "etag": article.etag,
             "markdown": self.markdown,
         }
 

@@ -90,3 +90,8 @@ def business_hours_between(start: dt.datetime, end: dt.datetime, team: Team) -> 
         if overlap > dt.timedelta(0):
             total += overlap
     return total.total_seconds() / 3600
+
+
+def first_response_due(team: Team, opened: dt.datetime, priority: str) -> dt.datetime:
+    """When `team` promises a first response to a ticket of `priority` opened at `opened` (aware)."""
+    return add_business_hours(opened, team.first_response_target(priority), team)

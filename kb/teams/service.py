@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +31,7 @@ from kb.access import Principal, can_edit_teams
 from kb.errors import Conflict, Forbidden, InvalidInput, KbError, NotFound, PreconditionFailed
 from kb.store.audit import AuditRepository
 from kb.store.teams import StaleVersion, TeamOverrideRepository
+from kb.teams.business_hours import first_response_due
 from kb.teams.model import Channel, Team, TeamDirectory
 from kb.teams.schedule import TeamStatus, team_status
 
@@ -53,6 +54,12 @@ def entity_tag(team: Team, version: int) -> str:
     tag when the teams file does and a tag of one team never matches another. Servers agree on it."""
     config = json.dumps(team.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return f'"{version}-{hashlib.sha256(config.encode()).hexdigest()[:16]}"'
+
+
+class FirstAnswer(NamedTuple):
+    team: str
+    target_hours: float  # business hours
+    due: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -223,6 +230,16 @@ class TeamService:
         moment = self._moment(at)
         self.refresh()
         return [team_status(team, moment) for team in self._directory]
+
+    def first_answers(self, priority: str = "normal", at: dt.datetime | None = None) -> list[FirstAnswer]:
+        """Each team's first-response promise for a ticket of `priority` opened at `at` (now): what a requester
+        is told before sending one."""
+        moment = self._moment(at)
+        self.refresh()
+        return [
+            FirstAnswer(team.name, team.first_response_target(priority), first_response_due(team, moment, priority))
+            for team in self._directory
+        ]
 
     def status(self, name: str, at: dt.datetime | None = None) -> TeamView:
         self.refresh()

@@ -17,7 +17,7 @@ from kb.errors import Conflict, Forbidden, InvalidInput
 from kb.events import Announcement
 from kb.store.tickets import DuplicateKey, IdempotencyClaim, StaleTicket, TicketRepository
 from kb.store.users import UserRepository
-from kb.teams import PRIORITIES, TeamDirectory, add_business_hours, business_hours_between
+from kb.teams import PRIORITIES, TeamDirectory, business_hours_between, first_response_due
 from kb.tickets.inputs import check_choice, checked_key, checked_text, fingerprint, known_team
 from kb.tickets.model import (
     CSAT_SCORES,
@@ -96,9 +96,7 @@ class TicketLifecycle:
             "created_at": created_at,
             "updated_at": created_at,
             "paused_hours": 0.0,
-            "expected_first_response_by": add_business_hours(
-                created_at, team.first_response_target(new.priority), team
-            ),
+            "expected_first_response_by": first_response_due(team, created_at, new.priority),
         }
         created = event_row(created_at, requester, "created", field="team", new=team.name)
         try:
@@ -177,9 +175,7 @@ class TicketLifecycle:
         if team is not None and ("priority" in changes or "team" in changes):
             # The promise is the owning team's: a transfer or a new priority moves it.
             priority = changes.get("priority", ticket.priority)
-            changes["expected_first_response_by"] = add_business_hours(
-                ticket.created_at, team.first_response_target(priority), team
-            )
+            changes["expected_first_response_by"] = first_response_due(team, ticket.created_at, priority)
         changes["updated_at"] = now
         kind = "ticket.resolved" if changes.get("status") == "resolved" else "ticket.updated"
         try:
