@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import KB, ModelThread
 from api.preconditions import entity_tags
 from api.web.pages import Session, posted, render
-from kb.access import can_work_tickets
+from kb.access import can_work_ticket, can_work_tickets
 from kb.articles.model import StoredArticle
 from kb.articles.rendering import preview_html
 from kb.errors import Forbidden, NotFound
@@ -165,7 +165,7 @@ def review(request: Request, kb: KB, session: Session) -> Response:
         diff = kb.publishing.diff(article.id, old, article.version, session.reader) if old else ""
         items.append((article, diff))
     reader = session.reader
-    teams = [t.name for t in kb.teams.directory if reader.role == "admin" or t.name in reader.teams]
+    teams = [t.name for t in kb.teams.directory if can_work_ticket(reader, t.name)]
     attention = [kb.insights.attention(team, reader) for team in teams]
     return render(request, "agent_review.html", session, items=items, attention=attention)
 

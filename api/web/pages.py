@@ -32,6 +32,7 @@ from api.web.session import (
     redeem,
     safe_next,
 )
+from kb.access import can_work_tickets
 from kb.articles.rendering import render_html
 from kb.errors import Unauthorized
 from kb.search.searcher import SearchHit
@@ -78,6 +79,7 @@ def render(request: Request, name: str, session: PageSession | None, status: int
         when=partial(i18n.when, locale=locale),
         lang=i18n.html_lang(locale),
         session=session,
+        works_tickets=session is not None and can_work_tickets(session.reader),  # the agents' pages in the menu
         csrf=session.csrf(secret) if session else "",
         path=request.url.path,
         language_links=[

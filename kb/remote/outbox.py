@@ -29,7 +29,6 @@ items = sa.Table(
     sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),  # the order they were written in
     sa.Column("key", sa.String, nullable=False, unique=True),
     sa.Column("server", sa.String, nullable=False),
-    sa.Column("kind", sa.String, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("state", sa.String, nullable=False),
     sa.Column("created_at", sa.String, nullable=False),
@@ -45,7 +44,6 @@ NOT_SIGNED_IN = frozenset({401, 403})
 class OutboxItem:
     key: str
     server: str
-    kind: str
     payload: dict[str, Any]
     state: State
     created_at: str
@@ -62,7 +60,6 @@ class OutboxItem:
 class Flushed:
     delivered: list[OutboxItem]
     refused: list[OutboxItem]
-    waiting: int
 
 
 class Outbox:
@@ -80,7 +77,6 @@ class Outbox:
         values = {
             "key": key,
             "server": server,
-            "kind": "ticket",
             "payload": payload,
             "state": "queued",
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -134,7 +130,7 @@ class Outbox:
                 if exc.status in NOT_SIGNED_IN:
                     raise
                 refused.append(self.get(item.key))
-        return Flushed(delivered, refused, len(self.list(client.url, "queued")))
+        return Flushed(delivered, refused)
 
     def _update(self, key: str, **values: Any) -> None:
         with self._engine.begin() as conn:
@@ -145,7 +141,6 @@ def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         key=row["key"],
         server=row["server"],
-        kind=row["kind"],
         payload=row["payload"],
         state=row["state"],
         created_at=row["created_at"],
