@@ -53,9 +53,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.kb = kb
         app.state.web_secret = load_secret(settings.data_dir)  # the portal's CSRF tokens
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
-        app.state.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model")
-        # The one running on the model thread plus KB_SEARCH_QUEUE waiting: a burst past it is refused at once.
-        app.state.search_gate = SearchGate(settings.search_queue + 1)
+        # KB_SEARCH_THREADS searches run at once (the encoders release the GIL, and batch queries that meet).
+        app.state.model_thread = ThreadPoolExecutor(max_workers=settings.search_threads, thread_name_prefix="kb-model")
+        # Those running plus KB_SEARCH_QUEUE waiting: a burst past it is refused at once.
+        app.state.search_gate = SearchGate(settings.search_queue + settings.search_threads)
         housekeeping = asyncio.create_task(_maintain(kb)) if settings.maintenance_seconds else None
         try:
             yield

@@ -120,14 +120,14 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True)
 class ModelQueue:
-    """The model thread and the bounded queue in front of it (kb.search.gate): searches, related articles and
-    similar cases all wait for the same thread, so all of them count against the same limit."""
+    """The model threads and the bounded queue in front of them (kb.search.gate): searches, related articles and
+    similar cases all wait for the same threads, so all of them count against the same limit."""
 
     executor: Executor
     gate: SearchGate
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn(*args, **kwargs)` on the model thread, awaited without blocking the event loop; Overloaded (503 with
+        """`fn(*args, **kwargs)` on a model thread, awaited without blocking the event loop; Overloaded (503 with
         Retry-After) at once when the queue is full, rather than a wait behind every queued search."""
         with self.gate.admit():
             return await asyncio.get_running_loop().run_in_executor(
@@ -141,6 +141,6 @@ def get_model_queue(request: Request) -> ModelQueue:
 
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 Reader = Annotated[Principal, Depends(get_reader)]
-# Searches run on one long-lived thread: the model already uses every core for one query, and a thread that
-# runs it each time keeps its warm per-thread state instead of paying for it on a fresh pool thread.
+# Searches run on a few long-lived threads (KB_SEARCH_THREADS, one per core): each encoding uses one core
+# (KB_ENCODER_THREADS), and long-lived threads keep their warm per-thread state instead of a fresh pool thread's.
 ModelThread = Annotated[ModelQueue, Depends(get_model_queue)]

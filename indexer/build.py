@@ -44,7 +44,7 @@ from indexer.generation import (
 from indexer.hybrid import HybridIndex
 from indexer.keyword_index import Bm25KeywordIndex
 from indexer.load import load_index
-from indexer.vector_index import FaissVectorIndex
+from indexer.vector_index import DEFAULT_OPTIONS, FaissVectorIndex, VectorOptions
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ def build_index(
     recalibrate_after: int | None = None,
     live: HybridIndex | None = None,
     donor: HybridIndex | None = None,
+    vector_options: VectorOptions = DEFAULT_OPTIONS,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed (with
         `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
@@ -241,6 +242,7 @@ def build_index(
             recalibrate_after,
             live,
             donor,
+            vector_options,
         )
 
 
@@ -257,6 +259,7 @@ def _build(
     recalibrate_after: int | None,
     loaded: HybridIndex | None,
     donor: HybridIndex | None,
+    vector_options: VectorOptions,
 ) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
@@ -328,7 +331,9 @@ def _build(
     staging.mkdir()
     vector_indexes = [
         FaissVectorIndex.build(
-            np.vstack(kept) if kept else np.zeros((0, encoder.dimension), dtype=np.float32), encoder.dimension
+            np.vstack(kept) if kept else np.zeros((0, encoder.dimension), dtype=np.float32),
+            encoder.dimension,
+            vector_options,
         )
         for encoder, kept in zip(encoders, parts, strict=True)
     ]

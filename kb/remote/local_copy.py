@@ -35,7 +35,7 @@ from kb.access import Principal
 from kb.articles import Article, parse_article
 from kb.articles.model import Section
 from kb.errors import RemoteUnavailable
-from kb.indexing import build_generation, load_embedder, load_multilingual, new_searcher
+from kb.indexing import build_generation, load_embedder, load_multilingual, new_searcher, vector_options
 from kb.remote.config import private_folder
 from kb.search import Searcher
 from kb.search.searcher import SearchOutcome
@@ -254,14 +254,16 @@ class LocalCopy:
     def encoders(self, settings: Settings) -> tuple[Embedder, Embedder | None]:
         if self._encoders is None:
             embedder = self._embedder or load_embedder(settings)
-            self._encoders = (embedder, load_multilingual() if settings.multilingual else None)
+            self._encoders = (embedder, load_multilingual(settings) if settings.multilingual else None)
         return self._encoders
 
     def _load(self, root: Path, settings: Settings) -> HybridIndex | None:
         """The index at `root` if these encoders can use its vectors (else the copy embeds the articles itself)."""
         embedder, multilingual = self.encoders(settings)
         try:
-            return load_index(root, embedder.name, embedder.dimension, encoder_identity(multilingual))
+            return load_index(
+                root, embedder.name, embedder.dimension, encoder_identity(multilingual), vector_options(settings)
+            )
         except (IndexMissingError, IndexMismatchError, IndexDamagedError) as exc:
             log.warning("the bundle's index cannot be used here (%s): the articles are embedded on this machine", exc)
             return None

@@ -42,6 +42,7 @@ ARTICLES = "articles.jsonl"
 INDEX = "index"
 # The settings that decide how a copy chunks, embeds, ranks and answers: the server's travel with the bundle.
 SEARCH_SETTINGS = (
+    "encoder",
     "multilingual",
     "languages",
     "answer_threshold",

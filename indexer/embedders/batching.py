@@ -1,0 +1,82 @@
+"""Queries that arrive together are encoded together.
+
+Under load several searches want one query vector each at the same moment. One encoder call on a batch of short
+texts costs little more than a call on one (the weights stream through the cache once, the per-call overhead is
+paid once), so `QueryBatcher` hands single texts to a few worker threads that each take every text waiting at that
+moment and encode them in one call. Alone, a query waits for nothing: a worker takes it at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.embedders import Embedder, ProgressCallback, Vectors
+
+
+@dataclass
+class _Request:
+    text: str
+    done: threading.Event = field(default_factory=threading.Event)
+    vector: Vectors | None = None
+    error: BaseException | None = None
+
+
+class QueryBatcher:
+    """An Embedder over `inner`: a single text goes through the batch queue, several (indexing) straight to `inner`.
+
+    `workers` calls run at once (as many as searches may: one per core); `max_batch` caps one call's texts."""
+
+    def __init__(self, inner: Embedder, workers: int, max_batch: int = 16) -> None:
+        self.inner = inner
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        for number in range(workers):
+            # Daemon threads: a batcher lives as long as its process's shared encoder.
+            threading.Thread(target=self._work, name=f"kb-encode-{inner.name}-{number}", daemon=True).start()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        if len(texts) != 1:
+            return self.inner.encode(texts, progress)
+        request = _Request(texts[0])
+        self._queue.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.vector is not None
+        if progress is not None:
+            progress(1)
+        return request.vector.reshape(1, -1)
+
+    def _work(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            texts = list(dict.fromkeys(request.text for request in batch))  # the same question twice: encoded once
+            try:
+                vectors = self.inner.encode(texts)
+                by_text = dict(zip(texts, vectors, strict=True))
+                for request in batch:
+                    request.vector = np.asarray(by_text[request.text], dtype=np.float32)
+            except BaseException as exc:  # the callers raise it; the worker lives on
+                for request in batch:
+                    request.error = exc
+            finally:
+                for request in batch:
+                    request.done.set()
