@@ -64,7 +64,8 @@ def server_environment(
     then `overrides` (more `KB_*` settings).
 
     `inherit_kb=False` drops the caller's `KB_*` variables, so that only the folders and `overrides` configure it."""
-    env = {k: v for k, v in os.environ.items() if inherit_kb or not k.startswith("KB_")}
+    # The exported encoder graphs are a cache of the machine's, not a setting: every server may share it.
+    env = {k: v for k, v in os.environ.items() if inherit_kb or not k.startswith("KB_") or k == "KB_MODEL_CACHE_DIR"}
     env.update(
         KB_DATA_DIR=str(data_dir),
         KB_ARTICLES_DIR=str(articles_dir),

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.embedders import Embedder
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from kb.indexing import load_embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fakes import HashingEmbedder
@@ -26,6 +26,9 @@ from tests.fakes import HashingEmbedder
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
+# The ONNX graphs exported from the bundled model, once per machine rather than once per test's data folder; the
+# servers the tests start inherit it.
+os.environ.setdefault("KB_MODEL_CACHE_DIR", str(REPO / ".cache" / "models"))
 STARTER_ARTICLES = REPO / "articles"
 EVAL_DIR = REPO.parent / "shared" / "eval"
 # TestClient calls come from "testclient": trust it like the loopback, as `auth = local` does on a laptop.
@@ -81,9 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
-    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    return SentenceTransformerEmbedder()
+def real_embedder() -> Embedder:
+    """The real bundled all-MiniLM-L6-v2 as the product runs it by default (KB_ENCODER), loaded once per session."""
+    return load_embedder(Settings())
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def embedder(request: pytest.FixtureRequest) -> Embedder:
 
     Module-scoped, so that a module's own module-scoped fixtures (a KB built once per file) can use it."""
     if request.node.get_closest_marker(REAL_MODEL) is not None:
-        real: SentenceTransformerEmbedder = request.getfixturevalue("real_embedder")
+        real: Embedder = request.getfixturevalue("real_embedder")
         return real
     return HashingEmbedder()
 

@@ -24,7 +24,12 @@ from indexer.errors import ModelUnavailableError
 
 
 class OnnxEmbedder:
-    """`quantized`: the int8 graph. `threads`: intra-op threads of one run (1 keeps concurrent runs side by side)."""
+    """`quantized`: the int8 graph. `threads`: intra-op threads of one run (1 keeps concurrent runs side by side).
+
+    The int8 graph quantises activations per run, over every text of the run: a text's vector would depend on
+    the texts batched with it (a restricted article's words would move another article's scores, and a query's
+    vector would vary with the traffic beside it). So it encodes one text per run, and every text's vector is the
+    same however it is encoded; the fp32 graph's batches are invariant already."""
 
     def __init__(
         self,
@@ -52,6 +57,7 @@ class OnnxEmbedder:
         self._tokenizer.enable_truncation(max_length=_max_tokens(path))
         self._tokenizer.enable_padding()
         self._batch_size = batch_size
+        self._run_size = 1 if quantized else batch_size
         self._name = f"{model_name(path)}+onnx{'-int8' if quantized else ''}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time
         self._workers = max(1, os.cpu_count() or 1)
@@ -68,7 +74,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         if len(texts) <= self._batch_size:
-            vectors = self._run(texts)
+            vectors = self._encoded(texts)
             if progress is not None:
                 progress(len(texts))
             return vectors
@@ -77,12 +83,19 @@ class OnnxEmbedder:
         batches = [order[start : start + self._batch_size] for start in range(0, len(texts), self._batch_size)]
         result = np.empty((len(texts), self._dimension), dtype=np.float32)
         with ThreadPoolExecutor(self._workers, thread_name_prefix="kb-encode") as pool:
-            encoded = pool.map(lambda batch: self._run([texts[i] for i in batch]), batches)
+            encoded = pool.map(lambda batch: self._encoded([texts[i] for i in batch]), batches)
             for batch, vectors in zip(batches, encoded, strict=True):
                 result[batch] = vectors
                 if progress is not None:
                     progress(len(batch))
         return result
+
+    def _encoded(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if len(texts) <= self._run_size:
+            return self._run(texts)
+        return np.vstack(
+            [self._run(texts[start : start + self._run_size]) for start in range(0, len(texts), self._run_size)]
+        )
 
     def _run(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         encodings = self._tokenizer.encode_batch(list(texts))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from indexer.errors import IndexMismatchError
 from indexer.generation import current_generation, read_meta
 from indexer.load import load_index
@@ -144,9 +144,7 @@ def test_rebuild_reembeds_everything_and_keeps_the_previous_generation_one_build
     assert sorted(_generations(small_kb.settings.index_dir)) == sorted([first, second.build.generation])
 
 
-def test_changed_chunking_rebuilds_everything(
-    indexed_small_settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_changed_chunking_rebuilds_everything(indexed_small_settings: Settings, embedder: Embedder) -> None:
     settings = indexed_small_settings.model_copy(update={"chunk_words": 60, "chunk_overlap_words": 10})
     kb = KnowledgeBase(settings, embedder=embedder)
     try:
@@ -180,7 +178,7 @@ def test_an_empty_folder_builds_an_empty_index_that_offers_a_ticket(
 
 
 def test_meta_json_records_model_dimension_chunks_time_and_hashes(
-    indexed_small_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder
+    indexed_small_kb: KnowledgeBase, embedder: Embedder
 ) -> None:
     small_kb = indexed_small_kb
     report = small_kb.indexing.build()
@@ -204,7 +202,7 @@ def test_meta_json_records_model_dimension_chunks_time_and_hashes(
 
 
 def test_index_built_with_another_model_is_refused(
-    indexed_small_kb: KnowledgeBase, small_settings: Settings, embedder: SentenceTransformerEmbedder
+    indexed_small_kb: KnowledgeBase, small_settings: Settings, embedder: Embedder
 ) -> None:
     small_kb = indexed_small_kb
     live = current_generation(small_settings.index_dir)
@@ -234,7 +232,7 @@ def test_index_built_with_another_model_is_refused(
     assert small_kb.search.find(VPN_QUESTION, limit=1).hits[0].article_id == VPN
 
 
-def test_unreadable_meta_is_refused(indexed_small_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> None:
+def test_unreadable_meta_is_refused(indexed_small_kb: KnowledgeBase, embedder: Embedder) -> None:
     small_kb = indexed_small_kb
     live = current_generation(small_kb.settings.index_dir)
     assert live is not None
@@ -332,7 +330,7 @@ def test_kill_9_during_a_rebuild_leaves_the_previous_index_loadable(
     indexed_small_kb: KnowledgeBase,
     small_settings: Settings,
     small_articles: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     small_kb = indexed_small_kb
     before = small_kb.indexing.build().build.generation

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kb.indexing
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.cli.main import app
 from kb.evaluation.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from tests.conftest import REPO, STARTER_ARTICLES, shared_eval_set
@@ -41,7 +41,7 @@ STARTER = REPO / "bench" / "questions" / "starter"
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder, tmp_path: Path) -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, tmp_path: Path) -> CliRunner:
     monkeypatch.setattr("kb.cli.evaluate.load_embedder", lambda _settings: embedder)
     # The user's data dir must stay untouched: point it somewhere we can check.
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "user-data"))

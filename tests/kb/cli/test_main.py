@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.connections import HeaderDeadlineProtocol
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
+from indexer.embedders import Embedder
 from kb.cli.main import app, uvicorn_options
 from kb.settings import Settings
 
@@ -27,7 +27,7 @@ BROKEN = "---\ntitle: Broken\n  team: IT\n---\n\n## Symptoms\nSomething.\n"
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder) -> CliRunner:
+def runner(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> CliRunner:
     monkeypatch.setattr("kb.indexing.load_embedder", lambda _settings: embedder)
     monkeypatch.setenv("COLUMNS", "200")
     return CliRunner()
