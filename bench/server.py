@@ -91,8 +91,10 @@ def start(
         )
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> float:
-    """Seconds until `GET /readyz` answered 200; `ServerFailed` if the process exits or `timeout` passes first."""
+def wait_ready(
+    base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float, ready_path: str = "/readyz"
+) -> float:
+    """Seconds until `GET ready_path` answered 200; `ServerFailed` if the process exits or `timeout` passes first."""
     started = time.perf_counter()
     with httpx.Client(base_url=base, timeout=5.0) as probe:
         while True:
@@ -101,7 +103,7 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, time
             if time.perf_counter() - started > timeout:
                 raise ServerFailed(f"{base}: not ready after {timeout:.0f}s:\n{tail(log_path)}")
             try:
-                if probe.get("/readyz").status_code == 200:
+                if probe.get(ready_path).status_code == 200:
                     return time.perf_counter() - started
             except httpx.TransportError:
                 pass
@@ -135,13 +137,14 @@ def running_server(
     timeout: float,
     cwd: Path = REPO,
     stop_timeout: float = 20.0,
+    ready_path: str = "/readyz",
 ) -> Iterator[RunningServer]:
     """`command` (with a `{port}` placeholder) served on a free port until the block ends, then stopped."""
     port = free_port()
     base = f"http://{HOST}:{port}"
     process = start(command, port, env, log_path, cwd)
     try:
-        ready = wait_ready(base, process, log_path, timeout)
+        ready = wait_ready(base, process, log_path, timeout, ready_path)
         yield RunningServer(base=base, process=process, ready_seconds=ready, log_path=log_path)
     finally:
         stop(process, stop_timeout)
