@@ -17,12 +17,14 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from filelock import FileLock, Timeout
 
 from indexer.analysis import ENGLISH, word_counts
@@ -191,6 +193,45 @@ def _previous(
     return previous, dict(previous.docs)
 
 
+def _lay_out(
+    documents: Sequence[IndexDocument],
+    unchanged_ids: set[str],
+    previous: HybridIndex | None,
+    previous_docs: dict[str, Any],
+    chunks_by_doc: dict[str, list[Chunk]],
+) -> tuple[list[Chunk], list[int], list[str], dict[str, dict[str, Any]], list[slice | npt.NDArray[np.int64]]]:
+    """The new generation's rows in document order, before any vector exists: the chunks, per row the previous
+    generation's row it reuses (or -1), each row's language, the documents' metadata, and per document where its
+    vectors come from (a slice of the freshly encoded texts, or the previous generation's rows)."""
+    rows: list[Chunk] = []
+    reuse: list[int] = []
+    languages: list[str] = []
+    docs_meta: dict[str, dict[str, Any]] = {}
+    sources: list[slice | npt.NDArray[np.int64]] = []
+    offset = 0
+    for doc in documents:
+        if doc.doc_id in unchanged_ids and previous is not None:
+            old_rows = np.asarray(previous_docs[doc.doc_id]["rows"], dtype=np.int64)
+            doc_rows = [previous.chunk(int(r)) for r in old_rows]
+            reuse.extend(old_rows.tolist())
+            sources.append(old_rows)
+        else:
+            doc_rows = chunks_by_doc[doc.doc_id]
+            reuse.extend([-1] * len(doc_rows))
+            sources.append(slice(offset, offset + len(doc_rows)))
+            offset += len(doc_rows)
+        start = len(rows)
+        rows.extend(doc_rows)
+        languages.extend([doc.language] * len(doc_rows))
+        docs_meta[doc.doc_id] = {
+            "hash": doc.content_hash,
+            "rows": list(range(start, len(rows))),
+            "language": doc.language,
+            **doc.meta,
+        }
+    return rows, reuse, languages, docs_meta, sources
+
+
 def _fits(index: HybridIndex, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]) -> bool:
     """Whether `index`'s vectors were made by these encoders over chunks cut this way."""
     return (
@@ -294,37 +335,31 @@ def _build(
     encoders = [embedder] if multilingual is None else [embedder, multilingual]
     if progress is not None:
         progress.start(len(texts) * len(encoders))
-    fresh = [encoder.encode(texts, progress.advance if progress is not None else None) for encoder in encoders]
-
-    rows: list[Chunk] = []
-    reuse: list[int] = []  # per new row, the previous generation's row holding the same chunk, or -1
-    languages: list[str] = []
+    # The encoders run side by side, and beside the keyword build below: the ONNX encoder and BLAS work outside
+    # the GIL, the keyword analysis inside it, so the three overlap instead of adding up.
+    pool = ThreadPoolExecutor(len(encoders), thread_name_prefix="kb-index")
+    fresh = [
+        pool.submit(encoder.encode, texts, progress.advance if progress is not None else None) for encoder in encoders
+    ]
+    try:
+        rows, reuse, languages, docs_meta, sources = _lay_out(
+            documents, unchanged_ids, previous, previous_docs, chunks_by_doc
+        )
+        keyword_texts = [r.embedding_text for r in rows]
+        keyword_index = Bm25KeywordIndex.build(
+            keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
+        )
+        encoded = [future.result() for future in fresh]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     parts: list[list[Vectors]] = [[] for _ in encoders]
-    docs_meta: dict[str, dict[str, Any]] = {}
-    offset = 0
-    for doc in documents:
-        if doc.doc_id in unchanged_ids and previous is not None:
-            old_rows = np.asarray(previous_docs[doc.doc_id]["rows"], dtype=np.int64)
-            doc_rows = [previous.chunk(int(r)) for r in old_rows]
-            reuse.extend(old_rows.tolist())
-            vectors = [previous.stored_vectors(old_rows, encoder=position) for position in range(len(encoders))]
-        else:
-            chunks: list[Chunk] = chunks_by_doc[doc.doc_id]
-            doc_rows = chunks
-            reuse.extend([-1] * len(chunks))
-            vectors = [encoded[offset : offset + len(chunks)] for encoded in fresh]
-            offset += len(chunks)
-        start = len(rows)
-        rows.extend(doc_rows)
-        languages.extend([doc.language] * len(doc_rows))
-        for kept, part in zip(parts, vectors, strict=True):
-            kept.append(part)
-        docs_meta[doc.doc_id] = {
-            "hash": doc.content_hash,
-            "rows": list(range(start, len(rows))),
-            "language": doc.language,
-            **doc.meta,
-        }
+    for position, kept in enumerate(parts):
+        for source in sources:
+            if isinstance(source, slice):
+                kept.append(encoded[position][source])
+            else:
+                assert previous is not None  # only a previous generation's rows are reused
+                kept.append(previous.stored_vectors(source, encoder=position))
 
     generation = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = root / f".{generation}"
@@ -341,10 +376,6 @@ def _build(
     vector_index.save(staging / VECTORS)
     if second:
         second[0].save(staging / MULTILINGUAL_VECTORS)
-    keyword_texts = [r.embedding_text for r in rows]
-    keyword_index = Bm25KeywordIndex.build(
-        keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
-    )
     keyword_index.save(staging / KEYWORDS)
     vocabulary = _vocabulary(previous, previous_docs, unchanged_ids, keyword_texts, languages, reuse)
     _write_json(staging / VOCABULARY, vocabulary)

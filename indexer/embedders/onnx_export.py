@@ -76,10 +76,11 @@ def prepared_graph(model_path: Path, cache_dir: Path, *, quantized: bool) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".export.lock")):
         if not (folder / FP32).is_file():
-            log.info("exporting %s to ONNX (once) in %s", model_path, folder)
+            # Shown by the CLI (warnings are): the first start pauses for it, every later one reads the cache.
+            log.warning("preparing the ONNX encoder, once: exporting %s into %s", model_path.name, folder)
             _atomic(folder / FP32, lambda out: _export(model_path, out))
         if quantized and not target.is_file():
-            log.info("quantising the ONNX graph to int8 (once)")
+            log.warning("preparing the ONNX encoder, once: quantising it to int8")
             _atomic(target, lambda out: _quantize(folder / FP32, out))
     return target
 

@@ -87,8 +87,9 @@ def _wait_for(condition: Any, timeout: float) -> bool:
 def test_a_search_past_the_queue_is_refused_at_once_and_the_queued_ones_complete(
     indexed_small_settings: Settings, embedder: Embedder
 ) -> None:
-    """KB_SEARCH_THREADS=1, KB_SEARCH_QUEUE=1: one search on the model, one waiting; a third is answered 503 with Retry-After at once
-    instead of waiting behind them (before, it waited as long as the model was busy), and the two complete."""
+    """KB_SEARCH_THREADS=1, KB_SEARCH_QUEUE=1: one search on the model, one waiting; a third is answered 503 with
+    Retry-After at once instead of waiting behind them (before, it waited as long as the model was busy), and the
+    two complete."""
     held = HeldEmbedder(embedder)
     settings = indexed_small_settings.model_copy(update={"search_queue": 1, "search_threads": 1})
     app = create_app(settings, embedder=held)

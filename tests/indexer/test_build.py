@@ -187,7 +187,7 @@ def test_meta_json_records_model_dimension_chunks_time_and_hashes(
 
     meta = json.loads((live / "meta.json").read_text(encoding="utf-8"))
 
-    assert meta["model"] == embedder.name == "all-MiniLM-L6-v2"
+    assert meta["model"] == embedder.name == "all-MiniLM-L6-v2+onnx-int8"  # the default encoder
     assert meta["dimension"] == embedder.dimension == 384
     assert meta["chunk_count"] == report.build.chunks == len((live / "chunks.jsonl").read_text().splitlines())
     built_at = dt.datetime.fromisoformat(meta["built_at"])
@@ -230,6 +230,24 @@ def test_index_built_with_another_model_is_refused(
     report = small_kb.indexing.build()
     assert report.build.embedded == SMALL_IDS
     assert small_kb.search.find(VPN_QUESTION, limit=1).hits[0].article_id == VPN
+
+
+def test_an_index_the_other_backend_built_is_refused_until_rebuilt(
+    indexed_small_kb: KnowledgeBase, small_settings: Settings, embedder: Embedder
+) -> None:
+    """The same model run by torch and by ONNX int8 gives close, not equal, vectors: one index never mixes them."""
+    other = "torch" if embedder.name.endswith("+onnx-int8") else "onnx-int8"
+    switched = small_settings.model_copy(update={"encoder": other})
+    fresh = KnowledgeBase(switched)  # the real loader: the other backend
+    try:
+        with pytest.raises(IndexNotReady, match="kb index --rebuild") as refused:
+            fresh.search.find("printer offline")
+        assert embedder.name in str(refused.value) and fresh.indexing.embedder.name in str(refused.value)
+        report = fresh.indexing.build(rebuild=True)
+        assert report.build.embedded == SMALL_IDS
+        assert fresh.search.find(VPN_QUESTION, limit=1).hits[0].article_id == VPN
+    finally:
+        fresh.close()
 
 
 def test_unreadable_meta_is_refused(indexed_small_kb: KnowledgeBase, embedder: Embedder) -> None:

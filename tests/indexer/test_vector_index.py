@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from indexer.vector_index import FaissVectorIndex, RowFilter
+from indexer.embedders import Vectors
+from indexer.vector_index import FaissVectorIndex, RowFilter, VectorOptions
 
 VECTORS = np.eye(4, dtype=np.float32)
 
@@ -51,3 +53,61 @@ def test_an_empty_index_finds_nothing() -> None:
     scores, rows = index.search(VECTORS[0], 5)
     assert index.size == 0
     assert len(scores) == len(rows) == 0
+
+
+# --- The approximate index past the size threshold --------------------------------------------------------------
+
+APPROXIMATE = VectorOptions(exact_max_rows=1_000, ef_search=64)
+
+
+def _clustered(rows: int, dimension: int = 48, seed: int = 7) -> Vectors:
+    """Unit vectors around 200 topics, as chunks of articles sit around their subjects."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((200, dimension)).astype(np.float32)
+    vectors = centres[rng.integers(0, 200, rows)] + 0.6 * rng.standard_normal((rows, dimension)).astype(np.float32)
+    unit: Vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    return unit
+
+
+def test_past_the_threshold_the_index_is_approximate_and_finds_the_exact_top_10() -> None:
+    vectors = _clustered(6_000)
+    approximate = FaissVectorIndex.build(vectors, 48, APPROXIMATE)
+    exact = FaissVectorIndex.build(vectors, 48)
+    assert approximate.approximate and not exact.approximate
+    queries = _clustered(100, seed=11)
+    found = [
+        len(set(approximate.search(q, 10)[1].tolist()) & set(exact.search(q, 10)[1].tolist())) / 10 for q in queries
+    ]
+    assert np.mean(found) >= 0.95
+
+
+def test_an_approximate_search_keeps_the_filter_inside_faiss() -> None:
+    vectors = _clustered(6_000)
+    index = FaissVectorIndex.build(vectors, 48, APPROXIMATE)
+    mask = np.zeros(6_000, dtype=bool)
+    mask[::3] = True  # a large audience: the graph walk fills k by itself
+    wide = RowFilter(mask)
+    for query in _clustered(20, seed=3):
+        _, rows = index.search(query, 10, wide)
+        assert len(rows) == 10 and mask[rows].all()
+
+
+def test_a_small_audience_still_gets_its_nearest_rows_from_an_approximate_index() -> None:
+    """A handful of allowed rows are far apart in the graph; the exact scan over them returns them all, best first."""
+    vectors = _clustered(6_000)
+    index = FaissVectorIndex.build(vectors, 48, APPROXIMATE)
+    mask = np.zeros(6_000, dtype=bool)
+    mask[[5, 1_234, 4_321, 5_999]] = True
+    query = vectors[4_321]
+    scores, rows = index.search(query, 10, RowFilter(mask))
+    assert sorted(rows.tolist()) == [5, 1_234, 4_321, 5_999]
+    assert rows[0] == 4_321 and scores[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_approximate_index_survives_save_and_load_with_its_vectors(tmp_path: Path) -> None:
+    vectors = _clustered(2_000)
+    FaissVectorIndex.build(vectors, 48, APPROXIMATE).save(tmp_path / "v.faiss")
+    loaded = FaissVectorIndex.load(tmp_path / "v.faiss", APPROXIMATE)
+    assert loaded.approximate and loaded.size == 2_000
+    np.testing.assert_array_equal(loaded.vectors(np.array([0, 1_999])), vectors[[0, 1_999]])
+    assert loaded.search(vectors[17], 1)[1].tolist() == [17]
