@@ -56,6 +56,15 @@ class Connection:
         self._connection: http.client.HTTPConnection | None = None
 
     def get(self, path: str) -> tuple[int, bytes]:
+        reused = self._connection is not None
+        try:
+            return self._get(path)
+        except (OSError, http.client.HTTPException):
+            if not reused:
+                raise
+            return self._get(path)  # the server closed an idle keep-alive connection: once more, on a new one
+
+    def _get(self, path: str) -> tuple[int, bytes]:
         if self._connection is None:
             self._connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         try:

@@ -38,7 +38,7 @@ from rich.table import Table  # noqa: E402
 from scipy import sparse  # noqa: E402
 
 from bench.server import server_environment  # noqa: E402
-from bench.serving_speed import BASELINE, checkout, read_queries  # noqa: E402
+from bench.serving_speed import BASELINE, checkout, read_queries  # noqa: E402  (sets KB_MODEL_CACHE_DIR)
 from bench.synthetic import generate_synthetic  # noqa: E402
 
 console = Console(width=200, highlight=False, markup=False)

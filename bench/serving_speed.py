@@ -31,6 +31,8 @@ from urllib.parse import quote
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
+# The exported encoder graphs, shared by every server of a run and by later runs (the tests use the same folder).
+os.environ.setdefault("KB_MODEL_CACHE_DIR", str(REPO / ".cache" / "models"))
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -71,7 +73,7 @@ def time_encoders(queries: list[str], work: Path) -> dict[str, Stats]:
     from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
     from kb.settings import Settings
 
-    cache = Settings(data_dir=work).resolved_model_cache_dir
+    cache = Settings(data_dir=work).resolved_model_cache_dir  # KB_MODEL_CACHE_DIR
     encoders: dict[str, Embedder] = {
         "torch": SentenceTransformerEmbedder(),
         "onnx": OnnxEmbedder(None, cache, quantized=False),

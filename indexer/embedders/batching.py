@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,15 +50,25 @@ class QueryBatcher:
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
         if len(texts) != 1:
             return self.inner.encode(texts, progress)
-        request = _Request(texts[0])
-        self._queue.put(request)
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        assert request.vector is not None
+        vector = self.submit(texts[0])()
         if progress is not None:
             progress(1)
-        return request.vector.reshape(1, -1)
+        return vector.reshape(1, -1)
+
+    def submit(self, text: str) -> Callable[[], Vectors]:
+        """Start encoding `text` now; the returned function waits for its vector (one row). The caller does other
+        work meanwhile: a search detects the query's language while both encoders run."""
+        request = _Request(text)
+        self._queue.put(request)
+
+        def result() -> Vectors:
+            request.done.wait()
+            if request.error is not None:
+                raise request.error
+            assert request.vector is not None
+            return request.vector
+
+        return result
 
     def _work(self) -> None:
         while True:
@@ -80,3 +90,10 @@ class QueryBatcher:
             finally:
                 for request in batch:
                     request.done.set()
+
+
+def prefetch(encoder: Embedder, text: str) -> Callable[[], Vectors]:
+    """`text`'s vector by `encoder`, started now when the encoder batches queries (else encoded when asked for)."""
+    if isinstance(encoder, QueryBatcher):
+        return encoder.submit(text)
+    return lambda: encoder.encode([text])[0]

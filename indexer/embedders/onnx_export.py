@@ -19,6 +19,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from indexer.embedders.sentence_transformer import model_name
 from indexer.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def prepared_graph(model_path: Path, cache_dir: Path, *, quantized: bool) -> Pat
     """The cached graph of `model_path` (exporting, then quantising it, the first time), written atomically so that
     a killed export leaves no half file, and under a lock so that two processes export once."""
     check_mean_pooled(model_path)
-    folder = cache_dir / f"{model_path.name}-{model_hash(model_path)}"
+    folder = cache_dir / f"{model_name(model_path)}-{model_hash(model_path)}"
     target = folder / (INT8 if quantized else FP32)
     if target.is_file():
         return target

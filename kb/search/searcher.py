@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from indexer.analysis import ENGLISH
 from indexer.embedders import Embedder, Vectors
+from indexer.embedders.batching import prefetch
 from indexer.hybrid import HybridIndex, RowFilter, SpellingCorrector
 from kb.access import EVERYONE, Principal, can_read_article
 from kb.errors import InvalidInput
@@ -35,7 +36,10 @@ MAX_SPELLERS = 64
 DEFAULT_CONFIDENCE = ConfidenceModel()
 # The vectors encoded within one `Searcher.one_encoding` scope (one request's work), by encoder and text. Per
 # context, so that concurrent requests never share one, and nothing is kept across requests.
-_scope_vectors: ContextVar[dict[tuple[str, str], Vectors] | None] = ContextVar("scope_vectors", default=None)
+# A scope's vectors by (encoder, text): a vector, or a function that waits for one being encoded (see `search`).
+_scope_vectors: ContextVar[dict[tuple[str, str], Vectors | Callable[[], Vectors]] | None] = ContextVar(
+    "scope_vectors", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,21 @@ class Searcher:
         `truncate` cuts a long text (a ticket, not a typed query) to the query limit instead of refusing it.
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
+        with self.one_encoding():
+            self._start_encoding(text)
+            return self._search(text, limit, reader)
+
+    def _start_encoding(self, text: str) -> None:
+        """Both encoders start on the query as typed while its slips and language are worked out (most queries are
+        searched as typed); their vectors are waited for when retrieval needs them."""
+        kept = _scope_vectors.get()
+        if kept is None or self._retriever == "keyword":
+            return
+        for encoder in (self._embedder, self._multilingual if self._retriever != "dense" else None):
+            if encoder is not None and (encoder.name, text) not in kept:
+                kept[(encoder.name, text)] = prefetch(encoder, text)
+
+    def _search(self, text: str, limit: int, reader: Principal) -> SearchOutcome:
         allowed = self._row_filter(reader)
         searched, language = self._prepared(text, reader, allowed)
         corrected = searched if searched != text else None
@@ -262,11 +281,12 @@ class Searcher:
     def _encoded(self, encoder: Embedder, text: str) -> Vectors:
         kept = _scope_vectors.get()
         key = (encoder.name, text)
-        vector = None if kept is None else kept.get(key)
-        if vector is None:
-            vector = encoder.encode([text])[0]
-            if kept is not None:
-                kept[key] = vector
+        found = None if kept is None else kept.get(key)
+        if isinstance(found, np.ndarray):
+            return found
+        vector = encoder.encode([text])[0] if found is None else found()
+        if kept is not None:
+            kept[key] = vector
         return vector
 
     def retrieve(self, text: str, allowed: RowFilter | None = None, language: DetectedLanguage = UNKNOWN) -> Retrieval:
