@@ -166,6 +166,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep the articles and data folders here")
     args = parser.parse_args()
 
+    from indexer.chunking import Chunk
     from indexer.generation import CHUNKS, VECTORS, current_generation
     from indexer.vector_index import FaissVectorIndex
     from kb.indexing import load_embedder
@@ -181,7 +182,7 @@ def main() -> None:
         generation = current_generation(Settings(data_dir=now_data).index_dir)
         assert generation is not None
         chunk_texts = [
-            json.loads(line)["embedding_text"]
+            Chunk(**json.loads(line)).embedding_text
             for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines()
             if line
         ]

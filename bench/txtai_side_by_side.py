@@ -69,6 +69,7 @@ def txtai_python() -> Path:
 
 def kb_chunks(work: Path, articles: Path) -> Path:
     """The chunks of kb's index of `articles` (built with kb's defaults), as JSON lines of doc_id and text."""
+    from indexer.chunking import Chunk
     from indexer.generation import CHUNKS, current_generation
     from kb.service import KnowledgeBase
     from kb.settings import Settings
@@ -85,8 +86,8 @@ def kb_chunks(work: Path, articles: Path) -> Path:
     with out.open("w", encoding="utf-8") as handle:
         for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines():
             if line.strip():
-                row = json.loads(line)
-                handle.write(json.dumps({"doc_id": row["doc_id"], "text": row["embedding_text"]}) + "\n")
+                chunk = Chunk(**json.loads(line))
+                handle.write(json.dumps({"doc_id": chunk.doc_id, "text": chunk.embedding_text}) + "\n")
     return out
 
 
@@ -148,7 +149,10 @@ def main() -> None:
             [str(python), str(script), str(bundled_model_path()), str(chunks), str(index)], check=True, env=env
         )
         config = work / "txtai.yml"
-        config.write_text(f"path: {index}\nwritable: false\n", encoding="utf-8")
+        # `embeddings` must be named for txtai's API to mount its search route; the saved index's own settings
+        # (the same model and hybrid) are what it loads.
+        embeddings = f"embeddings:\n  path: {bundled_model_path()}\n  hybrid: true\n  content: false\n"
+        config.write_text(f"path: {index}\nwritable: false\n{embeddings}", encoding="utf-8")
         command = [str(python), "-m", "uvicorn", "txtai.api:app", "--host", "127.0.0.1", "--port", "{port}"]
         txtai_server = stack.enter_context(
             running_server(
