@@ -187,7 +187,7 @@ def test_meta_json_records_model_dimension_chunks_time_and_hashes(
 
     meta = json.loads((live / "meta.json").read_text(encoding="utf-8"))
 
-    assert meta["model"] == embedder.name == "all-MiniLM-L6-v2+onnx-int8"  # the default encoder
+    assert meta["model"] == embedder.name == "all-MiniLM-L6-v2+onnx"  # the default encoder
     assert meta["dimension"] == embedder.dimension == 384
     assert meta["chunk_count"] == report.build.chunks == len((live / "chunks.jsonl").read_text().splitlines())
     built_at = dt.datetime.fromisoformat(meta["built_at"])
@@ -236,7 +236,7 @@ def test_an_index_the_other_backend_built_is_refused_until_rebuilt(
     indexed_small_kb: KnowledgeBase, small_settings: Settings, embedder: Embedder
 ) -> None:
     """The same model run by torch and by ONNX int8 gives close, not equal, vectors: one index never mixes them."""
-    other = "torch" if embedder.name.endswith("+onnx-int8") else "onnx-int8"
+    other = "torch" if embedder.name.endswith("+onnx") else "onnx"
     switched = small_settings.model_copy(update={"encoder": other})
     fresh = KnowledgeBase(switched)  # the real loader: the other backend
     try:
