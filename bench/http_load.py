@@ -149,6 +149,21 @@ def throughput(target: Target, queries: Sequence[str], clients: int, seconds: fl
     return Throughput(clients, elapsed, ok, dict(statuses), stats.p(50), stats.p(95))
 
 
+def throughput_runs(
+    targets: Sequence[Target], queries: Sequence[str], clients: int, seconds: float
+) -> tuple[dict[str, list[float]], dict[str, Throughput]]:
+    """Each target's `throughput` twice, in turn, the order reversed the second time (a neighbour's burst only ever
+    lowers a figure, so the better run counts): every run's queries per second, and each target's last run."""
+    runs: dict[str, list[float]] = {t.name: [] for t in targets}
+    details: dict[str, Throughput] = {}
+    for order in (targets, targets[::-1]):
+        for target in order:
+            result = throughput(target, queries, clients, seconds)
+            runs[target.name].append(result.per_second)
+            details[target.name] = result
+    return runs, details
+
+
 def _ok(target: Target, status: int, body: bytes) -> None:
     if status != 200:
         raise RuntimeError(f"{target.name} answered {status}: {body[:300]!r}")

@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.http_load import Stats, Target, Throughput, interleaved, throughput  # noqa: E402
+from bench.http_load import Stats, Target, Throughput, interleaved, throughput_runs  # noqa: E402
 from bench.server import KB_SERVE, running_server, server_environment  # noqa: E402
 
 BASELINE = "7f36587"  # main before issue 23: sentence-transformers on torch, one model thread
@@ -152,13 +152,7 @@ def main() -> None:
         a = floor(queries, work / "data-now", articles)
 
         single = interleaved(targets, queries, args.timed)
-        runs: dict[str, list[float]] = {t.name: [] for t in targets}
-        details: dict[str, Throughput] = {}
-        for order in (targets, targets[::-1]):
-            for target in order:
-                result = throughput(target, queries, args.clients, args.seconds)
-                runs[target.name].append(result.per_second)
-                details[target.name] = result
+        runs, details = throughput_runs(targets, queries, args.clients, args.seconds)
         console.print(f"load average after: {os.getloadavg()}")
     report(encode, a, single, runs, details, args.clients)
 

@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.http_load import Connection, Target, Throughput, interleaved, throughput  # noqa: E402
+from bench.http_load import Connection, Target, interleaved, throughput_runs  # noqa: E402
 from bench.server import KB_SERVE, running_server, server_environment  # noqa: E402
 from bench.serving_speed import read_queries, search_path  # noqa: E402
 
@@ -174,13 +174,7 @@ def main() -> None:
 
         console.print(f"load average before: {os.getloadavg()}")
         single = interleaved(targets, queries, args.timed)
-        runs: dict[str, list[float]] = {t.name: [] for t in targets}
-        details: dict[str, Throughput] = {}
-        for order in (targets, targets[::-1]):
-            for target in order:
-                result = throughput(target, queries, args.clients, args.seconds)
-                runs[target.name].append(result.per_second)
-                details[target.name] = result
+        runs, details = throughput_runs(targets, queries, args.clients, args.seconds)
         ndcg = quality(targets[1:], targets[0])
         console.print(f"load average after: {os.getloadavg()}")
 
