@@ -141,7 +141,7 @@ def load_embedder(settings: Settings) -> Embedder:
 
 
 def load_multilingual(settings: Settings) -> Embedder:
-    """The multilingual encoder (one per process: see `shared_encoder`), behind a query batcher."""
+    """The multilingual encoder (one per process), behind a query batcher."""
     try:
         return _multilingual_model(settings.search_threads)
     except ModelUnavailableError as exc:
@@ -166,9 +166,9 @@ def _onnx_model(model_path: Path | None, cache_dir: Path, quantized: bool, threa
 
 @cache
 def _multilingual_model(workers: int) -> Embedder:
-    from indexer.embedders.multilingual import shared_encoder
+    from indexer.embedders.multilingual import UniversalSentenceEncoder
 
-    return QueryBatcher(shared_encoder(), workers)
+    return QueryBatcher(UniversalSentenceEncoder(), workers)
 
 
 def build_generation(

