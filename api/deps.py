@@ -21,12 +21,14 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+# The dependencies that only read app state are `async def`: FastAPI runs a plain `def` one on a worker thread, a
+# thread hop per dependency per request for a dictionary lookup.
+async def get_kb(request: Request) -> KnowledgeBase:
     kb: KnowledgeBase = request.app.state.kb
     return kb
 
 
-def get_limits(request: Request) -> Limits:
+async def get_limits(request: Request) -> Limits:
     limits: Limits = request.app.state.limits
     return limits
 
@@ -135,7 +137,7 @@ class ModelQueue:
             )
 
 
-def get_model_queue(request: Request) -> ModelQueue:
+async def get_model_queue(request: Request) -> ModelQueue:
     return ModelQueue(request.app.state.model_thread, request.app.state.search_gate)
 
 

@@ -4,7 +4,8 @@ against the code before the speed work (a `git archive` of BASELINE), all in one
     HF_HUB_OFFLINE=1 .venv/bin/python bench/serving_speed.py [--baseline REV] [--clients 8] [--seconds 20]
 
 Figures:
-  - encode p50/p95 of one query per English backend (torch, onnx, onnx-int8) and for the multilingual encoder;
+  - encode p50/p95 of one query per backend (torch, onnx, onnx-int8; for the multilingual encoder numpy, onnx,
+    onnx-int8);
   - the floor (a): the default backend's query encoding + a FAISS search of the loaded index, in-process;
   - served (c) p50/p95 with one client, the servers interleaved query by query (`bench.http_load.interleaved`),
     and c/a;
@@ -69,6 +70,7 @@ def time_encoders(queries: list[str], work: Path) -> dict[str, Stats]:
     """One query at a time through each backend (without the query batcher: the encoder alone)."""
     from indexer.embedders import Embedder
     from indexer.embedders.multilingual import UniversalSentenceEncoder
+    from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
     from indexer.embedders.onnx_runtime import OnnxEmbedder
     from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
     from kb.settings import Settings
@@ -78,7 +80,9 @@ def time_encoders(queries: list[str], work: Path) -> dict[str, Stats]:
         "torch": SentenceTransformerEmbedder(),
         "onnx": OnnxEmbedder(None, cache, quantized=False),
         "onnx-int8": OnnxEmbedder(None, cache, quantized=True),
-        "multilingual (USE, numpy)": UniversalSentenceEncoder(),
+        "USE numpy": UniversalSentenceEncoder(),
+        "USE onnx": OnnxUniversalSentenceEncoder(cache, quantized=False),
+        "USE onnx-int8": OnnxUniversalSentenceEncoder(cache, quantized=True),
     }
     import torch
 
@@ -166,11 +170,11 @@ def report(
     clients: int,
 ) -> None:
     table = Table(title="query encoding, one query, one thread (ms)")
-    for column in ("encoder", "p50", "p95", "x torch p50"):
+    for column in ("encoder", "p50", "p95", "x reference p50 (torch; USE numpy)"):
         table.add_column(column, justify="right")
-    torch_p50 = encode["torch"].p(50)
     for name, stats in encode.items():
-        table.add_row(name, f"{stats.p(50):.2f}", f"{stats.p(95):.2f}", f"{torch_p50 / stats.p(50):.1f}")
+        reference = encode["USE numpy" if name.startswith("USE") else "torch"].p(50)
+        table.add_row(name, f"{stats.p(50):.2f}", f"{stats.p(95):.2f}", f"{reference / stats.p(50):.1f}")
     console.print(table)
 
     table = Table(title=f"served GET /v1/search (starter KB); floor (a) p50 {a.p(50):.2f} ms, p95 {a.p(95):.2f} ms")

@@ -45,7 +45,7 @@ class VectorOptions:
     `ef_search`: how many candidates an approximate search keeps while it walks the graph."""
 
     exact_max_rows: int = 100_000
-    ef_search: int = 128
+    ef_search: int = 256
 
 
 DEFAULT_OPTIONS = VectorOptions()

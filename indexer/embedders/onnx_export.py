@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,7 @@ def model_hash(model_path: Path) -> str:
         file = model_path / name
         if file.is_file():
             digest.update(name.encode())
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            file_digest(digest, file)
     return digest.hexdigest()[:16]
 
 
@@ -67,10 +66,16 @@ def check_mean_pooled(model_path: Path) -> None:
 
 
 def prepared_graph(model_path: Path, cache_dir: Path, *, quantized: bool) -> Path:
-    """The cached graph of `model_path` (exporting, then quantising it, the first time), written atomically so that
-    a killed export leaves no half file, and under a lock so that two processes export once."""
+    """The cached graph of the sentence-transformers folder `model_path` (exported, then quantised, the first time)."""
     check_mean_pooled(model_path)
     folder = cache_dir / f"{model_name(model_path)}-{model_hash(model_path)}"
+    return cached_graph(folder, model_path.name, lambda out: _export(model_path, out), quantized=quantized)
+
+
+def cached_graph(folder: Path, label: str, export: Callable[[Path], None], *, quantized: bool) -> Path:
+    """`folder`'s fp32 graph (`export` writes it) or its int8 quantisation, made the first time they are asked for.
+    Written atomically so that a killed export leaves no half file, and under a lock so that two processes export
+    once. `folder` is named by a digest of what decides the vectors: another model never reads this one's graph."""
     target = folder / (INT8 if quantized else FP32)
     if target.is_file():
         return target
@@ -78,15 +83,22 @@ def prepared_graph(model_path: Path, cache_dir: Path, *, quantized: bool) -> Pat
     with FileLock(str(folder / ".export.lock")):
         if not (folder / FP32).is_file():
             # Shown by the CLI (warnings are): the first start pauses for it, every later one reads the cache.
-            log.warning("preparing the ONNX encoder, once: exporting %s into %s", model_path.name, folder)
-            _atomic(folder / FP32, lambda out: _export(model_path, out))
+            log.warning("preparing the ONNX encoder, once: exporting %s into %s", label, folder)
+            _atomic(folder / FP32, export)
         if quantized and not target.is_file():
-            log.warning("preparing the ONNX encoder, once: quantising it to int8")
+            log.warning("preparing the ONNX encoder, once: quantising %s to int8", label)
             _atomic(target, lambda out: _quantize(folder / FP32, out))
     return target
 
 
-def _atomic(target: Path, write: Any) -> None:
+def file_digest(digest: Any, file: Path) -> None:
+    """Feed `file`'s bytes to `digest`, a block at a time."""
+    with file.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def _atomic(target: Path, write: Callable[[Path], None]) -> None:
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(handle)
     part = Path(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,19 +40,13 @@ class OnnxEmbedder:
         threads: int = 1,
         batch_size: int = 32,
     ) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         path = model_path or bundled_model_path()
         if not (path / "tokenizer.json").is_file():
             raise ModelUnavailableError(f"no tokenizer.json in {path}: the ONNX encoder needs a fast tokenizer")
         graph = prepared_graph(path, cache_dir, quantized=quantized)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # A spinning idle thread steals the core another search needs on a busy host.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session: Any = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(graph, threads)
         self._tokenizer: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=_max_tokens(path))
         self._tokenizer.enable_padding()
@@ -60,7 +54,6 @@ class OnnxEmbedder:
         self._run_size = 1 if quantized else batch_size
         self._name = f"{model_name(path)}+onnx{'-int8' if quantized else ''}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time
-        self._workers = max(1, os.cpu_count() or 1)
 
     @property
     def name(self) -> str:
@@ -78,17 +71,10 @@ class OnnxEmbedder:
             if progress is not None:
                 progress(len(texts))
             return vectors
-        # Batches of similar length waste no time on padding; they run on every core, each with its own thread.
+        # Batches of similar length waste no time on padding.
         order = np.argsort([len(t) for t in texts], kind="stable")
         batches = [order[start : start + self._batch_size] for start in range(0, len(texts), self._batch_size)]
-        result = np.empty((len(texts), self._dimension), dtype=np.float32)
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="kb-encode") as pool:
-            encoded = pool.map(lambda batch: self._encoded([texts[i] for i in batch]), batches)
-            for batch, vectors in zip(batches, encoded, strict=True):
-                result[batch] = vectors
-                if progress is not None:
-                    progress(len(batch))
-        return result
+        return encode_on_every_core(texts, batches, self._encoded, self._dimension, progress)
 
     def _encoded(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if len(texts) <= self._run_size:
@@ -103,6 +89,37 @@ class OnnxEmbedder:
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+
+
+def cpu_session(graph: Path, threads: int) -> Any:
+    """An ONNX Runtime session on the CPU whose runs use `threads` cores each (1 keeps concurrent runs apart)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # A spinning idle thread steals the core another search needs on a busy host.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
+def encode_on_every_core(
+    texts: Sequence[str],
+    batches: Sequence[npt.NDArray[np.intp]],
+    encode: Callable[[list[str]], npt.NDArray[np.float32]],
+    dimension: int,
+    progress: ProgressCallback | None,
+) -> Vectors:
+    """`encode` over each batch of `texts` (positions), the batches on every core at once (ONNX Runtime releases the
+    GIL, one thread per run), the rows back in the texts' order; `progress` after each batch, in order."""
+    result = np.empty((len(texts), dimension), dtype=np.float32)
+    with ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="kb-encode") as pool:
+        encoded = pool.map(lambda batch: encode([texts[i] for i in batch]), batches)
+        for batch, vectors in zip(batches, encoded, strict=True):
+            result[batch] = vectors
+            if progress is not None:
+                progress(len(batch))
+    return result
 
 
 def _max_tokens(path: Path) -> int:
