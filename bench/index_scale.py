@@ -1,6 +1,7 @@
 """Indexing throughput and the index at scale.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/index_scale.py [--articles 10000] [--vectors 1000000] [--skip-baseline]
+        [--work DIR [--scale-only]]
 
 1. Indexing: `kb index --rebuild` of the synthetic help-desk KB of `--articles` articles (bench/synthetic.py, seed
    20261126), by this code and by the code before the speed work (BASELINE, a `git archive`), one after the other,
@@ -164,6 +165,45 @@ def keywords_at_scale(generation: Path, query_texts: list[str], rows: int) -> No
     )
 
 
+def index_and_compare(args: argparse.Namespace, work: Path) -> None:
+    """`kb index --rebuild` of the synthetic KB by this code and the baseline, then the encoders alone on its texts."""
+    from indexer.chunking import Chunk
+    from indexer.generation import CHUNKS, current_generation
+    from kb.settings import Settings
+
+    articles = work / "articles"
+    generate_synthetic(articles, args.articles)
+    now_data = work / "data-now"
+    console.print(f"indexing {args.articles} articles with this code ...")
+    now_s = index_with(REPO, now_data, articles, work / "index-now.log")
+    generation = current_generation(Settings(data_dir=now_data).index_dir)
+    assert generation is not None
+    chunk_texts = [
+        Chunk(**json.loads(line)).embedding_text
+        for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    chunks = len(chunk_texts)
+    table = Table(title=f"kb index --rebuild, {args.articles} synthetic articles, {chunks} chunks, both encoders")
+    for column in ("code", "seconds", "chunks/s", "x baseline"):
+        table.add_column(column, justify="right")
+    base_s = None
+    if not args.skip_baseline:
+        with checkout(args.baseline) as code:
+            console.print(f"indexing with the baseline {args.baseline} ...")
+            base_s = index_with(code, work / "data-baseline", articles, work / "index-baseline.log")
+        table.add_row(f"baseline {args.baseline}", f"{base_s:.1f}", f"{chunks / base_s:.0f}", "1.00")
+    table.add_row("now", f"{now_s:.1f}", f"{chunks / now_s:.0f}", f"{base_s / now_s:.2f}" if base_s else "-")
+    console.print(table)
+    rates = raw_encoders(chunk_texts, work)
+    console.print(
+        "encoders alone on the same texts (chunks/s): "
+        + ", ".join(f"{name} {rate:.0f}" for name, rate in rates.items())
+        + f"; the default pipeline's two encoders (onnx) one after the other: "
+        f"{1 / (1 / rates['onnx'] + 1 / rates['USE onnx']):.0f}/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=10_000)
@@ -171,49 +211,27 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--skip-baseline", action="store_true", help="index with this code only")
     parser.add_argument("--work", type=Path, help="keep the articles and data folders here")
+    parser.add_argument(
+        "--scale-only", action="store_true", help="skip the indexing (reuse the index of an earlier run in --work)"
+    )
     args = parser.parse_args()
 
-    from indexer.chunking import Chunk
-    from indexer.generation import CHUNKS, VECTORS, current_generation
+    from indexer.generation import VECTORS, current_generation
     from indexer.vector_index import FaissVectorIndex
     from kb.indexing import load_embedder
     from kb.settings import Settings
 
+    if args.scale_only and args.work is None:
+        parser.error("--scale-only reuses the index of an earlier run: give its --work folder")
     with tempfile.TemporaryDirectory(prefix="kb-scale-") as tmp:
         work = args.work or Path(tmp)
-        articles = work / "articles"
-        generate_synthetic(articles, args.articles)
-        now_data = work / "data-now"
-        console.print(f"indexing {args.articles} articles with this code ...")
-        now_s = index_with(REPO, now_data, articles, work / "index-now.log")
-        generation = current_generation(Settings(data_dir=now_data).index_dir)
-        assert generation is not None
-        chunk_texts = [
-            Chunk(**json.loads(line)).embedding_text
-            for line in (generation / CHUNKS).read_text(encoding="utf-8").splitlines()
-            if line
-        ]
-        chunks = len(chunk_texts)
-        table = Table(title=f"kb index --rebuild, {args.articles} synthetic articles, {chunks} chunks, both encoders")
-        for column in ("code", "seconds", "chunks/s", "x baseline"):
-            table.add_column(column, justify="right")
-        base_s = None
-        if not args.skip_baseline:
-            with checkout(args.baseline) as code:
-                console.print(f"indexing with the baseline {args.baseline} ...")
-                base_s = index_with(code, work / "data-baseline", articles, work / "index-baseline.log")
-            table.add_row(f"baseline {args.baseline}", f"{base_s:.1f}", f"{chunks / base_s:.0f}", "1.00")
-        table.add_row("now", f"{now_s:.1f}", f"{chunks / now_s:.0f}", f"{base_s / now_s:.2f}" if base_s else "-")
-        console.print(table)
-        rates = raw_encoders(chunk_texts, work)
-        console.print(
-            "encoders alone on the same texts (chunks/s): "
-            + ", ".join(f"{name} {rate:.0f}" for name, rate in rates.items())
-            + f"; the default pipeline's two encoders (onnx) one after the other: "
-            f"{1 / (1 / rates['onnx'] + 1 / rates['USE onnx']):.0f}/s"
-        )
-
-        real = FaissVectorIndex.load(generation / VECTORS).vectors(np.arange(chunks))
+        if not args.scale_only:
+            index_and_compare(args, work)
+        generation = current_generation(Settings(data_dir=work / "data-now").index_dir)
+        if generation is None:
+            parser.error(f"no index in {work / 'data-now'}: run without --scale-only first")
+        stored = FaissVectorIndex.load(generation / VECTORS)
+        real = stored.vectors(np.arange(stored.size))
         query_texts = read_queries(REPO / "bench" / "questions" / "starter" / "queries.jsonl")[:100]
         embedder = load_embedder(Settings(data_dir=work))
         queries = embedder.encode(query_texts)

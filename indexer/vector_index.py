@@ -30,6 +30,11 @@ class RowFilter:
         return len(self._ids)
 
     @property
+    def rows(self) -> npt.NDArray[np.int64]:
+        """The allowed rows, ascending."""
+        return self._ids
+
+    @property
     def allows_none(self) -> bool:
         """True when no row is allowed: a search over it can only come back empty."""
         return not len(self._ids)
@@ -37,6 +42,11 @@ class RowFilter:
 
 HNSW_NEIGHBOURS = 32  # links per node: at 384 dimensions, 32 keeps recall@10 above 0.95 with a moderate efSearch
 HNSW_EF_CONSTRUCTION = 80
+# An audience at most this many rows, and at most this share of the index, is scored exactly in an approximate
+# index: its rows are sparse in the graph, so a filtered walk misses its best ones (at 1,000,000 rows and a 0.1 %
+# audience, recall@10 fell to 0.91 as efSearch grew), while gathering and scoring them all takes about a millisecond.
+SMALL_AUDIENCE_ROWS = 10_000
+SMALL_AUDIENCE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,9 @@ class FaissVectorIndex:
     def dimension(self) -> int:
         return int(self._index.d)
 
+    def _small(self, allowed: RowFilter) -> bool:
+        return allowed.count <= min(SMALL_AUDIENCE_ROWS, SMALL_AUDIENCE_SHARE * self.size)
+
     def vectors(self, rows: npt.NDArray[np.int64]) -> Vectors:
         """The stored vectors of `rows`, so unchanged documents are reused instead of re-embedded."""
         return self._matrix[rows]
@@ -115,14 +128,15 @@ class FaissVectorIndex:
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if self._hnsw and allowed is not None and self._small(allowed):
+            return _best_among(self._matrix, allowed.rows, vector[0], k)
         if self._hnsw:
             params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in the stubs
             params.efSearch = max(self._ef_search, k)
             if allowed is not None:
                 params.sel = allowed.selector
             scores, rows = self._index.search(vector, k, params=params)
-            # A small audience's rows are sparse in the graph: when the walk finds fewer than k of them, the exact
-            # scan over the allowed rows does (it is fast precisely because they are few).
+            # When the walk still finds fewer than k allowed rows, the exact scan over the allowed rows does.
             if allowed is None or (rows[0] >= 0).sum() >= min(k, allowed.count):
                 return _kept(scores, rows)
         params = None
@@ -131,6 +145,18 @@ class FaissVectorIndex:
             params.sel = allowed.selector
         scores, rows = self._flat.search(vector, k, params=params)
         return _kept(scores, rows)
+
+
+def _best_among(
+    matrix: Vectors, rows: npt.NDArray[np.int64], vector: Vectors, k: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """The exact top `k` of `rows`: their vectors gathered and scored, best first (ties: lower row first)."""
+    scores = matrix[rows] @ vector
+    if len(rows) > k:
+        top = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[top], scores[top]
+    order = np.lexsort((rows, -scores))
+    return scores[order].astype(np.float32), rows[order].astype(np.int64)
 
 
 def _kept(

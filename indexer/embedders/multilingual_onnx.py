@@ -27,7 +27,7 @@ import numpy.typing as npt
 from indexer.embedders import ProgressCallback, Vectors
 from indexer.embedders.multilingual import DIMENSION, NAME, load_use
 from indexer.embedders.onnx_export import cached_graph, file_digest
-from indexer.embedders.onnx_runtime import cpu_session, encode_on_every_core
+from indexer.embedders.onnx_runtime import cpu_session, encode_by_length
 from indexer.errors import ModelUnavailableError
 
 _CNN = 256
@@ -59,7 +59,6 @@ class OnnxUniversalSentenceEncoder:
         folder = cache_dir / f"{NAME}-{_weights_hash()}"
         graph = cached_graph(folder, NAME, lambda out: _save_graph(backend, out), quantized=quantized)
         self._session = cpu_session(graph, threads)
-        self._batch_size = batch_size
         self._run_size = 1 if quantized else batch_size
         self._name = f"{NAME}+onnx{'-int8' if quantized else ''}"
         self._run(["warm"])  # the first run allocates: pay for it at load time
@@ -73,16 +72,7 @@ class OnnxUniversalSentenceEncoder:
         return DIMENSION
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        if not texts:
-            return np.zeros((0, DIMENSION), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        batches = [order[start : start + self._run_size] for start in range(0, len(texts), self._run_size)]
-        if len(batches) == 1:
-            vectors = self._run(list(texts))
-            if progress is not None:
-                progress(len(texts))
-            return vectors
-        return encode_on_every_core(texts, batches, self._run, DIMENSION, progress)
+        return encode_by_length(texts, self._run_size, self._run, DIMENSION, progress)
 
     def _run(self, texts: list[str]) -> npt.NDArray[np.float32]:
         vectors = np.asarray(self._session.run(None, self._feed(texts))[0], dtype=np.float32)

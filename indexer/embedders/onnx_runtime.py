@@ -64,17 +64,7 @@ class OnnxEmbedder:
         return self._dimension
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        if len(texts) <= self._batch_size:
-            vectors = self._encoded(texts)
-            if progress is not None:
-                progress(len(texts))
-            return vectors
-        # Batches of similar length waste no time on padding.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        batches = [order[start : start + self._batch_size] for start in range(0, len(texts), self._batch_size)]
-        return encode_on_every_core(texts, batches, self._encoded, self._dimension, progress)
+        return encode_by_length(texts, self._batch_size, self._encoded, self._dimension, progress)
 
     def _encoded(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if len(texts) <= self._run_size:
@@ -103,15 +93,25 @@ def cpu_session(graph: Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
-def encode_on_every_core(
+def encode_by_length(
     texts: Sequence[str],
-    batches: Sequence[npt.NDArray[np.intp]],
+    batch_size: int,
     encode: Callable[[list[str]], npt.NDArray[np.float32]],
     dimension: int,
     progress: ProgressCallback | None,
 ) -> Vectors:
-    """`encode` over each batch of `texts` (positions), the batches on every core at once (ONNX Runtime releases the
-    GIL, one thread per run), the rows back in the texts' order; `progress` after each batch, in order."""
+    """`encode` over batches of `batch_size` texts of similar length (no time lost on padding), the batches on every
+    core at once (ONNX Runtime releases the GIL, one thread per run), the rows back in the texts' order;
+    `progress` after each batch, in order."""
+    if not texts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    if len(texts) <= batch_size:
+        vectors = encode(list(texts))
+        if progress is not None:
+            progress(len(texts))
+        return vectors
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
     result = np.empty((len(texts), dimension), dtype=np.float32)
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1), thread_name_prefix="kb-encode") as pool:
         encoded = pool.map(lambda batch: encode([texts[i] for i in batch]), batches)

@@ -104,6 +104,22 @@ def test_a_small_audience_still_gets_its_nearest_rows_from_an_approximate_index(
     assert rows[0] == 4_321 and scores[0] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_a_small_audience_gets_the_exact_top_k_of_its_rows_from_an_approximate_index() -> None:
+    """Small enough (here 100 of 6,000 rows), an audience is scored exactly: the walk through a sparse audience
+    finds k of its rows, but not always its best ones."""
+    vectors = _clustered(6_000)
+    approximate = FaissVectorIndex.build(vectors, 48, APPROXIMATE)
+    exact = FaissVectorIndex.build(vectors, 48)
+    mask = np.zeros(6_000, dtype=bool)
+    mask[np.random.default_rng(5).choice(6_000, 100, replace=False)] = True
+    audience = RowFilter(mask)
+    for query in _clustered(20, seed=13):
+        scores, rows = approximate.search(query, 10, audience)
+        expected_scores, expected_rows = exact.search(query, 10, audience)
+        assert rows.tolist() == expected_rows.tolist()
+        np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
+
+
 def test_an_approximate_index_survives_save_and_load_with_its_vectors(tmp_path: Path) -> None:
     vectors = _clustered(2_000)
     FaissVectorIndex.build(vectors, 48, APPROXIMATE).save(tmp_path / "v.faiss")
