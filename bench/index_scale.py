@@ -42,7 +42,7 @@ from rich.table import Table  # noqa: E402
 from scipy import sparse  # noqa: E402
 
 from bench.server import server_environment  # noqa: E402
-from bench.serving_speed import BASELINE, checkout, read_queries  # noqa: E402  (sets KB_MODEL_CACHE_DIR)
+from bench.serving_speed import BASELINE, checkout, every_backend, read_queries  # noqa: E402  (sets KB_MODEL_CACHE_DIR)
 from bench.synthetic import generate_synthetic  # noqa: E402
 
 console = Console(width=200, highlight=False, markup=False)
@@ -61,24 +61,10 @@ def index_with(code: Path, data: Path, articles: Path, log: Path) -> float:
 
 def raw_encoders(texts: list[str], work: Path) -> dict[str, float]:
     """Chunks per second of each encoder alone on `texts` (bulk encode, as the indexer calls it)."""
-    from indexer.embedders.multilingual import UniversalSentenceEncoder
-    from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
-    from indexer.embedders.onnx_runtime import OnnxEmbedder
-    from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
-    from kb.settings import Settings
-
-    cache = Settings(data_dir=work).resolved_model_cache_dir
     rates: dict[str, float] = {}
     sample = texts[:3000]
-    for name, make in (
-        ("torch", SentenceTransformerEmbedder),
-        ("onnx", lambda: OnnxEmbedder(None, cache, quantized=False)),
-        ("onnx-int8", lambda: OnnxEmbedder(None, cache, quantized=True)),
-        ("USE numpy", UniversalSentenceEncoder),
-        ("USE onnx", lambda: OnnxUniversalSentenceEncoder(cache, quantized=False)),
-        ("USE onnx-int8", lambda: OnnxUniversalSentenceEncoder(cache, quantized=True)),
-    ):
-        encoder = make()
+    for name, load in every_backend(work).items():
+        encoder = load()
         started = time.perf_counter()
         encoder.encode(sample)
         rates[name] = len(sample) / (time.perf_counter() - started)

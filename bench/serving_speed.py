@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -43,6 +43,7 @@ from rich.table import Table  # noqa: E402
 
 from bench.http_load import Stats, Target, Throughput, interleaved, throughput_runs  # noqa: E402
 from bench.server import KB_SERVE, running_server, server_environment  # noqa: E402
+from indexer.embedders import Embedder  # noqa: E402
 
 BASELINE = "7f36587"  # main before issue 23: sentence-transformers on torch, one model thread
 LIMIT = 5
@@ -66,24 +67,28 @@ def checkout(revision: str) -> Iterator[Path]:
         yield Path(folder)
 
 
-def time_encoders(queries: list[str], work: Path) -> dict[str, Stats]:
-    """One query at a time through each backend (without the query batcher: the encoder alone)."""
-    from indexer.embedders import Embedder
+def every_backend(work: Path) -> dict[str, Callable[[], Embedder]]:
+    """How to load each encoder on each backend, alone (no query batcher), graphs from KB_MODEL_CACHE_DIR."""
     from indexer.embedders.multilingual import UniversalSentenceEncoder
     from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
     from indexer.embedders.onnx_runtime import OnnxEmbedder
     from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
     from kb.settings import Settings
 
-    cache = Settings(data_dir=work).resolved_model_cache_dir  # KB_MODEL_CACHE_DIR
-    encoders: dict[str, Embedder] = {
-        "torch": SentenceTransformerEmbedder(),
-        "onnx": OnnxEmbedder(None, cache, quantized=False),
-        "onnx-int8": OnnxEmbedder(None, cache, quantized=True),
-        "USE numpy": UniversalSentenceEncoder(),
-        "USE onnx": OnnxUniversalSentenceEncoder(cache, quantized=False),
-        "USE onnx-int8": OnnxUniversalSentenceEncoder(cache, quantized=True),
+    cache = Settings(data_dir=work).resolved_model_cache_dir
+    return {
+        "torch": SentenceTransformerEmbedder,
+        "onnx": lambda: OnnxEmbedder(None, cache, quantized=False),
+        "onnx-int8": lambda: OnnxEmbedder(None, cache, quantized=True),
+        "USE numpy": UniversalSentenceEncoder,
+        "USE onnx": lambda: OnnxUniversalSentenceEncoder(cache, quantized=False),
+        "USE onnx-int8": lambda: OnnxUniversalSentenceEncoder(cache, quantized=True),
     }
+
+
+def time_encoders(queries: list[str], work: Path) -> dict[str, Stats]:
+    """One query at a time through each backend (without the query batcher: the encoder alone)."""
+    encoders = {name: load() for name, load in every_backend(work).items()}
     import torch
 
     torch.set_num_threads(1)  # every backend on one thread, as a loaded server runs them

