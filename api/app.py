@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.limits import install_limits
+from api.observability import install_observability
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routers import (
     articles,
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         kb.indexing.embedder  # load the model at start-up, not on the first request  # noqa: B018
         # A publish whose index write a crash cut off is searchable again before the first request.
         await asyncio.to_thread(kb.indexing.catch_up)
+        # Then what other servers on the same database published meanwhile, and from now on within a second.
+        await asyncio.to_thread(kb.follower.start)
         app.state.kb = kb
         app.state.web_secret = load_secret(settings.data_dir)  # the portal's CSRF tokens
         kb.start_notifiers()  # webhook deliveries (and e-mail when configured) in their threads
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     # Remote staff on slow links: large bodies (lists, sync pages, articles) travel compressed when asked.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     install_limits(app, settings)
+    install_observability(app)  # request ids, GET /metrics: outermost, so every response is counted and tagged
     for router in (
         health.router,
         search.router,
@@ -100,17 +104,14 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
 
 async def _maintain(kb: KnowledgeBase) -> None:
-    """Close old resolved tickets, flag SLA risk, hand on events a crash left undispatched, bring the index up to
-    the store if a publish could not, and measure the answer calibration again once enough articles changed, now
-    and every `maintenance_seconds`."""
+    """The maintenance round (kb.maintenance) now and every `maintenance_seconds`: the shared part (old resolved
+    tickets, SLA risk, events a crash left undispatched) on the one server holding the lease, and on every server
+    its own index brought up to the store and its answer calibration measured again once enough articles changed."""
     while True:
         try:
-            await asyncio.to_thread(kb.tickets.maintain)
-            await asyncio.to_thread(kb.relay.relay_stale)
-            await asyncio.to_thread(kb.indexing.catch_up)  # a publish whose index write failed
-            await asyncio.to_thread(kb.indexing.recalibrate_if_due)
+            await asyncio.to_thread(kb.maintenance.run_once)
         except Exception:  # keep the loop alive: the next round retries
-            log.exception("ticket maintenance failed")
+            log.exception("maintenance failed")
         await asyncio.sleep(kb.settings.maintenance_seconds)
 
 

@@ -26,6 +26,7 @@ from kb.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from kb.logs import current_request
 from kb.store.faults import as_storage_error
 
 PROBLEM_JSON = "application/problem+json"
@@ -117,7 +118,7 @@ def install_problem_handlers(app: FastAPI, page_error: PageError | None = None) 
     """Problem JSON for the API; for the portal's pages (every path outside /v1), `page_error` renders the error."""
 
     def is_page(request: Request) -> bool:
-        return page_error is not None and not request.url.path.startswith(("/v1/", "/healthz", "/readyz"))
+        return page_error is not None and not request.url.path.startswith(("/v1/", "/healthz", "/readyz", "/metrics"))
 
     @app.exception_handler(KbError)
     async def domain_error(request: Request, exc: KbError) -> Response:
@@ -157,7 +158,11 @@ def install_problem_handlers(app: FastAPI, page_error: PageError | None = None) 
         # 503 to retry; anything else is a bug, logged with its traceback by the server.
         if (storage_error := as_storage_error(exc)) is not None:
             return _domain_problem(storage_error)
-        return problem(500, "Internal error", "the server failed to handle this request; it has been logged")
+        response = problem(500, "Internal error", "the server failed to handle this request; it has been logged")
+        # Sent from outside the app's middleware (api.observability): the request id, for the log's traceback.
+        if (ids := current_request()) is not None:
+            response.headers["X-Request-ID"] = ids.request_id
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,7 +9,7 @@ import http.client
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ class Target:
     name: str
     base: str
     path: Callable[[str], str]
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. a bearer token
 
 
 @dataclass
@@ -50,9 +51,10 @@ class Throughput:
 class Connection:
     """One keep-alive connection that reconnects after a failure."""
 
-    def __init__(self, base: str, timeout: float = 60.0) -> None:
+    def __init__(self, base: str, timeout: float = 60.0, headers: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(base)
         self._host, self._port, self._timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
+        self._headers = dict(headers or {})
         self._connection: http.client.HTTPConnection | None = None
 
     def get(self, path: str) -> tuple[int, bytes]:
@@ -68,7 +70,7 @@ class Connection:
         if self._connection is None:
             self._connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         try:
-            self._connection.request("GET", path)
+            self._connection.request("GET", path, headers=self._headers)
             response = self._connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
@@ -84,7 +86,7 @@ class Connection:
 def interleaved(targets: Sequence[Target], queries: Sequence[str], timed: int) -> dict[str, Stats]:
     """One client, one connection per target: each query goes to every target in a rotating order, so that load
     from anything else on the host lands on all of them alike. Every query is sent once untimed first."""
-    connections = {t.name: Connection(t.base) for t in targets}
+    connections = {t.name: Connection(t.base, headers=t.headers) for t in targets}
     stats = {t.name: Stats() for t in targets}
     try:
         for target in targets:
@@ -114,7 +116,7 @@ def throughput(target: Target, queries: Sequence[str], clients: int, seconds: fl
     deadline = [0.0]
 
     def client(number: int) -> None:
-        connection = Connection(target.base)
+        connection = Connection(target.base, headers=target.headers)
         mine: list[float] = []
         seen: Counter[str] = Counter()
         turn = number * 7

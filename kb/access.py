@@ -103,3 +103,9 @@ def can_manage_webhooks(principal: Principal) -> bool:
     """Only admins register, list or delete webhooks: a receiver gets every ticket event it subscribes to,
     whoever the ticket belongs to, so choosing receivers is an admin's decision."""
     return principal.role == "admin"
+
+
+def can_read_server_metrics(principal: Principal) -> bool:
+    """The server's own metrics (GET /metrics: request counts and durations by route, queue depths; no article,
+    query or user in them) are for admins; a scraper is let in by its address instead (KB_METRICS_CLIENTS)."""
+    return principal.role == "admin"

@@ -50,6 +50,9 @@ class Announcement:
 
 Subscriber = Callable[[Event], None]
 
+# How long a server holds an event it is handing on (subscribers only write to the outbox or a queue: seconds).
+CLAIM = timedelta(minutes=1)
+
 
 class EventBus:
     def __init__(self) -> None:
@@ -108,6 +111,10 @@ class EventRelay:
 
     def _dispatch(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
+            now = self._clock()
+            # Several servers may find the same stale event: the one that claims it hands it on.
+            if not self._log.claim(row["id"], now, now + CLAIM):
+                continue
             try:
                 data = self._ticket_data(row) if row["ticket_id"] is not None else dict(row["data"])
             except NotFound:  # the ticket is gone: nothing left to announce

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -319,13 +320,14 @@ class IndexingService:
             warnings=loaded.warnings + kept,
         )
 
-    def refresh(self, progress: Progress | None = None) -> BuildReport:
+    def refresh(self, progress: Progress | None = None, *, announce: bool = True) -> BuildReport:
         """Bring the live index up to date with the store after articles changed: only changed articles are
         embedded and analysed, and the new generation serves this process before the call returns (searches
         meanwhile answer from the previous one; other processes load it on their next search). The answer
-        calibration is carried over: measuring it is `recalibrate_if_due`'s work, off the publishing request."""
+        calibration is carried over: measuring it is `recalibrate_if_due`'s work, off the publishing request.
+        Without `announce`, the change is not announced again (a server following another's change)."""
         with build_lock(self._settings.index_dir):
-            report = self._index(rebuild=False, progress=progress, recalibrate_after=sys.maxsize)
+            report = self._index(rebuild=False, progress=progress, recalibrate_after=sys.maxsize, announce=announce)
         self.searcher()
         return report
 
@@ -337,8 +339,25 @@ class IndexingService:
             return None
         with build_lock(self._settings.index_dir):
             report = self._index(rebuild=False, progress=None, recalibrate_after=due)
+        if report.index is not None and isinstance(calibration := report.index.meta.get("calibration"), dict):
+            # For the other servers on this store: they adopt it rather than each measuring its own.
+            self._store.calibrations.add(calibration, datetime.now(UTC))
         self.searcher()
         return report
+
+    def adopt_calibration(self, calibration: dict[str, Any]) -> bool:
+        """Decide answers with `calibration` (measured by another server over the same articles) from now on; it is
+        carried into this server's next generations. False when there is no index to apply it to yet."""
+        with self._lock:
+            current = self._searcher
+            if current is None:
+                return False
+            if current.index.meta.get("calibration") != calibration:
+                current.index.meta["calibration"] = calibration
+                current.index.meta["changes_since_calibration"] = 0
+                self._searcher = self._new_searcher(current.index)
+                log.info("adopted the answer calibration measured by another server")
+        return True
 
     def catch_up(self) -> BuildReport | None:
         """Repair an index that the store moved ahead of (a crash between a publish and its index write): a
@@ -361,7 +380,9 @@ class IndexingService:
         log.warning("the index is behind the store: bringing it up to date")
         return self.refresh()
 
-    def _index(self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None) -> BuildReport:
+    def _index(
+        self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None, announce: bool = True
+    ) -> BuildReport:
         """Build a generation of the articles employees see (the build lock is held by the caller)."""
         settings = self._settings
         loaded = self._searcher.index if self._searcher is not None else None
@@ -382,7 +403,8 @@ class IndexingService:
             with self._lock:
                 self._searcher = self._new_searcher(report.index)
                 self._unloadable = None
-        self._announce(report, before, self._store.articles.audiences(report.embedded))
+        if announce:
+            self._announce(report, before, self._store.articles.audiences(report.embedded))
         return report
 
     def _indexed_audiences(self, loaded: HybridIndex | None) -> dict[str, list[str]]:
@@ -423,6 +445,10 @@ class IndexingService:
         except IndexNotReady:
             return IndexStatus("unavailable", None, self._unloadable)
         return IndexStatus("degraded" if self._unloadable else "ready", serving, self._unloadable)
+
+    def has_generation(self) -> bool:
+        """Whether the index folder has a live generation at all (loadable or not)."""
+        return current_generation(self._settings.index_dir) is not None
 
     def searcher(self) -> Searcher:
         """The Searcher over the live generation, reloaded when `kb index` has swapped in a new one.

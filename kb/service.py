@@ -8,7 +8,9 @@ from kb.articles.insights import ArticleInsights
 from kb.articles.service import ArticleService
 from kb.best_effort import BestEffortWrites
 from kb.events import EventBus, EventRelay
+from kb.follower import ChangeFollower
 from kb.indexing import IndexingService
+from kb.maintenance import Maintenance
 from kb.metrics import MetricsService
 from kb.notify.email import EmailNotifier
 from kb.notify.sign_in import SignInLinks
@@ -17,6 +19,7 @@ from kb.publishing import PublishingService
 from kb.search.service import SearchService
 from kb.settings import Settings
 from kb.store import Store
+from kb.store.change_log import ChangeWakeups
 from kb.store.faults import check_writable
 from kb.store.metrics import MetricsRepository
 from kb.store.teams import TeamOverrideRepository
@@ -61,6 +64,14 @@ class KnowledgeBase:
             ),
             max_bytes=settings.max_article_bytes,
         )
+        # What other servers on the same database publish reaches this one's index (kb.follower).
+        self.follower = ChangeFollower(
+            self.store.change_log,
+            self.store.calibrations,
+            self.indexing,
+            ChangeWakeups(self.store.engine),
+            poll_seconds=settings.follow_seconds,
+        )
         self.search = SearchService(settings, self.indexing.searcher, self.store.search_log, self.best_effort)
         self.tickets = TicketService(
             self.store.tickets,
@@ -79,6 +90,9 @@ class KnowledgeBase:
                 markdown, author, ticket_id=ticket_id, comment=f"drafted from ticket {ticket_id}"
             ),
             auto_close_days=settings.auto_close_days,
+        )
+        self.maintenance = Maintenance(
+            self.tickets, self.relay, self.indexing, self.store.leases, every_seconds=settings.maintenance_seconds
         )
         self.users = UserService(self.store.users, self.store.audit, settings.token_days, best_effort=self.best_effort)
         self.surveys = SurveyService(self.store.surveys)
@@ -114,6 +128,7 @@ class KnowledgeBase:
         self.sign_in_links = SignInLinks(settings, self.users, self.email)
 
     def close(self) -> None:
+        self.follower.stop()
         self.stop_notifiers()
         self.store.close()
 

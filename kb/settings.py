@@ -17,6 +17,8 @@ from kb.language import DEFAULT_LANGUAGES, known_language
 EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
 # hybrid: the default pipeline; dense: the English encoder alone; multilingual: the multilingual encoder alone.
 Retriever = Literal["hybrid", "dense", "multilingual", "keyword"]
+# text: uvicorn's lines; json: one JSON object a line (kb.logs).
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):
@@ -138,6 +140,12 @@ class Settings(BaseSettings):
     maintenance_seconds: int = Field(
         300, ge=0, description="How often the server closes old resolved tickets and flags SLA risk; 0: never."
     )
+    follow_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="How often a server polls the store's change log for articles published elsewhere (other servers "
+        "on one database; on PostgreSQL a NOTIFY wakes it at once); 0: never.",
+    )
     webhook_allowed_targets: list[str] = Field(
         [],
         description="Networks (CIDR) or host names that webhooks may reach although they are not public, e.g. an "
@@ -195,6 +203,26 @@ class Settings(BaseSettings):
         description="Searches that may wait for the model while one runs; one more is answered 503 with "
         "Retry-After instead of waiting behind them.",
     )
+    # Operations: what `kb serve` tells the people who run it (GET /metrics, its logs) and how it stops.
+    log_format: LogFormat = Field(
+        "text",
+        description="How `kb serve` writes its log: text (uvicorn's lines) or json (one JSON object a line: time, "
+        "level, logger, message, and request_id inside a request). Either way a line written while a request "
+        "runs carries the id the server sent back in X-Request-ID.",
+    )
+    shutdown_grace_seconds: int = Field(
+        20,
+        ge=1,
+        description="On SIGTERM `kb serve` stops accepting connections and lets requests in flight finish for at "
+        "most this long before cancelling them (keep it below the orchestrator's kill timeout: Kubernetes waits "
+        "30 s by default).",
+    )
+    metrics_clients: Annotated[list[str], NoDecode] = Field(
+        ["127.0.0.1", "::1"],
+        description="Addresses or networks (a JSON list or comma-separated; `*`: anyone) that may read GET /metrics "
+        "without a token, e.g. the Prometheus scraper's; only as the peer address of a request that no proxy "
+        "forwarded. Admins' tokens may always.",
+    )
 
     @model_validator(mode="after")
     def _multilingual_retriever(self) -> Settings:
@@ -213,7 +241,7 @@ class Settings(BaseSettings):
             raise ValueError("must include en: the bundled articles and the English encoder are English")
         return codes
 
-    @field_validator("forwarded_allow_ips", "languages", mode="before")
+    @field_validator("forwarded_allow_ips", "metrics_clients", "languages", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """`10.0.0.5,10.0.0.0/24` as uvicorn spells it, `en,pt,pl`, or a JSON list."""
@@ -222,7 +250,7 @@ class Settings(BaseSettings):
             return json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",")]
         return value
 
-    @field_validator("forwarded_allow_ips")
+    @field_validator("forwarded_allow_ips", "metrics_clients")
     @classmethod
     def _proxy_addresses(cls, value: list[str]) -> list[str]:
         entries = [entry.strip() for entry in value if entry.strip()]

@@ -3,17 +3,25 @@
 `embedder` is the deterministic `HashingEmbedder` unless the test module is marked `real_model`
 (`pytestmark = pytest.mark.real_model`): only tests whose assertions depend on real ranking or answers pay for
 MiniLM. Every KB fixture (starter or small) is indexed with the module's `embedder`, so `-m "not real_model"` selects
-exactly the tests that never load the model."""
+exactly the tests that never load the model.
+
+The store runs on SQLite by default and on PostgreSQL when several servers share it: in a module marked
+`both_stores` (`pytestmark = pytest.mark.both_stores`), every test that reaches the store through `database_url`,
+`small_settings` or the fixtures built on them runs twice, `[sqlite]` and `[postgresql]`, the latter on a server
+this session starts (tests/postgres.py); a test marked `sqlite_only` (it drives SQLite's own file or locks) stays
+on SQLite."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -22,6 +30,7 @@ from kb.indexing import load_embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fakes import HashingEmbedder
+from tests.postgres import PostgresServer, new_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -67,6 +76,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 REAL_MODEL = "real_model"
+BOTH_STORES = "both_stores"
+SQLITE_ONLY = "sqlite_only"
+Backend = Literal["sqlite", "postgresql"]
+BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,6 +94,80 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{REAL_MODEL}: loads the real MiniLM (assertions depend on its ranking); run by default and in CI"
     )
+    config.addinivalue_line(
+        "markers",
+        f"{BOTH_STORES}: the module's store tests run on SQLite and on PostgreSQL (a server started for the session)",
+    )
+    config.addinivalue_line(
+        "markers", f"{SQLITE_ONLY}: in a `{BOTH_STORES}` module, a test of SQLite itself (its file, its locks)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a `both_stores` module that reach the store run once per backend. Module-scoped parameters, so that
+    a module's fixtures built once (a KB, a template) are built once per backend and its tests grouped by it."""
+    marked = metafunc.definition.get_closest_marker(BOTH_STORES) is not None
+    sqlite_only = metafunc.definition.get_closest_marker(SQLITE_ONLY) is not None
+    if marked and not sqlite_only and "database_backend" in metafunc.fixturenames:
+        metafunc.parametrize("database_backend", BACKENDS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, in a temporary folder, stopped and deleted at the end; started on
+    first use only, so a run without PostgreSQL tests never pays for it."""
+    server = new_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="module")
+def database_backend(request: pytest.FixtureRequest) -> Backend:
+    """The store's backend: the module's parameter in a `both_stores` module, SQLite everywhere else."""
+    backend: Backend = getattr(request, "param", "sqlite")
+    return backend
+
+
+@pytest.fixture
+def database_url(database_backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A URL of a store of the test's own: a SQLite file in `tmp_path`, or a PostgreSQL database already at the
+    head revision (a copy of the migrated template), dropped after the test."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=server.migrated_template())
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def new_database_url(database_backend: Backend, request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """For module-scoped fixtures: a factory of fresh store URLs on the module's backend (SQLite: a file in the
+    folder given; PostgreSQL: a database at the head revision), the databases dropped after the module."""
+    if database_backend == "sqlite":
+        yield lambda folder: f"sqlite:///{folder / 'kb.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    created: list[str] = []
+
+    def new(_folder: Path) -> str:
+        created.append(server.create_database(template=server.migrated_template()))
+        return server.url(created[-1])
+
+    yield new
+    for name in created:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def kb_database_url(database_backend: Backend, database_url: str) -> str | None:
+    """What a test's Settings take as `database_url` (KB_DATABASE_URL): nothing on SQLite (the default file in the
+    data dir, as a user gets it), the test's own database on PostgreSQL."""
+    return None if database_backend == "sqlite" else database_url
 
 
 @pytest.fixture(scope="session")
@@ -149,9 +236,13 @@ def small_articles(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def small_settings(tmp_path: Path, small_articles: Path) -> Settings:
+def small_settings(tmp_path: Path, small_articles: Path, kb_database_url: str | None) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", articles_dir=small_articles, trusted_clients=TRUSTED, rate_limit_per_minute=0
+        data_dir=tmp_path / "data",
+        articles_dir=small_articles,
+        database_url=kb_database_url,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
     )
 
 
@@ -162,34 +253,71 @@ def small_kb(small_settings: Settings, embedder: Embedder) -> Iterator[Knowledge
     kb.close()
 
 
+@dataclass(frozen=True)
+class SmallTemplate:
+    """The `small_articles` KB built once: its data dir (index, and the SQLite store on SQLite) and, on
+    PostgreSQL, the database its store is in."""
+
+    data_dir: Path
+    database: str | None
+
+
 @pytest.fixture(scope="session")
-def small_index_templates() -> dict[str, Path]:
-    """Built `small_articles` data dirs by embedder name: the fake's and the real model's indexes differ."""
+def small_templates() -> dict[tuple[str, Backend], SmallTemplate]:
+    """Built `small_articles` KBs by embedder name and backend: the fake's and the real model's indexes differ."""
     return {}
 
 
 @pytest.fixture(scope="module")
-def small_index_template(
-    tmp_path_factory: pytest.TempPathFactory, small_index_templates: dict[str, Path], embedder: Embedder
-) -> Path:
-    """A data dir (index + SQLite) for the `small_articles` set, built once per embedder; copy it, never change it."""
-    if embedder.name not in small_index_templates:
+def small_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_templates: dict[tuple[str, Backend], SmallTemplate],
+    embedder: Embedder,
+    database_backend: Backend,
+    request: pytest.FixtureRequest,
+) -> SmallTemplate:
+    """The `small_articles` KB, built once per embedder and backend; copy it, never change it."""
+    key = (embedder.name, database_backend)
+    if key not in small_templates:
         root = tmp_path_factory.mktemp("small-template")
         articles = copy_small_articles(root / "articles")
-        kb = KnowledgeBase(
-            Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0),
-            embedder=embedder,
+        database, url = None, None
+        if database_backend == "postgresql":
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            database = server.create_database(template=server.migrated_template())
+            url = server.url(database)
+        settings = Settings(
+            data_dir=root / "data",
+            articles_dir=articles,
+            database_url=url,
+            trusted_clients=TRUSTED,
+            rate_limit_per_minute=0,
         )
+        kb = KnowledgeBase(settings, embedder=embedder)
         kb.indexing.build()
         kb.close()
-        small_index_templates[embedder.name] = root / "data"
-    return small_index_templates[embedder.name]
+        small_templates[key] = SmallTemplate(root / "data", database)
+    return small_templates[key]
+
+
+@pytest.fixture(scope="module")
+def small_index_template(small_template: SmallTemplate) -> Path:
+    """A data dir (index + SQLite) for the `small_articles` set, built once per embedder; copy it, never change it.
+    (On PostgreSQL the store is not in it: use `indexed_small_settings`.)"""
+    return small_template.data_dir
 
 
 @pytest.fixture
-def indexed_small_settings(small_settings: Settings, small_index_template: Path) -> Settings:
-    """`small_settings` whose data dir already holds the index of the unchanged `small_articles` (no embedding)."""
-    shutil.copytree(small_index_template, small_settings.data_dir)
+def indexed_small_settings(
+    small_settings: Settings, small_template: SmallTemplate, request: pytest.FixtureRequest
+) -> Settings:
+    """`small_settings` whose data dir already holds the index of the unchanged `small_articles` (no embedding),
+    and whose store holds their rows (on PostgreSQL: the test's database replaced by a copy of the template's)."""
+    shutil.copytree(small_template.data_dir, small_settings.data_dir)
+    if small_template.database is not None:
+        assert small_settings.database_url is not None
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        server.replace_database(str(sa.make_url(small_settings.database_url).database), small_template.database)
     return small_settings
 
 

@@ -16,7 +16,7 @@ from kb.articles import Article
 from kb.articles.model import ArticleVersion, StoredArticle, markdown_hash
 from kb.articles.parsing import with_status
 from kb.errors import Conflict, NotFound, PreconditionFailed
-from kb.store import schema
+from kb.store import change_log, schema
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,7 @@ class ArticleRepository:
         if shown is not None:
             values |= _parsed(shown)
         with self._engine.begin() as conn:
+            change_log.in_change_order(conn)  # before its row lock: a change may follow
             # Read before the compare-and-set: if it matches, the row was still this one (an audience or a
             # published version never changes without the version or the state changing).
             before = self._row(conn, article_id)
@@ -277,6 +278,7 @@ class ArticleRepository:
     def delete(self, article_id: str) -> None:
         """The article and its history: nothing of it stays to be found or restored."""
         with self._engine.begin() as conn:
+            change_log.in_change_order(conn)
             before = self._row(conn, article_id)
             conn.execute(sa.delete(schema.article_versions).where(schema.article_versions.c.article_id == article_id))
             conn.execute(sa.delete(schema.articles).where(schema.articles.c.id == article_id))
@@ -304,6 +306,9 @@ class ArticleRepository:
         now = datetime.now(UTC)
         articles_t, versions_t = schema.articles, schema.article_versions
         with self._engine.begin() as conn:
+            # Servers starting together on one PostgreSQL import the same folder: one at a time, each seeing the
+            # rows the one before it wrote.
+            change_log.in_change_order(conn)
             current = {row.id: row for row in conn.execute(sa.select(articles_t))}
             versions = conn.execute(sa.select(versions_t.c.article_id, versions_t.c.number, versions_t.c.markdown_hash))
             known: dict[tuple[str, str], int] = {(v.article_id, v.markdown_hash): v.number for v in versions}
@@ -435,13 +440,12 @@ def _log_change(
     conn: Connection, before: StoredArticle | None, now: datetime | None = None, article_id: str | None = None
 ) -> None:
     """Record that what employees may see of an article changed, with who could read it before."""
-    conn.execute(
-        sa.insert(schema.article_changes).values(
-            article_id=before.id if before is not None else article_id,
-            was_shown=before is not None and before.published,
-            audience_before=list(before.audience) if before is not None else [],
-            at=now or datetime.now(UTC),
-        )
+    change_log.append(
+        conn,
+        before.id if before is not None else str(article_id),
+        was_shown=before is not None and before.published,
+        audience_before=list(before.audience) if before is not None else [],
+        at=now or datetime.now(UTC),
     )
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from kb.store import schema
 from kb.store.articles import ArticleRepository
 from kb.store.audit import AuditRepository
+from kb.store.calibrations import CalibrationRepository
+from kb.store.change_log import ChangeLogRepository
 from kb.store.engine import create_engine
 from kb.store.event_log import EventLogRepository
 from kb.store.faults import translate_storage_faults
+from kb.store.leases import LeaseRepository
 from kb.store.migrate import migrate
 from kb.store.search_log import SearchLogRepository
 from kb.store.surveys import SurveyRepository
@@ -28,6 +31,9 @@ class Store:
         self.tickets = TicketRepository(self.engine)
         self.surveys = SurveyRepository(self.engine)
         self.event_log = EventLogRepository(self.engine)
+        self.change_log = ChangeLogRepository(self.engine)
+        self.leases = LeaseRepository(self.engine)
+        self.calibrations = CalibrationRepository(self.engine)
         self.search_log = SearchLogRepository(self._log_engine)
         self.users = UserRepository(self.engine)
         self.audit = AuditRepository(self._log_engine)

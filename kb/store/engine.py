@@ -1,5 +1,7 @@
 """Engine creation: SQLite gets WAL and full fsync so accepted tickets survive a crash, and each write transaction
-takes the write lock up front so that contention slows writers down instead of failing them."""
+takes the write lock up front so that contention slows writers down instead of failing them; PostgreSQL gets
+connections checked before use and a short connect timeout, so that a server restart is a brief 503, not an outage
+of kb until it is restarted too."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+# How long connecting to a PostgreSQL server may take before the store reports itself unavailable.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 3
 
 
 def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_seconds: float = 30.0) -> Engine:
@@ -28,7 +33,14 @@ def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_secon
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # A connection from the pool is waited for longer than the write lock, so that a writer queued behind busy
     # connections fails, if at all, on the lock's wait (a clean StorageUnavailable) rather than on the pool's.
-    engine = sa.create_engine(url, pool_timeout=write_wait_seconds + 30)
+    options: dict[str, Any] = {"pool_timeout": write_wait_seconds + 30}
+    if sa.make_url(url).get_backend_name() == "postgresql":
+        # A server is shared, and restarted or failed over under running servers: a pooled connection is checked
+        # before use (one round trip) and replaced if the server went away meanwhile, so kb recovers by itself once
+        # the server is back; while it is down, connecting fails within seconds (StorageUnavailable, a 503), not
+        # after the operating system's TCP timeout of minutes.
+        options |= {"pool_pre_ping": True, "connect_args": {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}}
+    engine = sa.create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         synchronous = "FULL" if flush_every_commit else "NORMAL"
         busy_timeout_ms = round(write_wait_seconds * 1000)

@@ -50,6 +50,22 @@ class EventLogRepository:
             rows = conn.execute(sa.select(table).where(*conditions).order_by(table.c.id)).all()
         return [dict(r._mapping) for r in rows]
 
+    def claim(self, event_id: int, now: datetime, until: datetime) -> bool:
+        """Hold an undispatched event until `until`, unless another server holds it; True if this caller does.
+        One that dies while holding it leaves it to be dispatched by another once the claim has passed."""
+        table = schema.pending_events
+        with self._engine.begin() as conn:
+            taken = conn.execute(
+                sa.update(table)
+                .where(
+                    table.c.id == event_id,
+                    table.c.dispatched_at.is_(None),
+                    sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
+                )
+                .values(claimed_until=until)
+            )
+        return bool(taken.rowcount == 1)
+
     def mark_dispatched(self, event_id: int, at: datetime) -> None:
         table = schema.pending_events
         with self._engine.begin() as conn:

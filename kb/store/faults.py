@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,18 @@ _SQLITE = {
 _SQLSTATE = {
     "53100": "the database server's disk is full",
     "53200": "the database server is out of memory",
+    "53300": "the database server has no connection left",
     "25006": "the database is read-only",
     "55P03": "a row stayed locked past the wait",
+    "57P01": "the database server is shutting down",
+    "57P02": "the database server is restarting after a crash",
     "57P03": "the database server is starting or shutting down",
 }
+# SQLSTATE class 08: the connection itself failed (refused, broken, rejected).
+_CONNECTION_CLASS = "08"
+_UNREACHABLE = "the database server cannot be reached (down or restarting?)"
+# A server that is down is usually back within seconds (a restart, a fail-over): sooner than a full disk.
+_RECONNECT_RETRY_SECONDS = 5
 
 
 def storage_fault(error: BaseException) -> str | None:
@@ -43,20 +52,46 @@ def storage_fault(error: BaseException) -> str | None:
     if isinstance(name, str):
         return next((reason for code, reason in _SQLITE.items() if name.startswith(code)), None)
     state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    return _SQLSTATE.get(state) if isinstance(state, str) else None
+    if isinstance(state, str):
+        if state.startswith(_CONNECTION_CLASS):
+            return _UNREACHABLE
+        return _SQLSTATE.get(state)
+    if _is_psycopg_connection_failure(error):
+        return _UNREACHABLE
+    return None
 
 
-def as_storage_error(error: BaseException) -> StorageUnavailable | None:
-    """The domain error for `error` when it is a storage fault (None otherwise)."""
-    reason = storage_fault(error)
-    return None if reason is None else StorageUnavailable(f"{reason}; try again later")
+def _is_psycopg_connection_failure(error: BaseException) -> bool:
+    """psycopg's OperationalError without a SQLSTATE: the client could not connect or lost the connection (refused,
+    timed out, closed by the server) before any server answered. psycopg is only looked at when it is loaded: an
+    error cannot come from a driver that was never imported."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.OperationalError) and error.sqlstate is None
+
+
+def as_storage_error(error: BaseException, *, disconnected: bool = False) -> StorageUnavailable | None:
+    """The domain error for `error` when it is a storage fault (None otherwise); `disconnected`: SQLAlchemy's
+    dialect judged it a lost connection."""
+    reason = storage_fault(error) or (_UNREACHABLE if disconnected else None)
+    if reason is None:
+        return None
+    unavailable = StorageUnavailable(f"{reason}; try again later")
+    if reason == _UNREACHABLE or reason in (_SQLSTATE["57P01"], _SQLSTATE["57P02"], _SQLSTATE["57P03"]):
+        unavailable.retry_after = _RECONNECT_RETRY_SECONDS
+    return unavailable
 
 
 def translate_storage_faults(engine: Engine) -> None:
-    """Raise StorageUnavailable instead of the driver's error for every storage fault on `engine`."""
+    """Raise StorageUnavailable instead of the driver's error for every storage fault on `engine`.
+
+    Not on the pool's pre-ping: a dead pooled connection (the server restarted since it was opened) is SQLAlchemy's
+    to replace; only when the new connection fails too is the store unavailable."""
 
     def on_error(context: Any) -> None:
-        if (error := as_storage_error(context.original_exception)) is not None:
+        if context.is_pre_ping:
+            return
+        error = as_storage_error(context.original_exception, disconnected=bool(context.is_disconnect))
+        if error is not None:
             log.warning("storage fault: %s (%s)", error.detail, context.original_exception)
             raise error
 

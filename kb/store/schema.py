@@ -49,6 +49,8 @@ article_changes = sa.Table(
     sa.Column("was_shown", sa.Boolean, nullable=False),  # employees could see a version before the change
     sa.Column("audience_before", sa.JSON, nullable=False, default=list),
     sa.Column("at", UtcDateTime(), nullable=False),
+    # What employees see after the change (NULL: nothing any more): the change log servers follow (kb.follower).
+    sa.Column("content_hash", sa.String(64)),
 )
 
 # Every saved change of an article: its whole Markdown as written, so that export gives back the same bytes.
@@ -109,6 +111,26 @@ pending_events = sa.Table(
     sa.Column("event_id", sa.Integer),  # the reply a `ticket.replied` is about
     sa.Column("data", sa.JSON, nullable=False, default=dict),
     sa.Column("dispatched_at", UtcDateTime(), index=True),
+    # The server handing it on holds it until then: with several servers, one dispatches it, once.
+    sa.Column("claimed_until", UtcDateTime()),
+)
+
+# The answer calibration as last measured by the server doing the shared maintenance; every server adopts the newest.
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("measured_at", UtcDateTime(), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+# Work that one server of several does at a time (the maintenance round): whoever holds the lease, until it expires.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 # Every change to a ticket: state, priority, team, assignee, replies, internal notes, resolution, rating.

@@ -160,6 +160,11 @@ def test_can_manage_webhooks(principal: Principal, expected: bool) -> None:
     assert access.can_manage_webhooks(principal) is expected
 
 
+@pytest.mark.parametrize(("principal", "expected"), ADMIN_ONLY_CASES)
+def test_can_read_server_metrics(principal: Principal, expected: bool) -> None:
+    assert access.can_read_server_metrics(principal) is expected
+
+
 @pytest.mark.parametrize(
     ("principal", "team", "expected"),
     [
@@ -216,6 +221,7 @@ TABLE_TESTS: dict[str, Callable[..., None]] = {
     "can_edit_teams": test_can_edit_teams,
     "can_view_all_metrics": test_can_view_all_metrics,
     "can_manage_webhooks": test_can_manage_webhooks,
+    "can_read_server_metrics": test_can_read_server_metrics,
     "can_write_article": test_can_write_article,
 }
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+
+pytestmark = pytest.mark.both_stores
 
 
 def _actions(kb: KnowledgeBase) -> list[tuple[str, str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,13 +13,15 @@ from kb.errors import Conflict, InvalidInput
 from kb.store import Store, schema
 from kb.surveys import SurveyService, quarter_of
 
+pytestmark = pytest.mark.both_stores
+
 ANA = Principal(name="ana")
 NOVEMBER = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
     yield opened
     opened.close()
 

@@ -15,6 +15,8 @@ from kb.settings import Settings
 from kb.store import schema
 from kb.users import UserService, hash_token
 
+pytestmark = pytest.mark.both_stores
+
 
 def _users_at(kb: KnowledgeBase, when: datetime, *, token_days: int) -> UserService:
     """The users of `kb` as seen by a clock stopped at `when`."""
@@ -163,6 +165,10 @@ def cli(monkeypatch: pytest.MonkeyPatch, small_settings: Settings) -> CliRunner:
 
     monkeypatch.setattr("kb.indexing.load_embedder", no_model)
     monkeypatch.setenv("KB_DATA_DIR", str(small_settings.data_dir))
+    if small_settings.database_url is None:
+        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("KB_DATABASE_URL", small_settings.database_url)
     monkeypatch.setenv("KB_ARTICLES_DIR", str(small_settings.articles_dir))
     monkeypatch.setenv("COLUMNS", "200")
     return CliRunner()

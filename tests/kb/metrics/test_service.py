@@ -3,7 +3,7 @@ invariants that must hold exactly on a generated history of a few thousand ticke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,8 @@ from kb.store.metrics import MetricsRepository
 from kb.teams import TeamDirectory, add_business_hours, load_teams
 from kb.tickets.states import ACTIVE
 from tests.conftest import STARTER_ARTICLES
+
+pytestmark = pytest.mark.both_stores
 
 START = datetime(2026, 10, 19, tzinfo=UTC)  # a Monday; Lisbon leaves summer time on Sunday 25 October
 END = datetime(2026, 11, 2, tzinfo=UTC)  # exclusive
@@ -125,8 +127,8 @@ def _ticket(
 
 
 @pytest.fixture
-def history(tmp_path: Path, teams: TeamDirectory) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def history(database_url: str, teams: TeamDirectory) -> Iterator[Store]:
+    store = Store(database_url)
     t = teams
     _insert_tickets(
         store,
@@ -399,8 +401,10 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory, teams: TeamDirectory) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('generated') / 'kb.sqlite3'}")
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, new_database_url: Callable[[Path], str], teams: TeamDirectory
+) -> Iterator[Store]:
+    store = Store(new_database_url(tmp_path_factory.mktemp("generated")))
     starter = load_articles(STARTER_ARTICLES).articles
     store.articles.import_articles(starter, prune=True)  # as `kb index` does: the store decides who may read what
     articles = [DemoArticle(a.id, a.title, a.team, a.audience) for a in starter]
@@ -497,11 +501,13 @@ def test_generated_history_looks_like_a_service_desk(generated: Store, teams: Te
     assert notes > 500
 
 
-def test_demo_data_is_deterministic_and_refuses_a_store_with_tickets(tmp_path: Path, teams: TeamDirectory) -> None:
+def test_demo_data_is_deterministic_and_refuses_a_store_with_tickets(
+    tmp_path: Path, new_database_url: Callable[[Path], str], teams: TeamDirectory
+) -> None:
     articles = [DemoArticle("vpn", "VPN drops on hotel wifi", "IT"), DemoArticle("leave", "Annual leave", "HR")]
     dumps = []
     for name in ("a", "b"):
-        store = Store(f"sqlite:///{tmp_path / name}.sqlite3")
+        store = Store(new_database_url(tmp_path / name))
         generate_demo_data(store, teams, articles, tickets=200, days=20, seed=5, now=NOW)
         with store.engine.connect() as conn:
             dumps.append(

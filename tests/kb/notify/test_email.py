@@ -24,6 +24,8 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.tickets import NewTicket, TicketChange
 
+pytestmark = pytest.mark.both_stores
+
 AGENT = Principal(name="ivan", role="agent", teams=frozenset({"IT"}))
 TEAM_EMAIL = "it-help@example.com"  # IT's address in the starter teams file
 

@@ -35,6 +35,8 @@ from kb.settings import Settings
 from kb.store.webhooks import WebhookRepository
 from kb.tickets import NewTicket, TicketChange
 
+pytestmark = pytest.mark.both_stores
+
 ADMIN = Principal(name="ada", role="admin", origin="test")
 AGENT = Principal(name="ivan", role="agent", teams=frozenset({"IT"}))
 LOCAL = ["127.0.0.1/32"]  # the local receiver's network, allow-listed in this module's settings

@@ -21,6 +21,8 @@ from kb.settings import Settings
 from tests.conftest import REPO, STARTER_ARTICLES
 from tests.fakes import HashingEmbedder
 
+pytestmark = pytest.mark.both_stores
+
 PUBLISHER = textwrap.dedent(
     """
     import sys
@@ -30,7 +32,9 @@ PUBLISHER = textwrap.dedent(
     from kb.settings import Settings
     from tests.fakes import HashingEmbedder
 
-    settings = Settings(data_dir=Path(sys.argv[1]), articles_dir=Path(sys.argv[2]), multilingual=False)
+    settings = Settings(
+        data_dir=Path(sys.argv[1]), articles_dir=Path(sys.argv[2]), database_url=sys.argv[3] or None, multilingual=False
+    )
     kb = KnowledgeBase(settings, embedder=HashingEmbedder())
     ivan = Principal("ivan", "agent", teams=frozenset({"IT"}))
     ines = Principal("ines", "agent", teams=frozenset({"IT"}))
@@ -47,8 +51,10 @@ PUBLISHER = textwrap.dedent(
 )
 
 
-def _settings(root: Path) -> Settings:
-    return Settings(data_dir=root / "data", articles_dir=root / "articles", multilingual=False)
+def _settings(root: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=root / "data", articles_dir=root / "articles", database_url=database_url, multilingual=False
+    )
 
 
 def _consistent(settings: Settings) -> None:
@@ -77,8 +83,10 @@ def _consistent(settings: Settings) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("publishes_before_kill", [1, 4, 9])
-def test_a_kill_during_publishes_leaves_store_and_index_consistent(tmp_path: Path, publishes_before_kill: int) -> None:
-    settings = _settings(tmp_path)
+def test_a_kill_during_publishes_leaves_store_and_index_consistent(
+    tmp_path: Path, kb_database_url: str | None, publishes_before_kill: int
+) -> None:
+    settings = _settings(tmp_path, kb_database_url)
     (tmp_path / "articles").mkdir()
     for name in ("teams.yaml", "vpn-drops-on-public-wifi.md", "printer-offline-floor-printer.md"):
         (tmp_path / "articles" / name).write_bytes((STARTER_ARTICLES / name).read_bytes())
@@ -88,7 +96,7 @@ def test_a_kill_during_publishes_leaves_store_and_index_consistent(tmp_path: Pat
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     publisher = subprocess.Popen(
-        [sys.executable, "-c", PUBLISHER, str(settings.data_dir), str(settings.articles_dir)],
+        [sys.executable, "-c", PUBLISHER, str(settings.data_dir), str(settings.articles_dir), kb_database_url or ""],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -106,8 +114,10 @@ def test_a_kill_during_publishes_leaves_store_and_index_consistent(tmp_path: Pat
     _consistent(settings)
 
 
-def test_a_publish_whose_index_write_was_cut_off_is_repaired_at_start(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+def test_a_publish_whose_index_write_was_cut_off_is_repaired_at_start(
+    tmp_path: Path, kb_database_url: str | None
+) -> None:
+    settings = _settings(tmp_path, kb_database_url)
     (tmp_path / "articles").mkdir()
     (tmp_path / "articles" / "teams.yaml").write_bytes((STARTER_ARTICLES / "teams.yaml").read_bytes())
     kb = KnowledgeBase(settings, embedder=HashingEmbedder())

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from indexer.generation import read_meta
 from kb.access import Principal
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import copy_small_articles
 from tests.fakes import HashingEmbedder
+
+pytestmark = pytest.mark.both_stores
 
 IVAN = Principal("ivan", "agent", teams=frozenset({"IT"}))
 INES = Principal("ines", "agent", teams=frozenset({"IT"}))
@@ -31,9 +35,14 @@ def _indexed(kb: KnowledgeBase) -> list[str]:
     return [e["target"] for e in reversed(kb.store.audit.recent(1000)) if e["action"] == "article.index"]
 
 
-def test_a_publish_embeds_one_article_and_a_second_process_finds_it(tmp_path: Path) -> None:
+def test_a_publish_embeds_one_article_and_a_second_process_finds_it(
+    tmp_path: Path, kb_database_url: str | None
+) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", articles_dir=copy_small_articles(tmp_path / "articles"), multilingual=False
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        database_url=kb_database_url,
+        multilingual=False,
     )
     first, second = (KnowledgeBase(settings, embedder=HashingEmbedder()) for _ in range(2))
     try:
@@ -49,10 +58,11 @@ def test_a_publish_embeds_one_article_and_a_second_process_finds_it(tmp_path: Pa
         second.close()
 
 
-def test_the_calibration_is_carried_until_enough_articles_changed(tmp_path: Path) -> None:
+def test_the_calibration_is_carried_until_enough_articles_changed(tmp_path: Path, kb_database_url: str | None) -> None:
     settings = Settings(
         data_dir=tmp_path / "data",
         articles_dir=copy_small_articles(tmp_path / "articles"),
+        database_url=kb_database_url,
         multilingual=False,
         recalibrate_after=3,
     )

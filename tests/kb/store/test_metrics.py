@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,8 @@ import sqlalchemy as sa
 
 from kb.store import Store, schema
 from kb.store.metrics import LoggedSearch, MetricsRepository, NpsScore
+
+pytestmark = pytest.mark.both_stores
 
 START = datetime(2026, 10, 19, tzinfo=UTC)
 END = datetime(2026, 11, 2, tzinfo=UTC)  # exclusive
@@ -24,8 +25,8 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
     yield store
     store.close()
 
@@ -51,10 +52,10 @@ def _ticket(created: str, **values: Any) -> dict[str, Any]:
     }
 
 
-def test_a_users_votes_on_an_article_count_once_even_when_the_store_holds_several(tmp_path: Path) -> None:
+def test_a_users_votes_on_an_article_count_once_even_when_the_store_holds_several(database_url: str) -> None:
     """A store written before votes replaced each other (or a bulk insert) may hold ten "not helpful" clicks of one
     user: they are one vote, and a later "helpful" replaces it, even from a later window. Views still add up."""
-    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    store = Store(database_url)
     try:
 
         def row(user: str, kind: str, when: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Schema migrations (Alembic): a new store, a store from before migrations, concurrency, and `kb db`.
+"""Schema migrations (Alembic): a new store, a store from before migrations, concurrency, and `kb db`; on SQLite
+and on PostgreSQL (every revision up and down, adoption, servers starting together).
 
 The store from before migrations is frozen in fixtures/: the DDL a store created by the last release without
 Alembic holds (its sqlite_master) and representative rows of every table, as that release wrote them.
@@ -6,7 +7,7 @@ Alembic holds (its sqlite_master) and representative rows of every table, as tha
 
 from __future__ import annotations
 
-import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,21 +20,23 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from kb.cli.main import app as cli
 from kb.store import Store, schema
-from kb.store.migrate import current_revision, head_revision, migrate
+from kb.store.migrate import alembic_config, current_revision, head_revision, migrate
+from tests.postgres import PostgresServer
 
 FIXTURES = Path(__file__).with_name("fixtures")
 PRE_ALEMBIC_SCHEMA = (FIXTURES / "pre_alembic_schema.sql").read_text()
 PRE_ALEMBIC_ROWS = (FIXTURES / "pre_alembic_rows.sql").read_text()
-TABLES = sorted(schema.metadata.tables)
-# Tables that revisions after the baseline added: a store from before migrations has none of them.
-LATER_TABLES = {"article_versions", "article_changes"}
-PRE_ALEMBIC_TABLES = [table for table in TABLES if table not in LATER_TABLES]
+# The tables a store from before migrations has, as its frozen DDL names them: revisions after the baseline added
+# the others.
+PRE_ALEMBIC_TABLES = sorted(re.findall(r"^CREATE TABLE (\w+)", PRE_ALEMBIC_SCHEMA, flags=re.MULTILINE))
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -322,50 +325,159 @@ def test_kb_db_upgrade_on_a_read_only_store_fails_in_one_line_through_the_entry_
     assert "Traceback" not in result.stderr
 
 
-# PostgreSQL: run when KB_TEST_POSTGRES_URL names a scratch database (the test empties it) and psycopg is installed.
+# PostgreSQL: on the session's server (tests/postgres.py), each test on an empty database of its own.
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("KB_TEST_POSTGRES_URL is not set")
-    pytest.importorskip("psycopg")
-    engine = sa.create_engine(url)
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty database: these tests are about what migrations do to one."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
 
-    def empty() -> None:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
-    empty()
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def _revisions() -> list[str]:
+    """Every shipped revision, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def _alembic(engine: sa.Engine, verb: str, target: str) -> None:
+    """`alembic upgrade|downgrade target` on `engine`, in one transaction as kb.store.migrate runs them."""
+    with engine.begin() as connection:
+        getattr(command, verb)(alembic_config(connection, schema.metadata), target)
+
+
+def _pg_differences(engine: sa.Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), schema.metadata))
+
+
+def test_postgresql_runs_every_revision_up_and_down(postgres_engine: sa.Engine) -> None:
+    """Each revision on its own, as a store a release behind meets it, then every downgrade down to the baseline
+    (which has none: it would drop every ticket) and up again: DDL that only SQLite accepts fails here."""
+    revisions = _revisions()
+    assert revisions[0] == "0001" and revisions[-1] == head_revision()
+    for revision in revisions:
+        _alembic(postgres_engine, "upgrade", revision)
+        assert current_revision(postgres_engine) == revision
+    assert _pg_differences(postgres_engine) == []
+
+    for revision in reversed(revisions[:-1]):
+        _alembic(postgres_engine, "downgrade", revision)
+        assert current_revision(postgres_engine) == revision
+    _alembic(postgres_engine, "upgrade", "head")
+    assert _pg_differences(postgres_engine) == []
+
+
+def test_postgresql_new_store_is_at_the_head_and_typed(postgres_url: str) -> None:
+    """A store opened on an empty database: the head revision, the schema's types (times with their zone, JSON,
+    booleans, bytes, serial ids) round-trip."""
+    store = Store(postgres_url)
     try:
-        yield url
+        assert current_revision(store.engine) == head_revision()
+        assert _pg_differences(store.engine) == []
+        with store.engine.begin() as connection:
+            ids = [
+                connection.execute(
+                    sa.insert(schema.users).values(
+                        name=name, email=f"{name}@example.com", role="agent", groups=["it"], teams=[], created_at=NOW
+                    )
+                ).inserted_primary_key[0]
+                for name in ("ana", "bob")
+            ]
+            connection.execute(
+                sa.insert(schema.search_log).values(
+                    query="vpn", answered=True, confidence=0.5, top_ids=["vpn"], latency_ms=1.0, created_at=NOW
+                )
+            )
+        with store.engine.connect() as connection:
+            user = connection.execute(sa.select(schema.users).where(schema.users.c.id == ids[1])).one()
+            logged = connection.execute(sa.select(schema.search_log)).one()
+        assert ids == [1, 2]
+        assert user.groups == ["it"] and user.created_at == NOW and user.created_at.utcoffset().total_seconds() == 0
+        assert logged.answered is True and logged.top_ids == ["vpn"]
     finally:
-        empty()
-        engine.dispose()
+        store.close()
 
 
-def test_postgresql_upgrades_a_new_database_and_adopts_one_from_before_migrations(postgres_url: str) -> None:
+def test_postgresql_adopts_a_store_from_before_migrations_and_keeps_its_rows(postgres_engine: sa.Engine) -> None:
+    """A store kb made before Alembic: the baseline's tables without alembic_version, from an older release still
+    (no tickets.version, no webhook outbox). The upgrade adds what is missing and keeps every row."""
+    _alembic(postgres_engine, "upgrade", "0001")
+    with postgres_engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+        connection.exec_driver_sql("DROP TABLE webhook_outbox")
+        connection.exec_driver_sql("ALTER TABLE tickets DROP COLUMN version")
+        connection.execute(
+            sa.insert(schema.users).values(
+                name="ana", email="a@example.com", role="admin", groups=[], teams=[], created_at=NOW
+            )
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO tickets (subject, description, requester, team, priority, status, viewed_article_ids, "
+            "created_at, expected_first_response_by, sla_risk_notified) "
+            "VALUES ('Printer', 'Offline', 'ana', 'IT', 'normal', 'new', '[\"printer\"]', "
+            "'2026-11-30 09:00+01', '2026-11-30 17:00+01', false)"
+        )
+    assert current_revision(postgres_engine) is None
+
+    migrate(postgres_engine, schema.metadata)
+    migrate(postgres_engine, schema.metadata)  # again: nothing to do
+
+    assert current_revision(postgres_engine) == head_revision()
+    assert _pg_differences(postgres_engine) == []
+    with postgres_engine.connect() as connection:
+        assert connection.execute(sa.select(schema.users.c.name)).scalars().all() == ["ana"]
+        ticket = connection.execute(sa.select(schema.tickets)).one()
+        assert connection.execute(sa.select(sa.func.count()).select_from(schema.webhook_outbox)).scalar_one() == 0
+    assert ticket.viewed_article_ids == ["printer"] and ticket.version is None and ticket.sla_risk_notified is False
+    assert ticket.created_at == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+def test_postgresql_stores_opened_by_many_threads_at_once_migrate_once(postgres_url: str) -> None:
+    """Servers starting together on one new database: the advisory lock lets one migrate, the others wait and find
+    it done."""
+    workers = 6
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            _open_and_close(postgres_url)
+        except BaseException as exc:  # collected: an exception in a thread would otherwise pass unseen
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
     engine = sa.create_engine(postgres_url)
     try:
-        # A store from before migrations: what kb.store.migrate made (create_all), less a later nullable column.
-        schema.metadata.create_all(engine)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ALTER TABLE tickets DROP COLUMN version")
-            connection.execute(
-                sa.insert(schema.users).values(name="ana", email="a@example.com", role="admin", created_at=NOW)
-            )
-        migrate(engine, schema.metadata)
-        migrate(engine, schema.metadata)
+        assert _pg_differences(engine) == []
         with engine.connect() as connection:
-            assert connection.execute(sa.select(schema.users.c.name)).scalars().all() == ["ana"]
-            assert list(compare_metadata(MigrationContext.configure(connection), schema.metadata)) == []
-        assert current_revision(engine) == head_revision()
-
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        migrate(engine, schema.metadata)  # a new database
-        with engine.connect() as connection:
-            assert list(compare_metadata(MigrationContext.configure(connection), schema.metadata)) == []
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [(head_revision(),)]
     finally:
         engine.dispose()
+
+
+def test_kb_db_on_postgresql(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> None:
+    monkeypatch.setenv("KB_DATABASE_URL", postgres_url)
+
+    before = runner.invoke(cli, ["db", "current"])
+    assert before.exit_code == 0, before.output
+    assert before.stdout.startswith("none: not under migrations yet")
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert runner.invoke(cli, ["db", "current"]).stdout.strip() == f"{head_revision()} (head)"

@@ -6,19 +6,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from kb.store import Store
 from kb.store.users import StoredUser
 
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
     yield opened
     opened.close()
 

@@ -26,6 +26,8 @@ from kb.teams import add_business_hours, load_teams
 from kb.teams.service import EDIT_ATTEMPTS, TeamService
 from kb.tickets import NewTicket
 
+pytestmark = pytest.mark.both_stores
+
 ADMIN = Principal(name="ada", role="admin", origin="test")
 MONDAY_MORNING = dt.datetime(2026, 1, 12, 9, 0, tzinfo=dt.UTC)
 
@@ -215,6 +217,7 @@ def test_a_write_lands_only_over_the_version_it_read(small_kb: KnowledgeBase) ->
     assert first.generation() == (1, 2)
 
 
+@pytest.mark.sqlite_only
 def test_an_old_store_gains_versions(small_settings: Settings, embedder: Embedder) -> None:
     """A store written before versions: its team_overrides has no `version` column. It is added on start, the
     old rows count as version 1, and they are edited like any other."""

@@ -25,6 +25,8 @@ from kb.store import schema
 from kb.store.engine import create_engine
 from kb.tickets import NewTicket
 
+pytestmark = pytest.mark.both_stores
+
 WRITERS = 64
 
 
@@ -36,6 +38,7 @@ def kb(small_settings: Settings, embedder: Embedder) -> Iterator[KnowledgeBase]:
 
 
 def _database(settings: Settings) -> Path:
+    """The SQLite file, for the tests that hold its write lock from a connection of their own."""
     return settings.data_dir / "kb.sqlite3"
 
 
@@ -70,20 +73,20 @@ def _create_all_at_once(kb: KnowledgeBase, count: int) -> tuple[list[int], Count
     return ids, failures
 
 
-def _stored_tickets(settings: Settings) -> int:
-    with sqlite3.connect(_database(settings)) as conn:
-        count: int = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
-    return count
+def _stored_tickets(kb: KnowledgeBase) -> int:
+    with kb.store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.tickets)).scalar_one())
 
 
 def test_64_concurrent_writers_all_land(kb: KnowledgeBase) -> None:
     ids, failures = _create_all_at_once(kb, WRITERS)
     assert not failures
     assert len(set(ids)) == WRITERS
-    assert _stored_tickets(kb.settings) == WRITERS
+    assert _stored_tickets(kb) == WRITERS
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only
 def test_writers_outwait_a_write_lock_held_past_sqlites_usual_wait(kb: KnowledgeBase) -> None:
     """Another process (here: a raw connection) holds the write lock for 6 s, longer than SQLite's usual 5 s wait:
     every one of 64 concurrent writers waits for it and lands; none is lost."""
@@ -102,9 +105,10 @@ def test_writers_outwait_a_write_lock_held_past_sqlites_usual_wait(kb: Knowledge
     assert not failures, failures
     assert waited >= 5.5  # they did wait for the lock
     assert len(set(ids)) == WRITERS
-    assert _stored_tickets(kb.settings) == WRITERS
+    assert _stored_tickets(kb) == WRITERS
 
 
+@pytest.mark.sqlite_only
 def test_readers_do_not_wait_for_the_write_lock(kb: KnowledgeBase) -> None:
     """Only writes take the lock: while another connection holds it (with an uncommitted ticket), reads answer at
     once from the last committed state."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +18,8 @@ from kb.teams import TeamDirectory, load_teams
 from kb.tickets import NewTicket, Ticket, TicketChange, TicketQuery
 from kb.tickets.service import TicketService
 from tests.conftest import STARTER_ARTICLES
+
+pytestmark = pytest.mark.both_stores
 
 UTC = dt.UTC
 # Monday 12 January 2026, 09:00 in Lisbon (UTC+0 in winter): IT is open 08:00-18:00 on weekdays.
@@ -43,8 +44,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
     for name, role, teams in (("ivan", "agent", ["IT"]), ("hanna", "agent", ["HR"]), ("ana", "employee", [])):
         opened.users.add(
             name=name,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +14,16 @@ from kb.tickets import NewTicket, Ticket
 from kb.tickets.service import TicketService
 from tests.conftest import STARTER_ARTICLES
 
+pytestmark = pytest.mark.both_stores
+
 UTC = dt.UTC
 # Friday 27 March 2026, 14:00 UTC: the weekend before Lisbon and Warsaw move to summer time.
 FRIDAY = dt.datetime(2026, 3, 27, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
     yield opened
     opened.close()
 
@@ -139,15 +140,14 @@ def test_unknown_ticket_is_not_found(store: Store, teams: TeamDirectory) -> None
         _service(store, teams).get(12345)
 
 
-def test_ticket_survives_reopening_the_database(tmp_path: Path, teams: TeamDirectory) -> None:
-    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}"
-    first = Store(url)
+def test_ticket_survives_reopening_the_database(database_url: str, teams: TeamDirectory) -> None:
+    first = Store(database_url)
     created = _service(first, teams).create(
         _new(team="IT", search_query="fan loud", viewed_article_ids=["laptop-running-slow"])
     )
     first.close()
 
-    second = Store(url)
+    second = Store(database_url)
     try:
         again = _service(second, teams).get(created.id)
     finally:

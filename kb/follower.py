@@ -1,0 +1,149 @@
+"""Following the store's change log: each server keeps its own index in memory and applies what any server
+published, within a second, without a restart.
+
+A server applies the changes after the newest one its index holds. The log says, for each change, the content hash
+employees see after it; when the live index already holds every one of those (this server made the change, or
+another server's generation on a shared disk has it), the follower only moves its cursor. Otherwise it refreshes the
+index from the store, which embeds only the articles whose hash changed. Announcing the change (webhooks) is the
+work of the server that made it: a follower's refresh announces nothing, so N servers never send an event N times.
+The answer calibration follows the same way: the server doing the shared maintenance measures it and stores it, and
+every server adopts the newest one stored.
+
+What else a server keeps in memory follows the store without this log: users, tokens and webhooks are read from the
+store on every request, and the teams are reloaded when their stored edits changed, checked at most every
+0.5 s (kb.teams.service.REFRESH_EVERY).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kb.errors import IndexNotReady
+from kb.indexing import IndexingService
+from kb.store.calibrations import CalibrationRepository
+from kb.store.change_log import ChangeLogRepository, ChangeWakeups, LoggedChange
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FollowStatus:
+    """Where this server's index stands against the change log."""
+
+    applied: int  # the newest change the index holds
+    head: int  # the newest change in the log, when last read
+    lag_seconds: float  # how long the oldest change not yet applied has waited (0 when caught up)
+    caught_up: bool  # the index has held the whole log at least once since this server started
+
+    @property
+    def lag_changes(self) -> int:
+        return max(0, self.head - self.applied)
+
+
+class ChangeFollower:
+    def __init__(
+        self,
+        changes: ChangeLogRepository,
+        calibrations: CalibrationRepository,
+        indexing: IndexingService,
+        wakeups: ChangeWakeups,
+        *,
+        poll_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._changes = changes
+        self._calibrations = calibrations
+        self._calibration_seq = 0  # the stored calibration adopted last
+        self._indexing = indexing
+        self._wakeups = wakeups
+        self._poll_seconds = poll_seconds
+        self._clock = clock
+        self._applied = 0
+        self._head = 0
+        self._waiting_since: float | None = None  # when the oldest change not yet applied was made
+        self._caught_up = False
+        self._failing = False
+        self._round = threading.Lock()  # one round at a time (the thread, a test, the start-up)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> FollowStatus:
+        waiting = self._waiting_since
+        lag = max(0.0, self._clock() - waiting) if waiting is not None else 0.0
+        # Not following at all (KB_FOLLOW_SECONDS=0): one server alone, always as caught up as its own writes.
+        return FollowStatus(self._applied, self._head, lag, self._caught_up or self._poll_seconds <= 0)
+
+    def follow_once(self) -> int:
+        """Apply every change logged after the last one applied; how many were read."""
+        with self._round:
+            head = self._changes.head()
+            self._head = max(self._head, head)
+            read = 0
+            while self._applied < head:
+                pending = self._changes.after(self._applied)
+                if not pending:
+                    break
+                self._waiting_since = pending[0].at.timestamp()
+                if not self._index_holds(pending):
+                    self._indexing.refresh(announce=False)
+                # The refresh read the store after these changes were committed: it holds them all.
+                self._applied = pending[-1].seq
+                read += len(pending)
+            self._waiting_since = None
+            self._adopt_calibration()
+            self._caught_up = True
+            return read
+
+    def _adopt_calibration(self) -> None:
+        """The newest answer calibration any server stored (the shared maintenance measures it), once."""
+        stored = self._calibrations.latest()
+        if stored is not None and stored.seq != self._calibration_seq and self._indexing.adopt_calibration(stored.data):
+            self._calibration_seq = stored.seq
+
+    def _index_holds(self, pending: list[LoggedChange]) -> bool:
+        try:
+            docs = self._indexing.searcher().index.docs
+        except IndexNotReady:
+            if self._indexing.has_generation():  # damaged, or of another model: `kb index`'s decision
+                raise
+            return False  # no index yet: the refresh builds one
+        latest = {change.article_id: change.content_hash for change in pending}
+        return all((docs[i].get("hash") if i in docs else None) == wanted for i, wanted in latest.items())
+
+    # The thread ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Catch up with the log now (the server reports ready only then), then follow it in a thread."""
+        if self._poll_seconds <= 0 or self._thread is not None:
+            return
+        try:
+            self.follow_once()
+        except Exception as exc:  # the thread retries; meanwhile the server is not ready
+            log.warning("cannot catch up with the change log yet (%s)", exc)
+            self._failing = True
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="kb-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._wakeups.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.follow_once()
+                if self._failing:
+                    log.info("following the change log again")
+                self._failing = False
+            except Exception as exc:  # the store or the build failed: the next round retries
+                if not self._failing:
+                    log.warning("cannot follow the change log (%s); retrying", exc)
+                self._failing = True
+            self._wakeups.wait(self._poll_seconds, self._stop)

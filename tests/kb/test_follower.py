@@ -1,0 +1,166 @@
+"""Servers on one database, each with its own index: what one publishes, the others' followers apply, without
+embedding what their index already holds and without announcing it a second time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kb.access import Principal
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import copy_small_articles
+from tests.fakes import HashingEmbedder
+
+pytestmark = pytest.mark.both_stores
+
+IVAN = Principal("ivan", "agent", teams=frozenset({"IT"}))
+INES = Principal("ines", "agent", teams=frozenset({"IT"}))
+
+
+def _publish(kb: KnowledgeBase, slug: str) -> None:
+    markdown = (
+        f"---\nid: {slug}\ntitle: Gizmo {slug} hums\nteam: IT\n---\n\n## Symptoms\n\nThe {slug} gizmo hums.\n\n"
+        f"## Resolution\n\nTighten the {slug} screw.\n"
+    )
+    kb.publishing.create(markdown, IVAN)
+    kb.publishing.transition(slug, "review", IVAN, None)
+    kb.publishing.transition(slug, "published", INES, None)
+
+
+def _found(kb: KnowledgeBase, slug: str) -> bool:
+    return slug in [hit.article_id for hit in kb.search.find(f"{slug} gizmo hums", 5).hits]
+
+
+@pytest.fixture
+def servers(tmp_path: Path, database_url: str) -> Iterator[tuple[KnowledgeBase, KnowledgeBase]]:
+    """Two servers over one store, each with its own data dir and index; the first imported the articles."""
+    database = database_url
+    articles = copy_small_articles(tmp_path / "articles")
+    first = KnowledgeBase(
+        Settings(
+            data_dir=tmp_path / "a",
+            articles_dir=articles,
+            database_url=database,
+            multilingual=False,
+            follow_seconds=0.05,
+        ),
+        embedder=HashingEmbedder(),
+    )
+    first.indexing.build()
+    second = KnowledgeBase(
+        Settings(
+            data_dir=tmp_path / "b",
+            articles_dir=tmp_path / "none",
+            teams_file=articles / "teams.yaml",
+            database_url=database,
+            multilingual=False,
+            follow_seconds=0.05,
+        ),
+        embedder=HashingEmbedder(),
+    )
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_server_with_no_index_builds_one_from_the_store_and_then_follows_publishes(
+    servers: tuple[KnowledgeBase, KnowledgeBase],
+) -> None:
+    first, second = servers
+    assert second.indexing.status().serving is None
+
+    second.follower.follow_once()
+    assert second.search.find("vpn drops on hotel wifi", 5).hits[0].article_id == "vpn-drops-on-public-wifi"
+
+    _publish(first, "snazzle")
+    assert not _found(second, "snazzle")
+    assert second.follower.follow_once() > 0
+    assert _found(second, "snazzle")
+    status = second.follower.status()
+    assert status.caught_up and status.lag_changes == 0 and status.lag_seconds == 0
+    assert status.applied == first.store.change_log.head()
+
+
+def test_a_follower_neither_embeds_what_its_index_holds_nor_announces_a_change_again(
+    servers: tuple[KnowledgeBase, KnowledgeBase],
+) -> None:
+    first, second = servers
+    second.follower.follow_once()
+    _publish(first, "snazzle")
+    generation = first.indexing.status().serving
+
+    first.follower.follow_once()  # its own publish: the index already holds it
+    second.follower.follow_once()
+
+    assert first.indexing.status().serving == generation
+    indexed = [e["target"] for e in first.store.audit.recent(1000) if e["action"] == "article.index"]
+    assert indexed.count("snazzle") == 1  # embedded and announced by the server that published it, only
+    announced = [e for e in first.store.event_log.undispatched() if e["data"].get("article_id") == "snazzle"]
+    assert len(announced) <= 1
+
+
+def test_unpublishing_reaches_the_follower_too(servers: tuple[KnowledgeBase, KnowledgeBase]) -> None:
+    first, second = servers
+    _publish(first, "snazzle")
+    second.follower.follow_once()
+    assert _found(second, "snazzle")
+
+    first.publishing.transition("snazzle", "archived", INES, None)
+    second.follower.follow_once()
+
+    assert not _found(second, "snazzle")
+
+
+def test_the_follower_thread_applies_a_publish_within_a_second(servers: tuple[KnowledgeBase, KnowledgeBase]) -> None:
+    first, second = servers
+    second.follower.start()
+    _publish(first, "snazzle")
+    published = time.monotonic()
+    while not _found(second, "snazzle"):
+        assert time.monotonic() - published < 2, "the follower did not apply the publish within 2 s"
+        time.sleep(0.02)
+
+
+def test_every_server_adopts_the_calibration_the_shared_maintenance_measured(
+    servers: tuple[KnowledgeBase, KnowledgeBase],
+) -> None:
+    first, second = servers
+    second.follower.follow_once()
+    measured = dict(first.indexing.searcher().index.meta["calibration"])
+    # As if the articles had moved it: a title score no build of this KB gives.
+    moved = measured | {"title_score": 0.123}
+    first.store.calibrations.add(moved, datetime.now(UTC))
+
+    second.follower.follow_once()
+
+    assert second.indexing.searcher().calibration.title_score == 0.123
+    _publish(second, "snazzle")  # the next generation carries it
+    assert second.indexing.searcher().index.meta["calibration"]["title_score"] == 0.123
+
+
+def test_recalibrating_stores_the_calibration_for_the_other_servers(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        database_url=database_url,
+        multilingual=False,
+        recalibrate_after=1,
+    )
+    kb = KnowledgeBase(settings, embedder=HashingEmbedder())
+    try:
+        kb.indexing.build()
+        _publish(kb, "snazzle")
+        assert kb.store.calibrations.latest() is None  # a publish carries the calibration over
+
+        assert kb.maintenance.run_once().shared  # alone: it holds the lease, and recalibration is due
+        stored = kb.store.calibrations.latest()
+        assert stored is not None and stored.data == kb.indexing.searcher().index.meta["calibration"]
+    finally:
+        kb.close()
