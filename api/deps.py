@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import ipaddress
@@ -132,9 +133,9 @@ class ModelQueue:
         """`fn(*args, **kwargs)` on a model thread, awaited without blocking the event loop; Overloaded (503 with
         Retry-After) at once when the queue is full, rather than a wait behind every queued search."""
         with self.gate.admit():
-            return await asyncio.get_running_loop().run_in_executor(
-                self.executor, functools.partial(fn, *args, **kwargs)
-            )
+            # In the request's context, so that what the search logs carries the request's id (kb.logs).
+            call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
 
 async def get_model_queue(request: Request) -> ModelQueue:

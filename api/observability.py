@@ -7,7 +7,7 @@ The route is the template the router matched (`/v1/articles/{article_id}`, never
 series per article), `unmatched` when no route matched. Each app has its own CollectorRegistry (tests build many
 apps in one process; the global registry would refuse the second app's metrics), in `app.state.metrics_registry`.
 
-Gauges read from kb at each scrape (outbox depth now; index lag next) are callables registered with
+Gauges read from kb at each scrape (outbox depth, index lag) are callables registered with
 `register_gauge_callback`; add them in `_kb_gauges`."""
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from kb.errors import Forbidden
 from kb.logs import RequestIds, enter_request
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store.gauges import webhook_outbox_depth
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +231,19 @@ def _kb_gauges(app: FastAPI, registry: CollectorRegistry) -> None:
         registry,
         "kb_webhook_outbox_depth",
         "Webhook deliveries still to make: due now, being sent, or waiting for a retry.",
-        on_kb(lambda kb: webhook_outbox_depth(kb.store.engine)),
+        on_kb(lambda kb: kb.webhooks.outbox_depth()),
+    )
+    register_gauge_callback(
+        registry,
+        "kb_index_lag_changes",
+        "Article changes in the store's change log that this server's index does not hold yet.",
+        on_kb(lambda kb: kb.follower.status().lag_changes),
+    )
+    register_gauge_callback(
+        registry,
+        "kb_index_lag_seconds",
+        "How long the oldest change this server's index does not hold yet has waited (0 when caught up).",
+        on_kb(lambda kb: kb.follower.status().lag_seconds),
     )
 
 

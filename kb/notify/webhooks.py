@@ -290,6 +290,10 @@ class WebhookService:
             raise InvalidInput(f"`url` is refused: {exc}", field="url") from exc
 
     # Outbox ---------------------------------------------------------------------------------------------
+    def outbox_depth(self) -> int:
+        """Deliveries still to make (due, being sent, or waiting for a retry): GET /metrics reports it."""
+        return self._repository.depth()
+
     def record(self, event: Event) -> None:
         """The bus subscriber: one committed outbox row per active webhook subscribed to the event's kind."""
         targets = [w for w in self._repository.active() if ALL_EVENTS in w["events"] or event.kind in w["events"]]

@@ -158,6 +158,14 @@ class WebhookRepository:
                 )
             )
 
+    def depth(self) -> int:
+        """Deliveries still to make: rows due now, leased by a sender or waiting for a retry. A row delivered, given
+        up, or of a deleted webhook has no `next_attempt_at`, so the count reads that column's index only."""
+        outbox = schema.webhook_outbox
+        query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.next_attempt_at.is_not(None))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def outbox(self, webhook_id: int, limit: int = 50) -> list[dict[str, Any]]:
         """The webhook's most recent outbox rows, newest first."""
         outbox = schema.webhook_outbox

@@ -155,7 +155,12 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_when_the_index_is_loaded(client: TestClient, starter_kb: KnowledgeBase) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "index": starter_kb.indexing.searcher().index.generation}
+    assert response.json() == {
+        "status": "ready",
+        "index": starter_kb.indexing.searcher().index.generation,
+        # One server alone: it holds every change it made (the change log's newest).
+        "changes": {"applied": starter_kb.store.change_log.head(), "lag": 0, "lag_seconds": 0.0},
+    }
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from kb.cli.main import uvicorn_options
 from kb.logs import JsonLineFormatter, RequestIdFilter, logging_config
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store.gauges import webhook_outbox_depth
 from kb.store.webhooks import OutboxEntry, WebhookRepository
 from tests.conftest import bearer
 
@@ -286,17 +285,19 @@ def test_the_outbox_depth_counts_deliveries_still_to_make(small_kb: KnowledgeBas
     now = datetime.now(UTC)
     hook = repository.add(url="https://hooks.example.com/kb", secret="s", events=["*"], created_by="ada", now=now)
     ids = repository.enqueue([OutboxEntry(hook["id"], "ticket.created", "{}") for _ in range(3)], now)
-    assert webhook_outbox_depth(small_kb.store.engine) == 3
+    assert small_kb.webhooks.outbox_depth() == 3
     repository.delivered(ids[0], attempts=1, now=now)
     repository.failed(ids[1], attempts=1, next_attempt_at=now, error="503")  # retried later: still to make
-    assert webhook_outbox_depth(small_kb.store.engine) == 2
+    assert small_kb.webhooks.outbox_depth() == 2
     repository.failed(ids[2], attempts=9, next_attempt_at=None, error="gave up")
-    assert webhook_outbox_depth(small_kb.store.engine) == 1
+    assert small_kb.webhooks.outbox_depth() == 1
 
 
 def test_metrics_show_the_outbox_depth_and_the_process(local: TestClient) -> None:
     samples = _scrape(local)
     assert _value(samples, "kb_webhook_outbox_depth") == 0
+    assert _value(samples, "kb_index_lag_changes") == 0
+    assert _value(samples, "kb_index_lag_seconds") == 0
     assert any(name == "process_resident_memory_bytes" for name, _ in samples)
 
 
