@@ -34,12 +34,15 @@ def create_engine(url: str, *, flush_every_commit: bool = True, write_wait_secon
     # A connection from the pool is waited for longer than the write lock, so that a writer queued behind busy
     # connections fails, if at all, on the lock's wait (a clean StorageUnavailable) rather than on the pool's.
     options: dict[str, Any] = {"pool_timeout": write_wait_seconds + 30}
-    if sa.make_url(url).get_backend_name() == "postgresql":
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
         # A server is shared, and restarted or failed over under running servers: a pooled connection is checked
         # before use (one round trip) and replaced if the server went away meanwhile, so kb recovers by itself once
         # the server is back; while it is down, connecting fails within seconds (StorageUnavailable, a 503), not
-        # after the operating system's TCP timeout of minutes.
-        options |= {"pool_pre_ping": True, "connect_args": {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}}
+        # after the operating system's TCP timeout of minutes. A `connect_timeout` in the URL wins.
+        options["pool_pre_ping"] = True
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
     engine = sa.create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         synchronous = "FULL" if flush_every_commit else "NORMAL"

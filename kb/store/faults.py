@@ -1,5 +1,7 @@
 """Storage faults as the domain sees them: a store that cannot take a write now is StorageUnavailable (503 with
-Retry-After at the API, one line at the CLI), not a driver error surfacing as a 500 and a traceback."""
+Retry-After at the API, one line at the CLI), not a driver error surfacing as a 500 and a traceback. On SQLite: a
+full or read-only disk, a lock held past the wait; on PostgreSQL also a server that is down, restarting or failing
+over (reported within the engine's connect timeout), and a write that collided with another one."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ _SQLSTATE = {
     "53300": "the database server has no connection left",
     "25006": "the database is read-only",
     "55P03": "a row stayed locked past the wait",
+    "40001": "the write collided with a concurrent one",
+    "40P01": "the write collided with a concurrent one",
     "57P01": "the database server is shutting down",
     "57P02": "the database server is restarting after a crash",
     "57P03": "the database server is starting or shutting down",
@@ -40,8 +44,10 @@ _SQLSTATE = {
 # SQLSTATE class 08: the connection itself failed (refused, broken, rejected).
 _CONNECTION_CLASS = "08"
 _UNREACHABLE = "the database server cannot be reached (down or restarting?)"
-# A server that is down is usually back within seconds (a restart, a fail-over): sooner than a full disk.
-_RECONNECT_RETRY_SECONDS = 5
+# Faults that pass within seconds (a restart, a fail-over, a collision with another writer), unlike a full disk:
+# the client is told to retry sooner.
+_PASSING = {_UNREACHABLE, *(_SQLSTATE[state] for state in ("40001", "40P01", "57P01", "57P02", "57P03"))}
+_PASSING_RETRY_SECONDS = 5
 
 
 def storage_fault(error: BaseException) -> str | None:
@@ -53,12 +59,8 @@ def storage_fault(error: BaseException) -> str | None:
         return next((reason for code, reason in _SQLITE.items() if name.startswith(code)), None)
     state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if isinstance(state, str):
-        if state.startswith(_CONNECTION_CLASS):
-            return _UNREACHABLE
-        return _SQLSTATE.get(state)
-    if _is_psycopg_connection_failure(error):
-        return _UNREACHABLE
-    return None
+        return _UNREACHABLE if state.startswith(_CONNECTION_CLASS) else _SQLSTATE.get(state)
+    return _UNREACHABLE if _is_psycopg_connection_failure(error) else None
 
 
 def _is_psycopg_connection_failure(error: BaseException) -> bool:
@@ -70,14 +72,17 @@ def _is_psycopg_connection_failure(error: BaseException) -> bool:
 
 
 def as_storage_error(error: BaseException, *, disconnected: bool = False) -> StorageUnavailable | None:
-    """The domain error for `error` when it is a storage fault (None otherwise); `disconnected`: SQLAlchemy's
-    dialect judged it a lost connection."""
+    """The domain error for `error` (the driver's, or SQLAlchemy's wrapping of it) when it is a storage fault, None
+    otherwise; `disconnected`: SQLAlchemy's dialect judged it a lost connection."""
+    if isinstance(error, sa.exc.DBAPIError):
+        disconnected = disconnected or error.connection_invalidated
+        error = error.orig or error
     reason = storage_fault(error) or (_UNREACHABLE if disconnected else None)
     if reason is None:
         return None
     unavailable = StorageUnavailable(f"{reason}; try again later")
-    if reason == _UNREACHABLE or reason in (_SQLSTATE["57P01"], _SQLSTATE["57P02"], _SQLSTATE["57P03"]):
-        unavailable.retry_after = _RECONNECT_RETRY_SECONDS
+    if reason in _PASSING:
+        unavailable.retry_after = _PASSING_RETRY_SECONDS
     return unavailable
 
 

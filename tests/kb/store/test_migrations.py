@@ -378,8 +378,8 @@ def test_postgresql_runs_every_revision_up_and_down(postgres_engine: sa.Engine) 
 
 
 def test_postgresql_new_store_is_at_the_head_and_typed(postgres_url: str) -> None:
-    """A store opened on an empty database: the head revision, the schema's types (times with their zone, JSON,
-    booleans, bytes, serial ids) round-trip."""
+    """A store opened on an empty database: the head revision, and the schema's types (times with their zone, JSON,
+    booleans, serial ids) round-trip."""
     store = Store(postgres_url)
     try:
         assert current_revision(store.engine) == head_revision()
@@ -387,10 +387,12 @@ def test_postgresql_new_store_is_at_the_head_and_typed(postgres_url: str) -> Non
         with store.engine.begin() as connection:
             ids = [
                 connection.execute(
-                    sa.insert(schema.users).values(
+                    sa.insert(schema.users)
+                    .values(
                         name=name, email=f"{name}@example.com", role="agent", groups=["it"], teams=[], created_at=NOW
                     )
-                ).inserted_primary_key[0]
+                    .returning(schema.users.c.id)
+                ).scalar_one()
                 for name in ("ana", "bob")
             ]
             connection.execute(

@@ -1,8 +1,8 @@
-"""A PostgreSQL server that goes down under a running kb: writes fail fast as StorageUnavailable (a 503 with
-Retry-After at the API, nothing half-written), and once the server is back the same Store works again, without
-restarting kb. Several kb servers share one database server, which gets restarted, upgraded or failed over.
+"""PostgreSQL faults as the domain sees them. A server that goes down under a running kb: writes fail fast as
+StorageUnavailable (a 503 with Retry-After at the API), and once the server is back the same Store works again,
+without restarting kb. Several kb servers share one database server, which gets restarted, upgraded or failed over.
 
-Each test starts a PostgreSQL server of its own: stopping the session's would break every other test."""
+Each test that stops a server starts one of its own: stopping the session's would break every other test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -20,7 +22,7 @@ from kb.errors import StorageUnavailable
 from kb.settings import Settings
 from kb.store import Store
 from kb.store.engine import POSTGRES_CONNECT_TIMEOUT_SECONDS, create_engine
-from kb.store.faults import translate_storage_faults
+from kb.store.faults import as_storage_error, translate_storage_faults
 from tests.conftest import TRUSTED, copy_small_articles
 from tests.fakes import HashingEmbedder
 from tests.postgres import PostgresServer, new_server
@@ -28,6 +30,39 @@ from tests.postgres import PostgresServer, new_server
 # The engine's connect timeout is 3 s; a refused connection fails at once. Generous for a busy CI machine.
 FAST_SECONDS = 5.0
 TICKET = {"subject": "Printer offline", "description": "The floor printer shows offline.", "requester": "ana"}
+
+
+@pytest.mark.parametrize(
+    ("error", "retry_after"),
+    [
+        (psycopg.OperationalError("connection failed: Connection refused"), 5),  # no server answered: no SQLSTATE
+        (psycopg.errors.ConnectionFailure(), 5),  # class 08
+        (psycopg.errors.AdminShutdown(), 5),  # 57P01: `pg_ctl stop -m fast` ended the session
+        (psycopg.errors.CrashShutdown(), 5),  # 57P02
+        (psycopg.errors.CannotConnectNow(), 5),  # 57P03: starting up, or shutting down
+        (psycopg.errors.DeadlockDetected(), 5),  # two writers in each other's way: one is rolled back, to retry
+        (psycopg.errors.SerializationFailure(), 5),
+        (psycopg.errors.DiskFull(), 30),
+        (sa.exc.OperationalError("INSERT ...", {}, psycopg.errors.AdminShutdown()), 5),  # as SQLAlchemy wraps it
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_postgresql_faults_are_storage_unavailable(error: Exception, retry_after: int) -> None:
+    unavailable = as_storage_error(error)
+
+    assert unavailable is not None
+    assert unavailable.retry_after == retry_after
+    assert unavailable.detail.endswith("; try again later")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [psycopg.errors.UniqueViolation(), psycopg.errors.UndefinedColumn(), psycopg.errors.QueryCanceled()],
+    ids=lambda value: type(value).__name__,
+)
+def test_other_postgresql_errors_are_not_storage_faults(error: Exception) -> None:
+    """A broken constraint is the domain's to handle (a duplicate key), a bad query is a bug: neither is a 503."""
+    assert as_storage_error(error) is None
 
 
 @pytest.fixture
