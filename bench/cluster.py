@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.postgres import PostgresServer  # noqa: E402
 from bench.server import HOST, KB_SERVE, free_port, server_environment, start, stop, tail, wait_ready  # noqa: E402
-from tests.postgres import PostgresServer  # noqa: E402
 
 STARTER = REPO / "articles"
 START_TIMEOUT_S = 240.0
@@ -77,7 +77,7 @@ class Cluster:
         balancer in front of them all."""
         self.work.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.articles, self.work / "articles", dirs_exist_ok=True)
-        self.postgres = PostgresServer()
+        self.postgres = PostgresServer(durable=True)
         self.postgres.start()
         self.database_url = self.postgres.url(self.postgres.create_database())
         self._add_users()

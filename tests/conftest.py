@@ -8,7 +8,7 @@ exactly the tests that never load the model.
 The store runs on SQLite by default and on PostgreSQL when several servers share it: in a module marked
 `both_stores` (`pytestmark = pytest.mark.both_stores`), every test that reaches the store through `database_url`,
 `small_settings` or the fixtures built on them runs twice, `[sqlite]` and `[postgresql]`, the latter on a server
-this session starts (tests/postgres.py); a test marked `sqlite_only` (it drives SQLite's own file or locks) stays
+this session starts (bench/postgres.py); a test marked `sqlite_only` (it drives SQLite's own file or locks) stays
 on SQLite."""
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from bench.postgres import PostgresServer
 from indexer.embedders import Embedder
 from kb.indexing import load_embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fakes import HashingEmbedder
-from tests.postgres import PostgresServer, new_server
+from tests.postgres import new_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

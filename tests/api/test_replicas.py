@@ -15,11 +15,11 @@ import pytest
 
 from bench.cluster import Cluster, running_cluster
 from bench.cluster_measure import Load, article, found, tickets_by_subject
+from bench.postgres import ServerMissing, server_bindir
 from bench.server import publish
 from kb.articles import Article, parse_article
 from kb.store import Store
 from tests.conftest import copy_small_articles
-from tests.postgres import ServerMissing, server_bindir
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.postgres import PostgresServer
 from kb.store import Store
 from kb.store.change_log import ChangeWakeups, append
-from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.both_stores
 

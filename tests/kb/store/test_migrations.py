@@ -26,10 +26,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
+from bench.postgres import PostgresServer
 from kb.cli.main import app as cli
 from kb.store import Store, schema
 from kb.store.migrate import alembic_config, current_revision, head_revision, migrate
-from tests.postgres import PostgresServer
 
 FIXTURES = Path(__file__).with_name("fixtures")
 PRE_ALEMBIC_SCHEMA = (FIXTURES / "pre_alembic_schema.sql").read_text()
@@ -325,7 +325,7 @@ def test_kb_db_upgrade_on_a_read_only_store_fails_in_one_line_through_the_entry_
     assert "Traceback" not in result.stderr
 
 
-# PostgreSQL: on the session's server (tests/postgres.py), each test on an empty database of its own.
+# PostgreSQL: on the session's server (bench/postgres.py), each test on an empty database of its own.
 
 
 @pytest.fixture

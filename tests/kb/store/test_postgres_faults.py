@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from bench.postgres import PostgresServer
 from kb.errors import StorageUnavailable
 from kb.settings import Settings
 from kb.store import Store
@@ -25,7 +26,7 @@ from kb.store.engine import POSTGRES_CONNECT_TIMEOUT_SECONDS, create_engine
 from kb.store.faults import as_storage_error, translate_storage_faults
 from tests.conftest import TRUSTED, copy_small_articles
 from tests.fakes import HashingEmbedder
-from tests.postgres import PostgresServer, new_server
+from tests.postgres import new_server
 
 # The engine's connect timeout is 3 s; a refused connection fails at once. Generous for a busy CI machine.
 FAST_SECONDS = 5.0
