@@ -102,6 +102,13 @@ class EventRelay:
         if ids:
             self._dispatch(self._log.undispatched(ids=ids))
 
+    def relay_articles(self) -> int:
+        """Dispatch the events recorded with article changes (kb.store.change_log) that are not dispatched yet, right
+        after they were indexed; how many. Another server racing for the same ones is kept off by the claims."""
+        rows = self._log.undispatched(without_ticket=True)
+        self._dispatch(rows)
+        return len(rows)
+
     def relay_stale(self, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Dispatch events recorded more than `older_than` ago and not yet dispatched; returns how many.
         The age keeps it from racing with the request that is relaying a fresh one."""

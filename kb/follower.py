@@ -1,13 +1,13 @@
 """Following the store's change log: each server keeps its own index in memory and applies what any server
 published, within a second, without a restart.
 
-A server applies the changes after the newest one its index holds. The log says, for each change, the content hash
-employees see after it; when the live index already holds every one of those (this server made the change, or
-another server's generation on a shared disk has it), the follower only moves its cursor. Otherwise it refreshes the
-index from the store, which embeds only the articles whose hash changed. Announcing the change (webhooks) is the
-work of the server that made it: a follower's refresh announces nothing, so N servers never send an event N times.
-The answer calibration follows the same way: the server doing the shared maintenance measures it and stores it, and
-every server adopts the newest one stored.
+A server applies the changes its index does not hold yet. The log says, for each change, the digest of what
+employees see after it (text, team, audience, language); when the live index already holds every one of those (this
+server made the change, or another server's generation on a shared disk has it), the follower only moves its
+cursor. Otherwise it refreshes the index from the store, which embeds only the articles whose text changed.
+Announcing a change (webhooks) is not an index's work: its event is recorded with the change (kb.store.change_log),
+once. The answer calibration follows the same way: the server doing the shared maintenance measures it and stores
+it, and every server adopts the newest one stored.
 
 What else a server keeps in memory follows the store without this log: users, tokens and webhooks are read from the
 store on every request, and the teams are reloaded when their stored edits changed, checked at most every
@@ -21,11 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kb.errors import IndexNotReady
 from kb.indexing import IndexingService
 from kb.store.calibrations import CalibrationRepository
-from kb.store.change_log import ChangeLogRepository, ChangeWakeups, LoggedChange
+from kb.store.change_log import ChangeLogRepository, ChangeWakeups, LoggedChange, shown_digest
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class ChangeFollower:
                     break
                 self._waiting_since = pending[0].at.timestamp()
                 if not self._index_holds(pending):
-                    self._indexing.refresh(announce=False)
+                    self._indexing.refresh(audit=False)
                 # The refresh read the store after these changes were committed: it holds them all.
                 self._applied = pending[-1].seq
                 read += len(pending)
@@ -111,8 +112,8 @@ class ChangeFollower:
             if self._indexing.has_generation():  # damaged, or of another model: `kb index`'s decision
                 raise
             return False  # no index yet: the refresh builds one
-        latest = {change.article_id: change.content_hash for change in pending}
-        return all((docs[i].get("hash") if i in docs else None) == wanted for i, wanted in latest.items())
+        latest = {change.article_id: change.shown_digest for change in pending}
+        return all(_digest(docs.get(i)) == wanted for i, wanted in latest.items())
 
     # The thread ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -147,3 +148,10 @@ class ChangeFollower:
                     log.warning("cannot follow the change log (%s); retrying", exc)
                 self._failing = True
             self._wakeups.wait(self._poll_seconds, self._stop)
+
+
+def _digest(doc: dict[str, Any] | None) -> str | None:
+    """The shown digest of an index document (None: the index does not hold it), as the change log computes it."""
+    if doc is None:
+        return None
+    return shown_digest(doc["hash"], doc.get("team"), doc.get("audience") or [], doc.get("language"))

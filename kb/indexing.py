@@ -25,7 +25,7 @@ from kb.access import Principal, can_read_article
 from kb.articles import Article, ArticleProblem, LoadResult, load_articles, parse_article
 from kb.articles.model import markdown_hash
 from kb.errors import ArticleProblemsError, IndexNotReady, InvalidInput
-from kb.events import Announcement, EventRelay
+from kb.events import EventRelay
 from kb.language import shared_detector
 from kb.search import Searcher
 from kb.search.calibration import TitleCalibrator
@@ -320,14 +320,15 @@ class IndexingService:
             warnings=loaded.warnings + kept,
         )
 
-    def refresh(self, progress: Progress | None = None, *, announce: bool = True) -> BuildReport:
+    def refresh(self, progress: Progress | None = None, *, audit: bool = True) -> BuildReport:
         """Bring the live index up to date with the store after articles changed: only changed articles are
         embedded and analysed, and the new generation serves this process before the call returns (searches
         meanwhile answer from the previous one; other processes load it on their next search). The answer
         calibration is carried over: measuring it is `recalibrate_if_due`'s work, off the publishing request.
-        Without `announce`, the change is not announced again (a server following another's change)."""
+        Without `audit`, what it embedded is not written to the audit log (a server following another's change:
+        that one wrote it)."""
         with build_lock(self._settings.index_dir):
-            report = self._index(rebuild=False, progress=progress, recalibrate_after=sys.maxsize, announce=announce)
+            report = self._index(rebuild=False, progress=progress, recalibrate_after=sys.maxsize, audit=audit)
         self.searcher()
         return report
 
@@ -381,12 +382,11 @@ class IndexingService:
         return self.refresh()
 
     def _index(
-        self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None, announce: bool = True
+        self, *, rebuild: bool, progress: Progress | None, recalibrate_after: int | None, audit: bool = True
     ) -> BuildReport:
         """Build a generation of the articles employees see (the build lock is held by the caller)."""
         settings = self._settings
         loaded = self._searcher.index if self._searcher is not None else None
-        before = self._indexed_audiences(loaded)
         report = build_generation(
             self._shown.load(),
             settings.index_dir,
@@ -403,21 +403,11 @@ class IndexingService:
             with self._lock:
                 self._searcher = self._new_searcher(report.index)
                 self._unloadable = None
-        if announce:
-            self._announce(report, before, self._store.articles.audiences(report.embedded))
+        if audit:
+            self._audit(report)
+        # The events of the changes just indexed (or of any a crash left behind): handed on once, whoever asks first.
+        self._relay.relay_articles()
         return report
-
-    def _indexed_audiences(self, loaded: HybridIndex | None) -> dict[str, list[str]]:
-        """The audiences the live generation was built with: who an article was for once it is gone from the
-        store too (from the generation in memory when it is the live one)."""
-        live = current_generation(self._settings.index_dir)
-        docs = loaded.docs if loaded is not None and live is not None and loaded.generation == live.name else None
-        return {doc_id: list(doc.get("audience") or []) for doc_id, doc in (docs or self._live_docs()).items()}
-
-    def _live_docs(self) -> dict[str, dict[str, Any]]:
-        """The live generation's documents as its meta.json lists them (none when it is missing or unreadable)."""
-        docs = self._live_meta().get("docs")
-        return docs if isinstance(docs, dict) else {}
 
     def _live_meta(self) -> dict[str, Any]:
         try:
@@ -425,18 +415,12 @@ class IndexingService:
         except (OSError, ValueError):
             return {}
 
-    def _announce(self, build: BuildReport, before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
-        announcements = []
-        for action, kind, ids, audiences in (
-            ("article.index", "article.indexed", build.embedded, after),
-            ("article.remove", "article.removed", build.removed, before),
-        ):
+    def _audit(self, build: BuildReport) -> None:
+        """What this server's build embedded and removed, for the admins' audit log. The articles' events for
+        webhooks are recorded with their changes (kb.store.change_log), never by a build."""
+        for action, ids in (("article.index", build.embedded), ("article.remove", build.removed)):
             for article_id in ids:
                 self._store.audit.add(actor="indexer", action=action, target=article_id, origin="cli")
-                # Receivers are not readers: only articles meant for everyone are announced at all.
-                if not audiences.get(article_id):
-                    announcements.append(Announcement(kind, {"article_id": article_id}))
-        self._relay.announce(announcements)
 
     def status(self) -> IndexStatus:
         """Whether searches are served, from which generation, and whether the live one failed to load."""

@@ -439,14 +439,8 @@ class ArticleRepository:
 def _log_change(
     conn: Connection, before: StoredArticle | None, now: datetime | None = None, article_id: str | None = None
 ) -> None:
-    """Record that what employees may see of an article changed, with who could read it before."""
-    change_log.append(
-        conn,
-        before.id if before is not None else str(article_id),
-        was_shown=before is not None and before.published,
-        audience_before=list(before.audience) if before is not None else [],
-        at=now or datetime.now(UTC),
-    )
+    """Record that what employees may see of an article changed (the change log, with who could read it before)."""
+    change_log.append(conn, before.id if before is not None else str(article_id), before, now or datetime.now(UTC))
 
 
 def _parsed(article: Article) -> dict[str, Any]:

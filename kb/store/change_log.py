@@ -1,5 +1,6 @@
 """The change log servers follow: `article_changes`, one row per change to what employees see of an article, with
-an ever-increasing `seq` and the content hash shown after it.
+an ever-increasing `seq` and the digest of what is shown after it (content hash, team, audience, language). The
+article's event for webhooks is recorded with it, in the change's transaction: once, whichever server indexes it.
 
 Each server keeps its own index in memory and applies the changes after the last one it holds (kb.follower).
 That only works if no change can appear *behind* one a follower has already passed: on PostgreSQL two transactions
@@ -11,8 +12,11 @@ NOTIFY, delivered at its commit, which wakes the other servers at once; on SQLit
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kb.articles.model import StoredArticle
+from kb.events import Announcement
 from kb.store import schema
+from kb.store.event_log import record
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,7 @@ _ORDER_LOCK_KEY = 0x6B62_6368  # "kbch": any constant, distinct from the migrati
 class LoggedChange:
     seq: int
     article_id: str
-    content_hash: str | None  # what employees see after the change; None: nothing (unpublished, archived, deleted)
+    shown_digest: str | None  # what employees see after the change (`shown_digest`); None: nothing any more
     at: datetime
 
 
@@ -43,25 +50,53 @@ def in_change_order(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK_KEY})
 
 
-def append(conn: Connection, article_id: str, was_shown: bool, audience_before: list[str], at: datetime) -> None:
-    """Log a change to `article_id`, already written in this transaction: its shown content hash is read back."""
-    in_change_order(conn)
+def shown_digest(content_hash: str, team: str | None, audience: Sequence[str], language: str | None) -> str:
+    """What the index must hold of a shown article: its text (the content hash) and who may find it, by which team,
+    in which language. An index document's digest is the same function of its metadata (kb.follower)."""
+    key = json.dumps([content_hash, team, sorted(audience), language], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def append(conn: Connection, article_id: str, before: StoredArticle | None, at: datetime) -> None:
+    """Log a change to `article_id`, already written in this transaction (which holds the order lock), with the
+    digest employees see after it, and record its event in the same transaction: `article.indexed` when an article
+    meant for everyone became shown or changed, `article.removed` when one stopped being shown to everyone.
+    Receivers are not readers: an article with an audience is never announced."""
     articles = schema.articles
     after = conn.execute(
-        sa.select(articles.c.content_hash, articles.c.published_version, articles.c.status).where(
-            articles.c.id == article_id
-        )
+        sa.select(
+            articles.c.content_hash,
+            articles.c.team,
+            articles.c.audience,
+            articles.c.language,
+            articles.c.published_version,
+            articles.c.status,
+        ).where(articles.c.id == article_id)
     ).first()
-    shown = after is not None and after.published_version is not None and after.status != "archived"
+    digest = None
+    if after is not None and after.published_version is not None and after.status != "archived":
+        digest = shown_digest(after.content_hash, after.team, after.audience or [], after.language)
+    was_shown = before is not None and before.published
     conn.execute(
         sa.insert(schema.article_changes).values(
             article_id=article_id,
             was_shown=was_shown,
-            audience_before=audience_before,
+            audience_before=list(before.audience) if before is not None else [],
             at=at,
-            content_hash=after.content_hash if shown and after is not None else None,
+            shown_digest=digest,
         )
     )
+    public_before = before is not None and was_shown and not before.audience
+    public_after = digest is not None and after is not None and not after.audience
+    digest_before = (
+        shown_digest(before.content_hash, before.team, before.audience, before.language)
+        if before is not None and was_shown
+        else None
+    )
+    if public_after and digest != digest_before:
+        record(conn, Announcement("article.indexed", {"article_id": article_id}), at, None, None)
+    elif public_before and not public_after:
+        record(conn, Announcement("article.removed", {"article_id": article_id}), at, None, None)
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
@@ -79,13 +114,13 @@ class ChangeLogRepository:
         """The changes after `seq`, oldest first, at most `limit`."""
         table = schema.article_changes
         query = (
-            sa.select(table.c.seq, table.c.article_id, table.c.content_hash, table.c.at)
+            sa.select(table.c.seq, table.c.article_id, table.c.shown_digest, table.c.at)
             .where(table.c.seq > seq)
             .order_by(table.c.seq)
             .limit(limit)
         )
         with self._engine.connect() as conn:
-            return [LoggedChange(int(r.seq), r.article_id, r.content_hash, r.at) for r in conn.execute(query)]
+            return [LoggedChange(int(r.seq), r.article_id, r.shown_digest, r.at) for r in conn.execute(query)]
 
 
 class ChangeWakeups:

@@ -38,10 +38,12 @@ class EventLogRepository:
             return [record(conn, announcement, at, None, None) for announcement in announcements]
 
     def undispatched(
-        self, ids: list[int] | None = None, recorded_before: datetime | None = None
+        self, ids: list[int] | None = None, recorded_before: datetime | None = None, *, without_ticket: bool = False
     ) -> list[dict[str, Any]]:
         table = schema.pending_events
         conditions: list[Any] = [table.c.dispatched_at.is_(None)]
+        if without_ticket:
+            conditions.append(table.c.ticket_id.is_(None))
         if ids is not None:
             conditions.append(table.c.id.in_(ids))
         if recorded_before is not None:

@@ -49,8 +49,9 @@ article_changes = sa.Table(
     sa.Column("was_shown", sa.Boolean, nullable=False),  # employees could see a version before the change
     sa.Column("audience_before", sa.JSON, nullable=False, default=list),
     sa.Column("at", UtcDateTime(), nullable=False),
-    # What employees see after the change (NULL: nothing any more): the change log servers follow (kb.follower).
-    sa.Column("content_hash", sa.String(64)),
+    # What employees see after the change (kb.store.change_log.shown_digest; NULL: nothing any more): the change
+    # log servers follow (kb.follower).
+    sa.Column("shown_digest", sa.String(64)),
 )
 
 # Every saved change of an article: its whole Markdown as written, so that export gives back the same bytes.

@@ -12,7 +12,7 @@ import pytest
 
 from bench.postgres import PostgresServer
 from kb.store import Store
-from kb.store.change_log import ChangeWakeups, append
+from kb.store.change_log import ChangeWakeups, append, in_change_order
 
 pytestmark = pytest.mark.both_stores
 
@@ -26,7 +26,8 @@ def store(database_url: str) -> Iterator[Store]:
 
 def _log(store: Store, article_id: str) -> None:
     with store.engine.begin() as conn:
-        append(conn, article_id, was_shown=False, audience_before=[], at=datetime.now(UTC))
+        in_change_order(conn)
+        append(conn, article_id, None, datetime.now(UTC))
 
 
 def test_changes_logged_by_concurrent_writers_are_read_in_order_with_no_gap(store: Store) -> None:
@@ -43,7 +44,7 @@ def test_changes_logged_by_concurrent_writers_are_read_in_order_with_no_gap(stor
     changes = store.change_log.after(0)
     assert [c.seq for c in changes] == sorted(c.seq for c in changes)
     assert len(changes) == 40 and store.change_log.head() == changes[-1].seq
-    assert all(c.content_hash is None for c in changes)  # no such article is shown
+    assert all(c.shown_digest is None for c in changes)  # no such article is shown
     assert store.change_log.after(changes[19].seq) == changes[20:]
 
 

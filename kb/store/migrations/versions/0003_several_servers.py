@@ -1,4 +1,4 @@
-"""Several servers on one database. Each article change records the content hash employees see after it (NULL: the
+"""Several servers on one database. Each article change records the digest of what employees see after it (NULL: the
 article is no longer shown), so that a server following the change log can tell at once whether its own index
 already holds the change; a pending event can be claimed by one server; leases name the server doing shared work;
 the answer calibration it measures is stored for every server to adopt.
@@ -26,7 +26,7 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 def upgrade() -> None:
     # Nullable: a change logged before this revision has no hash; a follower treats it as one to apply.
     with op.batch_alter_table("article_changes") as batch:
-        batch.add_column(sa.Column("content_hash", sa.String(64)))
+        batch.add_column(sa.Column("shown_digest", sa.String(64)))
     with op.batch_alter_table("pending_events") as batch:
         batch.add_column(sa.Column("claimed_until", UTC_DATETIME))
     op.create_table(
@@ -49,4 +49,4 @@ def downgrade() -> None:
     with op.batch_alter_table("pending_events") as batch:
         batch.drop_column("claimed_until")
     with op.batch_alter_table("article_changes") as batch:
-        batch.drop_column("content_hash")
+        batch.drop_column("shown_digest")
