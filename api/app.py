@@ -105,8 +105,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
 async def _maintain(kb: KnowledgeBase) -> None:
     """The maintenance round (kb.maintenance) now and every `maintenance_seconds`: the shared part (old resolved
-    tickets, SLA risk, events a crash left undispatched) on the one server holding the lease, and on every server
-    its own index brought up to the store and its answer calibration measured again once enough articles changed."""
+    tickets, SLA risk, events a crash left undispatched, the answer calibration measured again once enough articles
+    changed) on the one server holding the lease, and on every server its own index brought up to the store."""
     while True:
         try:
             await asyncio.to_thread(kb.maintenance.run_once)

@@ -217,8 +217,7 @@ def register_gauge_callback(
 
 
 def _kb_gauges(app: FastAPI, registry: CollectorRegistry) -> None:
-    """The gauges read from kb (the app's KnowledgeBase, once its lifespan has started): add more here, e.g.
-    `register_gauge_callback(registry, "kb_index_lag_changes", "...", on_kb(lambda kb: ...))`."""
+    """The gauges read from kb (the app's KnowledgeBase, once its lifespan has started): add more here."""
 
     def on_kb(read: Callable[[KnowledgeBase], GaugeValue]) -> Callable[[], GaugeValue]:
         def value() -> GaugeValue:

@@ -107,7 +107,11 @@ class Balancer:
                 break
         query = scope.get("query_string", b"").decode("latin-1")
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "host"]
+        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP | {"host", "x-forwarded-for"}]
+        # Who the client is, for the replicas' rate limits and audit (they believe it from this balancer only,
+        # KB_FORWARDED_ALLOW_IPS); and a forwarded request is never the local admin nor a trusted scraper.
+        client = scope.get("client")
+        headers.append(("x-forwarded-for", client[0] if client else "unknown"))
         for backend in self._order():
             url = f"{backend}{scope.get('raw_path', scope['path'].encode()).decode('latin-1')}"
             url += f"?{query}" if query else ""

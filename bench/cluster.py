@@ -104,6 +104,7 @@ class Cluster:
         overrides = {
             "KB_DATABASE_URL": self.database_url,
             "KB_AUTH": "token",
+            "KB_FORWARDED_ALLOW_IPS": HOST,  # the balancer: its X-Forwarded-For names the client
             "KB_RATE_LIMIT_PER_MINUTE": "0",
             "KB_WEBHOOK_ALLOWED_TARGETS": '["127.0.0.0/8"]',
             # The encoders' exported graphs, made once for every replica (not once per data dir).

@@ -120,6 +120,7 @@ class ChangeFollower:
         """Catch up with the log now (the server reports ready only then), then follow it in a thread."""
         if self._poll_seconds <= 0 or self._thread is not None:
             return
+        self._wakeups.listen()
         try:
             self.follow_once()
         except Exception as exc:  # the thread retries; meanwhile the server is not ready

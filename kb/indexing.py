@@ -349,7 +349,7 @@ class IndexingService:
     def adopt_calibration(self, calibration: dict[str, Any]) -> bool:
         """Decide answers with `calibration` (measured by another server over the same articles) from now on; it is
         carried into this server's next generations. False when there is no index to apply it to yet."""
-        with self._lock:
+        with build_lock(self._settings.index_dir), self._lock:  # not while a build copies the calibration
             current = self._searcher
             if current is None:
                 return False

@@ -51,11 +51,20 @@ class Maintenance:
         self._clock = clock
 
     def run_once(self) -> RoundReport:
-        shared = self._leases.acquire(LEASE, self.holder, self._ttl, self._clock())
+        shared = self._hold()
         if shared:
             self._tickets.maintain()
+        if shared and self._hold():  # renewed between the steps: a long step must not let another server in
             self._relay.relay_stale()
+        if shared and self._hold():
             # Measured once for all servers; each adopts the stored result (kb.follower).
             self._indexing.recalibrate_if_due()
         self._indexing.catch_up()  # a publish whose index write failed
         return RoundReport(shared)
+
+    def release(self) -> None:
+        """Give the lease up (a server stopping): another server takes the shared work at its next round."""
+        self._leases.release(LEASE, self.holder)
+
+    def _hold(self) -> bool:
+        return self._leases.acquire(LEASE, self.holder, self._ttl, self._clock())

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from sqlalchemy.exc import SQLAlchemyError
+
 from indexer.embedders import Embedder
 from kb.articles.helpfulness import RankingBoosts
 from kb.articles.insights import ArticleInsights
 from kb.articles.service import ArticleService
 from kb.best_effort import BestEffortWrites
+from kb.errors import KbError
 from kb.events import EventBus, EventRelay
 from kb.follower import ChangeFollower
 from kb.indexing import IndexingService
@@ -129,6 +134,8 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.follower.stop()
+        with contextlib.suppress(KbError, SQLAlchemyError):  # a store already gone: the lease expires by itself
+            self.maintenance.release()
         self.stop_notifiers()
         self.store.close()
 

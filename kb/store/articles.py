@@ -193,8 +193,7 @@ class ArticleRepository:
         ]
 
     def last_change(self) -> int:
-        with self._engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(schema.article_changes.c.seq))).scalar() or 0)
+        return change_log.ChangeLogRepository(self._engine).head()
 
     # Writing ----------------------------------------------------------------------------------------------
     def create(self, write: Write) -> StoredArticle:

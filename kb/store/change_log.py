@@ -148,6 +148,11 @@ class ChangeWakeups:
             self.close()
             stop.wait(timeout)
 
+    def listen(self) -> None:
+        """Start listening now (before a first catch-up), so that no change committed meanwhile waits a poll."""
+        if self._enabled:
+            self._listening()
+
     def _listening(self) -> bool:
         if self._connection is not None:
             return True

@@ -6,16 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from kb.events import Event, EventBus, EventRelay
+from kb.service import KnowledgeBase
+from kb.settings import Settings
 from kb.store import Store
 from kb.store.leases import LeaseRepository
 from kb.teams import load_teams
 from kb.tickets.model import NewTicket
 from kb.tickets.service import TicketService
-from tests.conftest import STARTER_ARTICLES
+from tests.conftest import STARTER_ARTICLES, copy_small_articles
+from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.both_stores
 
@@ -42,6 +46,24 @@ def test_the_lease_has_one_holder_until_it_expires(stores: tuple[Store, Store]) 
     assert second.acquire("maintenance", "b", TTL, NOW + dt.timedelta(minutes=16))  # "a" died: it passed on
     second.release("maintenance", "b")
     assert first.acquire("maintenance", "a", TTL, NOW + dt.timedelta(minutes=16))
+
+
+def test_a_server_that_stops_hands_the_shared_maintenance_on_at_once(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        articles_dir=copy_small_articles(tmp_path / "articles"),
+        database_url=database_url,
+        multilingual=False,
+    )
+    first = KnowledgeBase(settings, embedder=HashingEmbedder())
+    second = KnowledgeBase(settings, embedder=HashingEmbedder())
+    try:
+        assert first.maintenance.run_once().shared
+        assert not second.maintenance.run_once().shared
+        first.close()
+        assert second.maintenance.run_once().shared
+    finally:
+        second.close()
 
 
 def test_servers_racing_for_the_lease_leave_one_holder(stores: tuple[Store, Store]) -> None:
