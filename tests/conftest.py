@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bench.postgres import PostgresServer
 from indexer.embedders import Embedder
+from kb.access import Principal
 from kb.indexing import load_embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -70,6 +71,22 @@ def copy_small_articles(folder: Path) -> Path:
     for name in SMALL_ARTICLE_FILES:
         shutil.copy(STARTER_ARTICLES / name, folder / name)
     return folder
+
+
+# An agent of IT who writes articles, and another who reviews and publishes them.
+WRITER = Principal("ivan", "agent", teams=frozenset({"IT"}))
+REVIEWER = Principal("ines", "agent", teams=frozenset({"IT"}))
+
+
+def publish_gizmo(kb: KnowledgeBase, slug: str) -> None:
+    """Write, submit and publish a small IT article whose words (`slug`) no other article has, as the desk does."""
+    markdown = (
+        f"---\nid: {slug}\ntitle: Gizmo {slug} hums\nteam: IT\n---\n\n## Symptoms\n\nThe {slug} gizmo hums.\n\n"
+        f"## Resolution\n\nTighten the {slug} screw.\n"
+    )
+    kb.publishing.create(markdown, WRITER)
+    kb.publishing.transition(slug, "review", WRITER, None)
+    kb.publishing.transition(slug, "published", REVIEWER, None)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -11,27 +11,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kb.access import Principal
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import schema
-from tests.conftest import copy_small_articles
+from tests.conftest import REVIEWER, WRITER, copy_small_articles, publish_gizmo
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.both_stores
-
-IVAN = Principal("ivan", "agent", teams=frozenset({"IT"}))
-INES = Principal("ines", "agent", teams=frozenset({"IT"}))
-
-
-def _publish(kb: KnowledgeBase, slug: str) -> None:
-    markdown = (
-        f"---\nid: {slug}\ntitle: Gizmo {slug} hums\nteam: IT\n---\n\n## Symptoms\n\nThe {slug} gizmo hums.\n\n"
-        f"## Resolution\n\nTighten the {slug} screw.\n"
-    )
-    kb.publishing.create(markdown, IVAN)
-    kb.publishing.transition(slug, "review", IVAN, None)
-    kb.publishing.transition(slug, "published", INES, None)
 
 
 def _found(kb: KnowledgeBase, slug: str) -> bool:
@@ -81,7 +67,7 @@ def test_a_server_with_no_index_builds_one_from_the_store_and_then_follows_publi
     second.follower.follow_once()
     assert second.search.find("vpn drops on hotel wifi", 5).hits[0].article_id == "vpn-drops-on-public-wifi"
 
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     assert not _found(second, "snazzle")
     assert second.follower.follow_once() > 0
     assert _found(second, "snazzle")
@@ -95,7 +81,7 @@ def test_a_follower_neither_embeds_what_its_index_holds_nor_announces_a_change_a
 ) -> None:
     first, second = servers
     second.follower.follow_once()
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     generation = first.indexing.status().serving
 
     first.follower.follow_once()  # its own publish: the index already holds it
@@ -129,7 +115,7 @@ def test_an_article_event_is_recorded_once_even_when_a_follower_indexes_the_chan
         return index_after_publishing()
 
     monkeypatch.setattr(first.publishing, "_on_change", follower_first)
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     second.follower.follow_once()
 
     assert _found(first, "snazzle") and _found(second, "snazzle")
@@ -138,14 +124,14 @@ def test_an_article_event_is_recorded_once_even_when_a_follower_indexes_the_chan
 
 def test_a_change_of_audience_alone_reaches_the_follower(servers: tuple[KnowledgeBase, KnowledgeBase]) -> None:
     first, second = servers
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     second.follower.follow_once()
     assert _found(second, "snazzle")
-    current = first.publishing.newest("snazzle", IVAN)
+    current = first.publishing.newest("snazzle", WRITER)
     restricted = current.markdown.replace("team: IT\n", "team: IT\naudience: [hr]\n")
-    first.publishing.update("snazzle", restricted, IVAN, frozenset({current.article.etag}))
-    first.publishing.transition("snazzle", "review", IVAN, None)
-    first.publishing.transition("snazzle", "published", INES, None)
+    first.publishing.update("snazzle", restricted, WRITER, frozenset({current.article.etag}))
+    first.publishing.transition("snazzle", "review", WRITER, None)
+    first.publishing.transition("snazzle", "published", REVIEWER, None)
 
     second.follower.follow_once()
 
@@ -155,11 +141,11 @@ def test_a_change_of_audience_alone_reaches_the_follower(servers: tuple[Knowledg
 
 def test_unpublishing_reaches_the_follower_too(servers: tuple[KnowledgeBase, KnowledgeBase]) -> None:
     first, second = servers
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     second.follower.follow_once()
     assert _found(second, "snazzle")
 
-    first.publishing.transition("snazzle", "archived", INES, None)
+    first.publishing.transition("snazzle", "archived", REVIEWER, None)
     second.follower.follow_once()
 
     assert not _found(second, "snazzle")
@@ -168,7 +154,7 @@ def test_unpublishing_reaches_the_follower_too(servers: tuple[KnowledgeBase, Kno
 def test_the_follower_thread_applies_a_publish_within_a_second(servers: tuple[KnowledgeBase, KnowledgeBase]) -> None:
     first, second = servers
     second.follower.start()
-    _publish(first, "snazzle")
+    publish_gizmo(first, "snazzle")
     published = time.monotonic()
     while not _found(second, "snazzle"):
         assert time.monotonic() - published < 2, "the follower did not apply the publish within 2 s"
@@ -188,7 +174,7 @@ def test_every_server_adopts_the_calibration_the_shared_maintenance_measured(
     second.follower.follow_once()
 
     assert second.indexing.searcher().calibration.title_score == 0.123
-    _publish(second, "snazzle")  # the next generation carries it
+    publish_gizmo(second, "snazzle")  # the next generation carries it
     assert second.indexing.searcher().index.meta["calibration"]["title_score"] == 0.123
 
 
@@ -203,7 +189,7 @@ def test_recalibrating_stores_the_calibration_for_the_other_servers(tmp_path: Pa
     kb = KnowledgeBase(settings, embedder=HashingEmbedder())
     try:
         kb.indexing.build()
-        _publish(kb, "snazzle")
+        publish_gizmo(kb, "snazzle")
         assert kb.store.calibrations.latest() is None  # a publish carries the calibration over
 
         assert kb.maintenance.run_once().shared  # alone: it holds the lease, and recalibration is due

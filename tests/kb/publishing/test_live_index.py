@@ -8,26 +8,12 @@ from pathlib import Path
 import pytest
 
 from indexer.generation import read_meta
-from kb.access import Principal
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import copy_small_articles
+from tests.conftest import copy_small_articles, publish_gizmo
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.both_stores
-
-IVAN = Principal("ivan", "agent", teams=frozenset({"IT"}))
-INES = Principal("ines", "agent", teams=frozenset({"IT"}))
-
-
-def _publish(kb: KnowledgeBase, slug: str) -> None:
-    markdown = (
-        f"---\nid: {slug}\ntitle: Gizmo {slug} hums\nteam: IT\n---\n\n## Symptoms\n\nThe {slug} gizmo hums.\n\n"
-        f"## Resolution\n\nTighten the {slug} screw.\n"
-    )
-    kb.publishing.create(markdown, IVAN)
-    kb.publishing.transition(slug, "review", IVAN, None)
-    kb.publishing.transition(slug, "published", INES, None)
 
 
 def _indexed(kb: KnowledgeBase) -> list[str]:
@@ -49,7 +35,7 @@ def test_a_publish_embeds_one_article_and_a_second_process_finds_it(
         first.indexing.build()
         assert "snazzle" not in [h.article_id for h in second.search.find("snazzle gizmo hums", 5).hits]
         indexed_before = len(_indexed(first))
-        _publish(first, "snazzle")
+        publish_gizmo(first, "snazzle")
         assert _indexed(first)[indexed_before:] == ["snazzle"]  # only the new article was embedded: no rebuild
         # Another server over the same data dir loads the new generation on its next search.
         assert second.search.find("snazzle gizmo hums", 5).hits[0].article_id == "snazzle"
@@ -73,7 +59,7 @@ def test_the_calibration_is_carried_until_enough_articles_changed(tmp_path: Path
         assert measured is not None and measured["changes_since_calibration"] == 0
         changes = []
         for number in range(3):
-            _publish(kb, f"gizmo-{number}")
+            publish_gizmo(kb, f"gizmo-{number}")
             meta = read_meta(settings.index_dir)
             assert meta is not None
             changes.append(meta["changes_since_calibration"])
