@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.indexing.embedder  # load the model at start-up, not on the first request  # noqa: B018
-        # A publish whose index write a crash cut off is searchable again before the first request.
-        await asyncio.to_thread(kb.indexing.catch_up)
-        # Then what other servers on the same database published meanwhile, and from now on within a second.
+        # What the store's change log holds and the index does not (a publish whose index write a crash cut off,
+        # what other servers on the same database published) is searchable before the first request; from then on
+        # within a second.
         await asyncio.to_thread(kb.follower.start)
         app.state.kb = kb
         app.state.web_secret = load_secret(settings.data_dir)  # the portal's CSRF tokens

@@ -78,16 +78,23 @@ def is_local(request: Request, settings: Settings) -> bool:
     trusted (loopback) client and not a configured proxy, the request carries no forwarding header (a proxy on the
     same host would make every remote user look local), and its Host names the loopback or the very address it
     arrived on (any other name is a DNS-rebinding page; no Host at all is refused too)."""
-    client = request.client.host if request.client else ""
-    if settings.auth != "local" or client not in settings.trusted_clients:
-        return False
-    if _listed(client, settings.forwarded_allow_ips):
-        return False
-    if any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in request.headers):
+    client = direct_peer(request, settings)
+    if settings.auth != "local" or client is None or client not in settings.trusted_clients:
         return False
     server = request.scope.get("server")
     host = _host_name(request.headers.get("host", ""))
     return bool(host) and host in LOOPBACK_HOSTS | ({str(server[0])} if server else set())
+
+
+def direct_peer(request: Request, settings: Settings) -> str | None:
+    """The peer's address when the request came straight to kb: not from a configured proxy and with no forwarding
+    header (behind a proxy on the same host every client would have its address); None otherwise."""
+    client = request.client.host if request.client else ""
+    if listed(client, settings.forwarded_allow_ips):
+        return None
+    if any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in request.headers):
+        return None
+    return client
 
 
 # A Host header: a bracketed IPv6 address or a name, then an optional port; anything else names no host to trust.
@@ -103,7 +110,7 @@ def _host_name(host: str) -> str:
     return match["ipv6"] if match["ipv6"] is not None else match["name"].rstrip(".")
 
 
-def _listed(address: str, entries: list[str]) -> bool:
+def listed(address: str, entries: list[str]) -> bool:
     """Whether `address` is one of `entries` (addresses, networks or `*`, as KB_FORWARDED_ALLOW_IPS holds them)."""
     if not entries:
         return False

@@ -35,7 +35,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import FORWARDING_HEADERS, KB, _listed, get_limits, get_reader, is_local
+from api.deps import KB, direct_peer, get_limits, get_reader, is_local, listed
 from api.limits import Limits
 from api.problems import PROBLEM_RESPONSES
 from kb.access import LOCAL_ADMIN, Principal, can_read_server_metrics
@@ -250,10 +250,8 @@ def _kb_gauges(app: FastAPI, registry: CollectorRegistry) -> None:
 def _scraper(request: Request, settings: Settings) -> bool:
     """A peer address in KB_METRICS_CLIENTS, straight (not a configured proxy, no forwarding header: behind a
     proxy every client would have its address); decided on what the server knows, never on a header's claim."""
-    client = request.client.host if request.client else ""
-    if not _listed(client, settings.metrics_clients) or _listed(client, settings.forwarded_allow_ips):
-        return False
-    return not any(name in FORWARDING_HEADERS or name.startswith("x-forwarded-") for name in request.headers)
+    client = direct_peer(request, settings)
+    return client is not None and listed(client, settings.metrics_clients)
 
 
 def check_metrics_reader(request: Request, kb: KnowledgeBase, limits: Limits) -> None:

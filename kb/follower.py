@@ -117,15 +117,20 @@ class ChangeFollower:
 
     # The thread ----------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Catch up with the log now (the server reports ready only then), then follow it in a thread."""
-        if self._poll_seconds <= 0 or self._thread is not None:
+        """Catch up with the log now (the server reports ready only then), then follow it in a thread (unless
+        KB_FOLLOW_SECONDS is 0: one server alone, whose maintenance round repairs its index)."""
+        if self._thread is not None:
             return
-        self._wakeups.listen()
+        following = self._poll_seconds > 0
+        if following:
+            self._wakeups.listen()
         try:
             self.follow_once()
         except Exception as exc:  # the thread retries; meanwhile the server is not ready
             log.warning("cannot catch up with the change log yet (%s)", exc)
             self._failing = True
+        if not following:
+            return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="kb-follower", daemon=True)
         self._thread.start()

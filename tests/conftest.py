@@ -32,7 +32,7 @@ from kb.indexing import load_embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fakes import HashingEmbedder
-from tests.postgres import new_server
+from tests.postgres import started_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -134,12 +134,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the session, in a temporary folder, stopped and deleted at the end; started on
     first use only, so a run without PostgreSQL tests never pays for it."""
-    server = new_server()
-    try:
-        server.start()
+    with started_server() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")

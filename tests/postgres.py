@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,3 +20,14 @@ def new_server() -> PostgresServer:
         if os.environ.get("CI") == "true":
             pytest.fail(str(exc))
         pytest.skip(str(exc))
+
+
+@contextmanager
+def started_server() -> Iterator[PostgresServer]:
+    """A new server, started, and destroyed when the block ends (or skipped: see `new_server`)."""
+    server = new_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()

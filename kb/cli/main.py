@@ -135,13 +135,15 @@ def serve(
     logging.config.dictConfig(logging_config(settings.log_format))
     logging.captureWarnings(True)  # a library's warning is a log line too, not a bare one on stderr
     serving = f"Serving on http://{settings.host}:{settings.port} (docs at /docs)"
-    if settings.log_format == "json":  # no line but JSON ones: the index step and the start are logged
-        if reindex and settings.articles_dir.is_dir():
+    logged = settings.log_format == "json"  # no line but JSON ones: the index step and the start are logged
+    if reindex and settings.articles_dir.is_dir():
+        if logged:
             _index_logged(settings)
+        else:
+            index(path=settings.articles_dir, strict=False, rebuild=False)
+    if logged:
         log.info(serving)
     else:
-        if reindex and settings.articles_dir.is_dir():
-            index(path=settings.articles_dir, strict=False, rebuild=False)
         console.print(serving)
     # Uvicorn shuts down gracefully on SIGTERM, then raises the signal again once it has restored the handler it
     # found: this one, so that a stop on request that finished cleanly exits 0 rather than "killed by SIGTERM".

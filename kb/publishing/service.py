@@ -260,7 +260,7 @@ class PublishingService:
     # Helpers ----------------------------------------------------------------------------------------------
     def _index_changed(self) -> None:
         """Update the live index after a committed change. The change stands if this fails (a full disk, a kill):
-        the server's start and its maintenance schedule repair the index from the store (`catch_up`)."""
+        the server's start (kb.follower) and its maintenance schedule (`catch_up`) repair the index from the store."""
         try:
             self._on_change()
         except Exception:

@@ -1,6 +1,7 @@
 """A kill at any moment of a stream of publishes leaves the store and the index consistent once a server starts
-again: the store holds whole versions only, the previous index generation loads, and the start-up repair
-(`IndexingService.catch_up`, run by the API's lifespan) brings the index to exactly what the store publishes."""
+again: the store holds whole versions only, the previous index generation loads, and the repair
+(`IndexingService.catch_up`, run by the maintenance schedule; at start the change log's follower does the same)
+brings the index to exactly what the store publishes."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _settings(root: Path, database_url: str | None) -> Settings:
 def _consistent(settings: Settings) -> None:
     kb = KnowledgeBase(settings, embedder=HashingEmbedder())
     try:
-        kb.indexing.catch_up()  # what a server does before its first request
+        kb.indexing.catch_up()  # the repair a server runs (its maintenance; at start, from the change log)
         published = {a.id: a.content_hash for a in kb.store.articles.published()}
         index = kb.indexing.searcher().index
         assert {doc: meta["hash"] for doc, meta in index.docs.items()} == published

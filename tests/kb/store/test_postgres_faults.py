@@ -26,7 +26,7 @@ from kb.store.engine import POSTGRES_CONNECT_TIMEOUT_SECONDS, create_engine
 from kb.store.faults import as_storage_error, translate_storage_faults
 from tests.conftest import TRUSTED, copy_small_articles
 from tests.fakes import HashingEmbedder
-from tests.postgres import new_server
+from tests.postgres import started_server
 
 # The engine's connect timeout is 3 s; a refused connection fails at once. Generous for a busy CI machine.
 FAST_SECONDS = 5.0
@@ -68,12 +68,8 @@ def test_other_postgresql_errors_are_not_storage_faults(error: Exception) -> Non
 
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
-    server = new_server()
-    try:
-        server.start()
+    with started_server() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def _add_user(store: Store, name: str) -> None:
