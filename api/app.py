@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -29,6 +29,7 @@ from api.routers import (
     tickets,
     webhooks,
 )
+from api.text_input import reject_nul_characters
 from api.web import agent, pages, reports
 from api.web.pages import STATIC
 from api.web.session import load_secret
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         version=__version__,
         description="Internal knowledge base: ranked answers with the passage that answers, or a ticket.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_nul_characters)],
     )
     install_problem_handlers(app, page_error=pages.error_page)
     # Remote staff on slow links: large bodies (lists, sync pages, articles) travel compressed when asked.

@@ -81,6 +81,8 @@ class ChangeFollower:
     def follow_once(self) -> int:
         """Apply every change logged after the last one applied; how many were read."""
         with self._round:
+            if not self._caught_up:  # the generation found at start holds the changes up to its own: read the rest
+                self._applied = max(self._applied, self._indexing.source_seq())
             head = self._changes.head()
             self._head = max(self._head, head)
             read = 0

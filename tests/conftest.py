@@ -177,6 +177,14 @@ def new_database_url(database_backend: Backend, request: pytest.FixtureRequest) 
         server.drop_database(name)
 
 
+@pytest.fixture(autouse=True)
+def backend_in_environment(database_backend: Backend, request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL, KB_DATABASE_URL names the test's own database, as an operator's environment would: every
+    Settings the test makes, and every server it starts, use that store."""
+    if database_backend == "postgresql":
+        request.getfixturevalue("monkeypatch").setenv("KB_DATABASE_URL", request.getfixturevalue("database_url"))
+
+
 @pytest.fixture
 def kb_database_url(database_backend: Backend, database_url: str) -> str | None:
     """What a test's Settings take as `database_url` (KB_DATABASE_URL): nothing on SQLite (the default file in the
@@ -202,9 +210,10 @@ def embedder(request: pytest.FixtureRequest) -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def starter_kbs() -> Iterator[dict[str, KnowledgeBase]]:
-    """The starter KB by embedder name (the fake's and the real model's indexes differ), closed after the session."""
-    kbs: dict[str, KnowledgeBase] = {}
+def starter_kbs() -> Iterator[dict[tuple[str, Backend], KnowledgeBase]]:
+    """The starter KB by embedder name (the fake's and the real model's indexes differ) and backend, closed after
+    the session."""
+    kbs: dict[tuple[str, Backend], KnowledgeBase] = {}
     yield kbs
     for kb in kbs.values():
         kb.close()
@@ -212,23 +221,34 @@ def starter_kbs() -> Iterator[dict[str, KnowledgeBase]]:
 
 @pytest.fixture(scope="module")
 def starter_kb(
-    tmp_path_factory: pytest.TempPathFactory, starter_kbs: dict[str, KnowledgeBase], embedder: Embedder
+    tmp_path_factory: pytest.TempPathFactory,
+    starter_kbs: dict[tuple[str, Backend], KnowledgeBase],
+    embedder: Embedder,
+    database_backend: Backend,
+    request: pytest.FixtureRequest,
 ) -> KnowledgeBase:
-    """The bundled starter KB, indexed once per session and embedder (the module's); tests must not change it."""
-    if embedder.name not in starter_kbs:
+    """The bundled starter KB, indexed once per session, embedder (the module's) and backend; tests must not change
+    it."""
+    key = (embedder.name, database_backend)
+    if key not in starter_kbs:
         # A copy: the API can write into the articles folder (draft articles from tickets), never into the repo's.
         articles = tmp_path_factory.mktemp("starter-articles") / "articles"
         shutil.copytree(STARTER_ARTICLES, articles)
+        database_url = None
+        if database_backend == "postgresql":  # kept for the session, like the KB itself
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            database_url = server.url(server.create_database(template=server.migrated_template()))
         settings = Settings(
             data_dir=tmp_path_factory.mktemp("starter-data"),
             articles_dir=articles,
+            database_url=database_url,
             trusted_clients=TRUSTED,
             rate_limit_per_minute=0,
         )
         kb = KnowledgeBase(settings, embedder=embedder)
-        starter_kbs[embedder.name] = kb
+        starter_kbs[key] = kb
         kb.indexing.build()
-    return starter_kbs[embedder.name]
+    return starter_kbs[key]
 
 
 @pytest.fixture(scope="module")
@@ -274,6 +294,16 @@ class SmallTemplate:
 
     data_dir: Path
     database: str | None
+    server: PostgresServer | None
+
+    def copy_to(self, settings: Settings) -> None:
+        """`settings`' data dir made a copy of the template's and, on PostgreSQL, the database they name replaced by
+        a copy of the template's."""
+        shutil.copytree(self.data_dir, settings.data_dir)
+        if self.server is not None and self.database is not None:
+            url = sa.make_url(settings.resolved_database_url)
+            assert url.get_backend_name() == "postgresql", "a PostgreSQL template needs a PostgreSQL store"
+            self.server.replace_database(str(url.database), self.database)
 
 
 @pytest.fixture(scope="session")
@@ -295,9 +325,9 @@ def small_template(
     if key not in small_templates:
         root = tmp_path_factory.mktemp("small-template")
         articles = copy_small_articles(root / "articles")
-        database, url = None, None
+        database, url, server = None, None, None
         if database_backend == "postgresql":
-            server: PostgresServer = request.getfixturevalue("postgres_server")
+            server = request.getfixturevalue("postgres_server")
             database = server.create_database(template=server.migrated_template())
             url = server.url(database)
         settings = Settings(
@@ -310,7 +340,7 @@ def small_template(
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.indexing.build()
         kb.close()
-        small_templates[key] = SmallTemplate(root / "data", database)
+        small_templates[key] = SmallTemplate(root / "data", database, server)
     return small_templates[key]
 
 
@@ -322,16 +352,10 @@ def small_index_template(small_template: SmallTemplate) -> Path:
 
 
 @pytest.fixture
-def indexed_small_settings(
-    small_settings: Settings, small_template: SmallTemplate, request: pytest.FixtureRequest
-) -> Settings:
+def indexed_small_settings(small_settings: Settings, small_template: SmallTemplate) -> Settings:
     """`small_settings` whose data dir already holds the index of the unchanged `small_articles` (no embedding),
     and whose store holds their rows (on PostgreSQL: the test's database replaced by a copy of the template's)."""
-    shutil.copytree(small_template.data_dir, small_settings.data_dir)
-    if small_template.database is not None:
-        assert small_settings.database_url is not None
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        server.replace_database(str(sa.make_url(small_settings.database_url).database), small_template.database)
+    small_template.copy_to(small_settings)
     return small_settings
 
 
@@ -353,11 +377,11 @@ DESK = (
 )
 
 
-def desk_settings(root: Path, template: Path, **overrides: Any) -> Settings:
-    """Settings over a private copy of the indexed `small_articles` KB (`template`) in `root`: token auth, no rate
-    limits unless `overrides` say otherwise."""
+def desk_settings(root: Path, template: SmallTemplate, **overrides: Any) -> Settings:
+    """Settings over a private copy of the indexed `small_articles` KB (`template`) in `root`, its store the one
+    the environment names (KB_DATABASE_URL: the test's own on PostgreSQL): token auth, no rate limits unless
+    `overrides` say otherwise."""
     articles = copy_small_articles(root / "articles")
-    shutil.copytree(template, root / "data")
     values: dict[str, Any] = {
         "data_dir": root / "data",
         "articles_dir": articles,
@@ -365,7 +389,9 @@ def desk_settings(root: Path, template: Path, **overrides: Any) -> Settings:
         "rate_limit_per_minute": 0,
         "auth": "token",
     }
-    return Settings(**(values | overrides))
+    settings = Settings(**(values | overrides))
+    template.copy_to(settings)
+    return settings
 
 
 def add_desk(kb: KnowledgeBase) -> dict[str, str]:

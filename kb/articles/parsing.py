@@ -108,6 +108,9 @@ def parse_article(
 ) -> Article | ArticleProblem:
     """Parse one article; the problem's line points into the file as the author sees it. `language` is the
     article's when the front matter does not say (known already: no need to detect it again)."""
+    if "\x00" in raw:  # a binary file, or text no store can keep (PostgreSQL refuses U+0000)
+        line = raw.count("\n", 0, raw.index("\x00")) + 1
+        return ArticleProblem(source, line, "contains the NUL character (U+0000): is it a text file?")
     try:
         post = frontmatter.loads(raw)
     except (ValueError, TypeError) as exc:  # what YAML reads but cannot build: the date 2026-13-45, a key `1:`

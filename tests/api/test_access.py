@@ -29,7 +29,7 @@ from kb.users import UserService
 from tests.conftest import SMALL_ARTICLE_FILES, TRUSTED, bearer, copy_small_articles, stable_ticket
 
 # Ticket offers (low confidence, the nearest restricted article) depend on MiniLM's ranking.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 SECRET_ID = "payroll-bonus-secret"
 SECRET_WORD = "zanzibarquokka"

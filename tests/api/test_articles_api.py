@@ -14,6 +14,8 @@ from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from tests.conftest import STARTER_ARTICLES
 
+pytestmark = pytest.mark.both_stores
+
 STARTER_COUNT = len(list(STARTER_ARTICLES.rglob("*.md")))  # translations included
 
 EVIL = """\

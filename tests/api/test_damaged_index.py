@@ -15,6 +15,8 @@ from kb.settings import Settings
 from tests.conftest import STARTER_ARTICLES, TRUSTED, copy_small_articles
 from tests.fakes import HashingEmbedder
 
+pytestmark = pytest.mark.both_stores
+
 EMBEDDER = HashingEmbedder()
 TICKET = {"subject": "Printer offline", "description": "The floor printer shows offline.", "requester": "ana"}
 

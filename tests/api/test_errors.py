@@ -13,6 +13,8 @@ from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
+pytestmark = pytest.mark.both_stores
+
 PROBLEM_JSON = "application/problem+json"
 VALID_TICKET = {"subject": "Laptop fan is loud", "description": "It never stops.", "requester": "ana@example.com"}
 
@@ -132,6 +134,35 @@ def test_malformed_ticket_json_is_a_problem(client: TestClient, content: bytes) 
 def test_malformed_ticket_json_names_the_body(client: TestClient) -> None:
     response = client.post("/v1/tickets", content=b"{not json", headers={"content-type": "application/json"})
     _problem(response, 422, "body")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"subject": "\x00"}, "subject"), ({"viewed_article_ids": ["vpn\x00"]}, "viewed_article_ids.0")],
+    ids=["subject", "list-item"],
+)
+def test_a_nul_character_in_a_ticket_is_refused_naming_the_field_on_both_stores(
+    client: TestClient, changes: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL cannot store U+0000: refused up front, the same on SQLite, never a 500.
+    body = _problem(client.post("/v1/tickets", json=VALID_TICKET | changes), 422, field)
+    assert "NUL" in body["detail"]
+
+
+def test_a_nul_character_in_the_query_string_or_path_is_refused_naming_it(client: TestClient) -> None:
+    _problem(client.get("/v1/search", params={"q": "printer\x00"}), 422, "q")
+    _problem(client.get("/v1/articles/vpn%00"), 422, "article_id")
+
+
+def test_a_nul_character_in_a_form_is_refused_naming_the_field(client: TestClient) -> None:
+    body = _problem(
+        client.post(
+            "/v1/tickets", content=b"subject=a%00b", headers={"content-type": "application/x-www-form-urlencoded"}
+        ),
+        422,
+        "subject",
+    )
+    assert "NUL" in body["detail"]
 
 
 def test_ticket_body_that_is_not_an_object(client: TestClient) -> None:

@@ -18,6 +18,8 @@ from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
+pytestmark = pytest.mark.both_stores
+
 TICKET_DESCRIPTION = ("The printer says offline. " * 40).strip()
 TICKET = {"subject": "Printer offline", "description": "It says offline.", "requester": "ana", "team": "IT"}
 

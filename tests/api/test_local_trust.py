@@ -18,6 +18,8 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.conftest import bearer
 
+pytestmark = pytest.mark.both_stores
+
 ADMIN_ONLY = "/v1/webhooks"  # 200 for an admin, 403 for anyone else signed in, 401 without a token
 
 

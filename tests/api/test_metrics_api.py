@@ -19,6 +19,8 @@ from kb.settings import Settings
 from kb.store import schema
 from tests.conftest import TRUSTED, bearer, copy_small_articles
 
+pytestmark = pytest.mark.both_stores
+
 SECRET_ID = "hr-bonus-calibration"
 SECRET_TITLE = "Bonus calibration sheets for payroll staff"
 SECRET_ARTICLE = f"""\

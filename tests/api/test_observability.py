@@ -29,6 +29,8 @@ from kb.settings import Settings
 from kb.store.webhooks import OutboxEntry, WebhookRepository
 from tests.conftest import bearer
 
+pytestmark = pytest.mark.both_stores
+
 ARTICLE = "vpn-drops-on-public-wifi"
 Labels = frozenset[tuple[str, str]]
 

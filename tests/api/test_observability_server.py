@@ -18,7 +18,7 @@ from bench.server import KB_SERVE, KB_SERVE_NO_REINDEX, running_server, server_e
 from kb.settings import Settings
 
 # The server loads the real model itself (the index must be built with it).
-pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow, pytest.mark.both_stores]
 
 SEARCHES = 24
 TICKETS = 4

@@ -3,8 +3,7 @@ If-Match; versions, diff and restore; archiving; validation naming the field; ne
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,9 @@ from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, bearer, copy_small_articles
+from tests.conftest import TRUSTED, SmallTemplate, bearer, copy_small_articles
+
+pytestmark = pytest.mark.both_stores
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,24 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, small_index_template: Path, embedder: Embedder) -> Iterator[Desk]:
+def desk(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_template: SmallTemplate,
+    new_database_url: Callable[[Path], str],
+    embedder: Embedder,
+) -> Iterator[Desk]:
     root = tmp_path_factory.mktemp("publishing")
     articles = copy_small_articles(root / "articles")
-    shutil.copytree(small_index_template, root / "data")
     settings = Settings(
         data_dir=root / "data",
+        database_url=new_database_url(root / "data"),
         articles_dir=articles,
         trusted_clients=TRUSTED,
         rate_limit_per_minute=0,
         auth="token",
         max_article_bytes=20_000,
     )
+    small_template.copy_to(settings)
     kb = KnowledgeBase(settings, embedder=embedder)
     tokens = {}
     for name, role, teams in (

@@ -17,7 +17,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.service import KnowledgeBase
 
 # The API over the starter KB, which is indexed with the real model.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 
 @pytest.fixture(scope="module")

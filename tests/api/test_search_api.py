@@ -13,7 +13,7 @@ from kb.service import KnowledgeBase
 from tests.conftest import STARTER_ARTICLES
 
 # Rankings, answers and ticket offers over the starter KB are MiniLM's.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 RESULT_KEYS = {"article_id", "title", "team", "section", "snippet", "score", "url"}
 ANSWERABLE = [

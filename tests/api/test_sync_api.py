@@ -16,14 +16,18 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
-from tests.conftest import add_desk, bearer, desk_settings
+from tests.conftest import SmallTemplate, add_desk, bearer, desk_settings
+
+pytestmark = pytest.mark.both_stores
 
 SMALL = {"vpn-drops-on-public-wifi", "printer-offline-floor-printer", "request-annual-leave", "badge-not-opening-doors"}
 
 
 @pytest.fixture
-def api(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = desk_settings(tmp_path, small_index_template)
+def api(
+    tmp_path: Path, small_template: SmallTemplate, embedder: Embedder
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = desk_settings(tmp_path, small_template)
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()
     tokens = add_desk(kb)

@@ -24,6 +24,8 @@ from kb.store.teams import TeamOverrideRepository
 from kb.teams import Team, add_business_hours
 from kb.teams.service import REFRESH_EVERY
 
+pytestmark = pytest.mark.both_stores
+
 UTC = dt.UTC
 TUESDAY_MORNING = "2026-01-13T09:30:00Z"  # 09:30 in Lisbon (IT), 10:30 in Warsaw (HR)
 SUNDAY = "2026-01-18T12:00:00Z"

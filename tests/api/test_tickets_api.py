@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ from indexer.embedders import Embedder
 from kb.access import LOCAL_ADMIN
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, copy_small_articles, stable_ticket
+from tests.conftest import TRUSTED, SmallTemplate, copy_small_articles, stable_ticket
+
+pytestmark = pytest.mark.both_stores
 
 TICKET_KEYS = {
     "id",
@@ -44,12 +45,21 @@ TICKET_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def ticket_settings(tmp_path_factory: pytest.TempPathFactory, small_index_template: Path) -> Settings:
+def ticket_settings(
+    tmp_path_factory: pytest.TempPathFactory, small_template: SmallTemplate, new_database_url: Callable[[Path], str]
+) -> Settings:
     """A small, already indexed KB of this module's own: creating tickets never touches the starter store."""
     root = tmp_path_factory.mktemp("tickets")
     articles = copy_small_articles(root / "articles")
-    shutil.copytree(small_index_template, root / "data")
-    return Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
+    settings = Settings(
+        data_dir=root / "data",
+        database_url=new_database_url(root / "data"),
+        articles_dir=articles,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+    )
+    small_template.copy_to(settings)
+    return settings
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +159,7 @@ def test_ticket_without_team_is_routed_by_its_text(
     assert _create(ticket_client, subject=subject, description=description)["team"] == team
 
 
+@pytest.mark.sqlite_only
 def test_ticket_is_persisted_in_the_sqlite_file(
     ticket_client: TestClient, ticket_settings: Settings, embedder: Embedder
 ) -> None:

@@ -20,7 +20,7 @@ from tests.conftest import stable_ticket
 from tests.sockets import seconds_until_closed
 
 # The servers load the real model themselves (the index must be built with it), and search ranks with it.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 
 @contextmanager

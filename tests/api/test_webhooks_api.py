@@ -25,6 +25,8 @@ from kb.settings import Settings
 from tests.conftest import TRUSTED, bearer
 from tests.kb.notify.test_webhooks import LOCAL, PUBLIC, SECRET_ANSWER, FakeDNS, Receiver, numeric_getaddrinfo, verify
 
+pytestmark = pytest.mark.both_stores
+
 
 @dataclass(frozen=True)
 class Served:

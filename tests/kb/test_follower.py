@@ -197,3 +197,23 @@ def test_recalibrating_stores_the_calibration_for_the_other_servers(tmp_path: Pa
         assert stored is not None and stored.data == kb.indexing.searcher().index.meta["calibration"]
     finally:
         kb.close()
+
+
+def test_a_restarted_server_reads_only_the_changes_after_its_generation(
+    servers: tuple[KnowledgeBase, KnowledgeBase],
+) -> None:
+    first, second = servers
+    publish_gizmo(first, "wobbler")
+    settings = first.settings
+    first.close()
+    second.follower.follow_once()
+    publish_gizmo(second, "quibble")
+
+    restarted = KnowledgeBase(settings, embedder=HashingEmbedder())
+    try:
+        # Its generation holds everything up to its own publish: the other server's publish is all it reads.
+        assert restarted.follower.follow_once() == 1
+        assert _found(restarted, "wobbler") and _found(restarted, "quibble")
+        assert restarted.follower.status().applied == second.store.change_log.head()
+    finally:
+        restarted.close()

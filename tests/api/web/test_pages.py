@@ -17,8 +17,10 @@ from api.app import create_app
 from api.web import i18n
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
-from tests.conftest import add_desk, bearer, desk_settings
+from tests.conftest import SmallTemplate, add_desk, bearer, desk_settings
 from tests.kb.notify.test_email import Inbox, free_port, start_smtp
+
+pytestmark = pytest.mark.both_stores
 
 TEMPLATES = Path(__file__).parents[3] / "api" / "web" / "templates"
 HOSTILE = """---
@@ -53,8 +55,8 @@ Submit before the cut-off.
 
 
 @pytest.fixture
-def portal(tmp_path: Path, small_index_template: Path, embedder: Embedder) -> Iterator[tuple[TestClient, dict]]:
-    settings = desk_settings(tmp_path, small_index_template)
+def portal(tmp_path: Path, small_template: SmallTemplate, embedder: Embedder) -> Iterator[tuple[TestClient, dict]]:
+    settings = desk_settings(tmp_path, small_template)
     (settings.articles_dir / "hostile.md").write_text(HOSTILE, encoding="utf-8")
     (settings.articles_dir / "payroll-secret.md").write_text(SECRET, encoding="utf-8")
     kb = KnowledgeBase(settings, embedder=embedder)
@@ -302,12 +304,12 @@ def test_reports_draw_the_service_standards_and_turn_a_gap_into_a_draft(
 
 
 def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account(
-    tmp_path: Path, small_index_template: Path, embedder: Embedder
+    tmp_path: Path, small_template: SmallTemplate, embedder: Embedder
 ) -> None:
     inbox, port = Inbox(), free_port()
     controller = start_smtp(inbox, port)
     settings = desk_settings(
-        tmp_path, small_index_template, smtp_host="127.0.0.1", smtp_port=port, public_url="https://kb.example.com/"
+        tmp_path, small_template, smtp_host="127.0.0.1", smtp_port=port, public_url="https://kb.example.com/"
     )
     kb = KnowledgeBase(settings, embedder=embedder)
     add_desk(kb)
@@ -345,9 +347,9 @@ def test_a_sign_in_link_by_e_mail_works_once_and_tells_no_one_who_has_an_account
 
 
 def test_guessing_tokens_on_the_sign_in_page_is_held_to_the_apis_limit(
-    tmp_path: Path, small_index_template: Path, embedder: Embedder
+    tmp_path: Path, small_template: SmallTemplate, embedder: Embedder
 ) -> None:
-    settings = desk_settings(tmp_path, small_index_template, rate_limit_per_minute=1000, auth_failures_per_minute=3)
+    settings = desk_settings(tmp_path, small_template, rate_limit_per_minute=1000, auth_failures_per_minute=3)
     with TestClient(create_app(settings, embedder=embedder)) as client:
         statuses = []
         for guess in range(5):

@@ -133,6 +133,13 @@ def test_missing_title_is_a_problem_naming_the_file() -> None:
     assert str(problem).startswith("no-title.md:")
 
 
+def test_a_nul_character_is_a_problem_on_its_line() -> None:
+    problem = parse_article("---\ntitle: Printer\n---\n\nIt jams.\x00\n", source="binary.md")
+    assert isinstance(problem, ArticleProblem)
+    assert (problem.path, problem.line) == ("binary.md", 5)
+    assert "NUL" in problem.message
+
+
 def test_bad_yaml_is_a_problem_pointing_into_the_front_matter() -> None:
     problem = parse_article(BAD_YAML, source="broken.md")
     assert isinstance(problem, ArticleProblem)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kb.articles import Article, ArticleProblem, load_articles, parse_article
 from kb.indexing import to_document
+
+pytestmark = pytest.mark.both_stores
 
 # Line numbers are part of the test: keep the layout of these texts exactly as written.
 TRANSLATION = """\

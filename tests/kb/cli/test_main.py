@@ -21,7 +21,7 @@ from kb.cli.main import app, uvicorn_options
 from kb.settings import Settings
 
 # `kb search` output names the article MiniLM ranks first.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 BROKEN = "---\ntitle: Broken\n  team: IT\n---\n\n## Symptoms\nSomething.\n"
 

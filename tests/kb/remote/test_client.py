@@ -15,6 +15,8 @@ import pytest
 from kb.errors import RemoteRefused, RemoteUnavailable
 from kb.remote.client import RemoteClient, Retry
 
+pytestmark = pytest.mark.both_stores
+
 CONTENT = bytes(range(256)) * 400  # 100 kB
 ETAG = '"v1"'
 

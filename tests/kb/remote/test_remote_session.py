@@ -23,7 +23,7 @@ from kb.settings import Settings
 from tests.conftest import add_desk, bearer
 from tests.sockets import FlakyProxy
 
-pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow, pytest.mark.both_stores]
 
 SMALL = {"vpn-drops-on-public-wifi", "printer-offline-floor-printer", "request-annual-leave", "badge-not-opening-doors"}
 QUESTIONS = [

@@ -16,7 +16,7 @@ from tests.conftest import STARTER_ARTICLES
 from tests.fakes import HashingEmbedder
 
 # The fitted answer threshold depends on the real model's scores.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 OFF_TOPIC = [
     ("Sourdough starter feeding schedule", "Feed the starter twice a day with equal weights of flour and water."),

@@ -14,6 +14,8 @@ from kb.settings import Settings
 from kb.tickets.model import NewTicket, TicketChange
 from tests.fakes import HashingEmbedder
 
+pytestmark = pytest.mark.both_stores
+
 
 class CountingEmbedder(HashingEmbedder):
     """Counts how often each text is encoded."""

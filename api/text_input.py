@@ -1,0 +1,65 @@
+"""One rule for every text a client sends, checked before any route reads it: no NUL character.
+
+PostgreSQL cannot store U+0000 in a text column, and no subject, query or article needs one: without this check the
+same request is stored on SQLite and fails with a 500 on PostgreSQL. Here it is a 422 problem naming the field, on
+both stores, whichever route it reaches: query string, path, JSON body or form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+
+NUL = "\x00"
+MESSAGE = "must not contain the NUL character (U+0000)"
+_JSON_NUL = b"\\u0000"  # how JSON writes it; a raw NUL byte is no JSON at all and fails the body's own parsing
+_FORM_NUL = b"%00"
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """A dependency of the whole app: 422 for the first field holding a NUL character."""
+    for location, values in (("query", request.query_params.multi_items()), ("path", request.path_params.items())):
+        for name, value in values:
+            if NUL in str(value):
+                _refuse((location, name))
+    content_type = request.headers.get("content-type", "")
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return
+    body = await request.body()  # kept by the request: the route reads the same bytes again
+    if content_type.startswith("application/json") and _JSON_NUL in body:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return  # not JSON: the route's own parsing reports it
+        for location in _nul_paths(parsed, ("body",)):
+            _refuse(location)
+    elif content_type.startswith("multipart/form-data") or (
+        content_type.startswith("application/x-www-form-urlencoded") and (_FORM_NUL in body or b"\x00" in body)
+    ):
+        form = await request.form()
+        for name, value in form.multi_items():
+            if isinstance(value, str) and NUL in value:
+                _refuse(("body", name))
+
+
+def _nul_paths(value: Any, location: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Where in a parsed JSON document a string (key or value) holds a NUL character."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield location
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                yield location
+            yield from _nul_paths(item, (*location, key))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _nul_paths(item, (*location, position))
+
+
+def _refuse(location: tuple[str | int, ...]) -> None:
+    raise RequestValidationError([{"type": "string_nul", "loc": location, "msg": MESSAGE, "input": None}])
