@@ -13,11 +13,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import FormData
 
 NUL = "\x00"
 MESSAGE = "must not contain the NUL character (U+0000)"
 _JSON_NUL = b"\\u0000"  # how JSON writes it; a raw NUL byte is no JSON at all and fails the body's own parsing
-_FORM_NUL = b"%00"
 
 
 async def reject_nul_characters(request: Request) -> None:
@@ -26,24 +26,35 @@ async def reject_nul_characters(request: Request) -> None:
         for name, value in values:
             if NUL in str(value):
                 _refuse((location, name))
-    content_type = request.headers.get("content-type", "")
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return
-    body = await request.body()  # kept by the request: the route reads the same bytes again
-    if content_type.startswith("application/json") and _JSON_NUL in body:
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            return  # not JSON: the route's own parsing reports it
-        for location in _nul_paths(parsed, ("body",)):
-            _refuse(location)
-    elif content_type.startswith("multipart/form-data") or (
-        content_type.startswith("application/x-www-form-urlencoded") and (_FORM_NUL in body or b"\x00" in body)
-    ):
-        form = await request.form()
-        for name, value in form.multi_items():
-            if isinstance(value, str) and NUL in value:
-                _refuse(("body", name))
+    # Read as the route read it (the request keeps it): the body's bytes for JSON, the parsed form for a form. A body
+    # the route read otherwise (a form route sent JSON) is gone: its own parsing has judged it already.
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            _check_json(await request.body())
+        elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            _check_form(await request.form())
+    except RuntimeError:  # Starlette's "Stream consumed"
+        return
+
+
+def _check_json(body: bytes) -> None:
+    if _JSON_NUL not in body:
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return  # not JSON: the route's own parsing reports it
+    for location in _nul_paths(parsed, ("body",)):
+        _refuse(location)
+
+
+def _check_form(form: FormData) -> None:
+    for name, value in form.multi_items():
+        if isinstance(value, str) and NUL in value:
+            _refuse(("body", name))
 
 
 def _nul_paths(value: Any, location: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:

@@ -97,6 +97,8 @@ class ChangeFollower:
                 self._applied = pending[-1].seq
                 read += len(pending)
             self._waiting_since = None
+            if not self._caught_up and self._indexing.has_generation():
+                self._indexing.searcher()  # in memory before the server reports ready, not in its first search
             self._adopt_calibration()
             self._caught_up = True
             return read

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -121,12 +121,22 @@ def _assert_no_leak(response: httpx.Response, *, echo: str | None = None) -> Non
 
 
 @pytest.fixture(scope="module")
-def access(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[AccessKb]:
+def access(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    new_database_url: Callable[[Path], str],
+) -> Iterator[AccessKb]:
     root = tmp_path_factory.mktemp("access")
     articles = copy_small_articles(root / "articles")
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
     (articles / f"{XSS_ID}.md").write_text(XSS_ARTICLE, encoding="utf-8")
-    base = Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0)
+    base = Settings(
+        data_dir=root / "data",
+        database_url=new_database_url(root / "data"),
+        articles_dir=articles,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+    )
     settings = base.model_copy(update={"auth": "token"})
     kb = KnowledgeBase(settings, embedder=embedder)
     report = kb.indexing.build(strict=True)
@@ -239,7 +249,10 @@ def test_the_outsider_gets_the_insider_ranking_minus_the_restricted_article(
 
 @pytest.fixture(scope="module")
 def twin(
-    access: AccessKb, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    access: AccessKb,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    new_database_url: Callable[[Path], str],
 ) -> Iterator[KnowledgeBase]:
     """The same KB, but the restricted article says `xylophonewombat` where it said the secret word: equal in
     every statistic except that the secret word exists nowhere."""
@@ -248,7 +261,14 @@ def twin(
     shutil.copytree(access.settings.articles_dir, articles)
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE.replace(SECRET_WORD, "xylophonewombat"), "utf-8")
     kb = KnowledgeBase(
-        access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
+        access.settings.model_copy(
+            update={
+                "data_dir": root / "data",
+                "articles_dir": articles,
+                "database_url": new_database_url(root / "data"),
+            }
+        ),
+        embedder,
     )
     kb.indexing.build(strict=True)
     yield kb
@@ -268,7 +288,10 @@ def test_a_word_only_in_hidden_articles_does_not_change_an_outsiders_scores(
 
 @pytest.fixture(scope="module")
 def without_secret(
-    access: AccessKb, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    access: AccessKb,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    new_database_url: Callable[[Path], str],
 ) -> Iterator[KnowledgeBase]:
     """The same KB without the restricted article at all: what an outsider's world should look like."""
     root = tmp_path_factory.mktemp("without-secret")
@@ -276,7 +299,14 @@ def without_secret(
     shutil.copytree(access.settings.articles_dir, articles)
     (articles / f"{SECRET_ID}.md").unlink()
     kb = KnowledgeBase(
-        access.settings.model_copy(update={"data_dir": root / "data", "articles_dir": articles}), embedder
+        access.settings.model_copy(
+            update={
+                "data_dir": root / "data",
+                "articles_dir": articles,
+                "database_url": new_database_url(root / "data"),
+            }
+        ),
+        embedder,
     )
     kb.indexing.build(strict=True)
     yield kb

@@ -3,9 +3,10 @@ views never reach a reader outside its audience."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,12 +51,19 @@ class MetricsKb:
 
 
 @pytest.fixture(scope="module")
-def metrics_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[MetricsKb]:
+def metrics_kb(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, new_database_url: Callable[[Path], str]
+) -> Iterator[MetricsKb]:
     root = tmp_path_factory.mktemp("metrics-api")
     articles = copy_small_articles(root / "articles")
     (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE, encoding="utf-8")
     settings = Settings(
-        data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, rate_limit_per_minute=0, auth="token"
+        data_dir=root / "data",
+        database_url=new_database_url(root / "data"),
+        articles_dir=articles,
+        trusted_clients=TRUSTED,
+        rate_limit_per_minute=0,
+        auth="token",
     )
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build(strict=True)

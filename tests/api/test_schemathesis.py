@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -22,13 +24,19 @@ pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 @pytest.fixture(scope="module")
 def started_app(
-    starter_kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+    starter_kb: KnowledgeBase,
+    embedder: SentenceTransformerEmbedder,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_database_url: Callable[[Path], str],
 ) -> Iterator[FastAPI]:
-    # The run files tickets and, as the local admin, creates and edits teams: on a copy of the starter data, so
-    # no other test meets a fuzzed team (its keywords would take part in routing).
+    # The run files tickets and, as the local admin, creates and edits teams: on a copy of the starter index and a
+    # store of its own, so no other test meets a fuzzed team (its keywords would take part in routing).
     data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
     shutil.copytree(starter_kb.settings.data_dir, data_dir)
-    app = create_app(starter_kb.settings.model_copy(update={"data_dir": data_dir}), embedder=embedder)
+    copied = starter_kb.settings.model_copy(update={"data_dir": data_dir, "database_url": new_database_url(data_dir)})
+    with closing(KnowledgeBase(copied, embedder=embedder)) as kb:
+        kb.indexing.build()  # the articles into its store (on SQLite, the copied one holds them already)
+    app = create_app(copied, embedder=embedder)
     with TestClient(app):  # runs the lifespan, so app.state is ready for in-process calls
         yield app
 

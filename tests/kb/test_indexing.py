@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kb.events import Event
 from kb.service import KnowledgeBase
+
+pytestmark = pytest.mark.both_stores
 
 RESTRICTED = """\
 ---

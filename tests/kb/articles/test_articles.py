@@ -13,6 +13,8 @@ from kb.indexing import to_document
 from kb.service import KnowledgeBase
 from tests.conftest import STARTER_ARTICLES
 
+pytestmark = pytest.mark.both_stores
+
 # Line numbers are part of the test: keep the layout of these texts exactly as written.
 VALID = """\
 ---

@@ -13,6 +13,8 @@ from kb.service import KnowledgeBase
 from kb.store.surveys import ArticleFeedback
 from kb.tickets.model import NewTicket
 
+pytestmark = pytest.mark.both_stores
+
 VPN = "vpn-drops-on-public-wifi"
 
 

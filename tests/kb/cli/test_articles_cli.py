@@ -13,6 +13,8 @@ from kb.cli.main import app
 from tests.conftest import STARTER_ARTICLES
 from tests.fakes import HashingEmbedder
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from kb.cli.main import app
 from tests.conftest import STARTER_ARTICLES
 
+pytestmark = pytest.mark.both_stores
+
 
 def test_demo_data_then_report_json(store_only_cli: CliRunner) -> None:
     made = store_only_cli.invoke(app, ["demo-data", "--tickets", "400", "--days", "20", "--seed", "3"])

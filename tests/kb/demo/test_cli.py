@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from kb.cli.main import app
+
+pytestmark = pytest.mark.both_stores
 
 
 def test_demo_data_refuses_a_store_with_tickets_unless_yes(store_only_cli: CliRunner) -> None:

@@ -20,6 +20,8 @@ from kb.tickets import states
 from kb.tickets.states import Status, check_transition
 from tests.conftest import STARTER_ARTICLES
 
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 ARTICLES = [DemoArticle("vpn", "VPN drops on hotel wifi", "IT"), DemoArticle("leave", "Annual leave", "HR")]
 

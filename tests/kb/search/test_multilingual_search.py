@@ -10,7 +10,7 @@ from kb.service import KnowledgeBase
 from tests.kb.search.test_search_starter import QUESTIONS
 
 # Rankings and answers over the starter KB are MiniLM's and USE's.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 # Questions about articles that have no translation: the English article must answer them.
 FOREIGN = {

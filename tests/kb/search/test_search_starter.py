@@ -7,7 +7,7 @@ import pytest
 from kb.service import KnowledgeBase
 
 # Rankings and answers over the starter KB are MiniLM's.
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
 
 QUESTIONS = {
     "my vpn keeps dropping every few minutes when I'm on hotel wifi": "vpn-drops-on-public-wifi",
