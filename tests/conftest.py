@@ -394,6 +394,20 @@ def desk_settings(root: Path, template: SmallTemplate, **overrides: Any) -> Sett
     return settings
 
 
+@pytest.fixture(scope="module")
+def module_desk_settings(
+    tmp_path_factory: pytest.TempPathFactory, small_template: SmallTemplate, new_database_url: Callable[[Path], str]
+) -> Callable[..., Settings]:
+    """For module-scoped fixtures: `desk_settings` in a new folder named `name`, on a store of the module's backend
+    of its own (the environment's is the test's)."""
+
+    def settings(name: str, **overrides: Any) -> Settings:
+        root = tmp_path_factory.mktemp(name)
+        return desk_settings(root, small_template, database_url=new_database_url(root / "data"), **overrides)
+
+    return settings
+
+
 def add_desk(kb: KnowledgeBase) -> dict[str, str]:
     """The DESK's users in `kb`, and their tokens by name."""
     tokens = {}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import frontmatter
@@ -17,7 +16,7 @@ from api.app import create_app
 from indexer.embedders import Embedder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, SmallTemplate, bearer, copy_small_articles
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.both_stores
 
@@ -33,23 +32,8 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(
-    tmp_path_factory: pytest.TempPathFactory,
-    small_template: SmallTemplate,
-    new_database_url: Callable[[Path], str],
-    embedder: Embedder,
-) -> Iterator[Desk]:
-    root = tmp_path_factory.mktemp("desk")
-    articles = copy_small_articles(root / "articles")
-    settings = Settings(
-        data_dir=root / "data",
-        database_url=new_database_url(root / "data"),
-        articles_dir=articles,
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-        auth="token",
-    )
-    small_template.copy_to(settings)
+def desk(module_desk_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[Desk]:
+    settings = module_desk_settings("desk")
     kb = KnowledgeBase(settings, embedder=embedder)
     tokens = {}
     for name, role, teams in (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from indexer.embedders import Embedder
 from kb.access import LOCAL_ADMIN
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.conftest import TRUSTED, SmallTemplate, copy_small_articles, stable_ticket
+from tests.conftest import stable_ticket
 
 pytestmark = pytest.mark.both_stores
 
@@ -45,21 +44,9 @@ TICKET_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def ticket_settings(
-    tmp_path_factory: pytest.TempPathFactory, small_template: SmallTemplate, new_database_url: Callable[[Path], str]
-) -> Settings:
+def ticket_settings(module_desk_settings: Callable[..., Settings]) -> Settings:
     """A small, already indexed KB of this module's own: creating tickets never touches the starter store."""
-    root = tmp_path_factory.mktemp("tickets")
-    articles = copy_small_articles(root / "articles")
-    settings = Settings(
-        data_dir=root / "data",
-        database_url=new_database_url(root / "data"),
-        articles_dir=articles,
-        trusted_clients=TRUSTED,
-        rate_limit_per_minute=0,
-    )
-    small_template.copy_to(settings)
-    return settings
+    return module_desk_settings("tickets", auth="local")
 
 
 @pytest.fixture(scope="module")
