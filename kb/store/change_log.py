@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +124,9 @@ class ChangeLogRepository:
             return [LoggedChange(int(r.seq), r.article_id, r.shown_digest, r.at) for r in conn.execute(query)]
 
 
+STOP_CHECK_SECONDS = 0.05
+
+
 class ChangeWakeups:
     """Waits for the next change another server commits: LISTEN on PostgreSQL, so a follower wakes within
     milliseconds; elsewhere, or while the server cannot be reached, it simply waits out the poll interval."""
@@ -137,12 +141,15 @@ class ChangeWakeups:
         if not self._enabled or not self._listening():
             stop.wait(timeout)
             return
+        deadline = time.monotonic() + timeout
         try:
-            # Several notifications arriving together wake the follower once: it reads the whole log anyway.
-            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
-                pass
-            for _ in self._connection.notifies(timeout=0):
-                pass
+            # In slices, so that a stopping server does not wait out the interval (a LISTEN wait sees no Event).
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if any(True for _ in self._connection.notifies(timeout=min(left, STOP_CHECK_SECONDS), stop_after=1)):
+                    # Several notifications arriving together wake the follower once: it reads the whole log anyway.
+                    for _ in self._connection.notifies(timeout=0):
+                        pass
+                    return
         except Exception as exc:  # the server went away: poll until it is back
             log.info("change notifications paused (%s); polling", exc)
             self.close()
