@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from kb.settings import Settings
 from tests.api.web.test_pages import HOSTILE, SECRET
 from tests.conftest import TRUSTED, add_desk, copy_small_articles
 
-pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow, pytest.mark.both_stores]
 
 REPO = Path(__file__).parents[3]
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
@@ -44,12 +44,17 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 
 
 @pytest.fixture(scope="module")
-def portal_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[str, dict]]:
+def portal_server(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, new_database_url: Callable[[Path], str]
+) -> Iterator[tuple[str, dict]]:
     root = tmp_path_factory.mktemp("browser")
     articles = copy_small_articles(root / "articles")
     (articles / "hostile.md").write_text(HOSTILE, encoding="utf-8")
     (articles / "payroll-secret.md").write_text(SECRET, encoding="utf-8")
-    settings = Settings(data_dir=root / "data", articles_dir=articles, trusted_clients=TRUSTED, auth="token")
+    store = new_database_url(root / "data")
+    settings = Settings(
+        data_dir=root / "data", database_url=store, articles_dir=articles, trusted_clients=TRUSTED, auth="token"
+    )
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.indexing.build()
     tokens = add_desk(kb)
@@ -57,7 +62,7 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     env = server_environment(
         settings.data_dir,
         articles,
-        {"KB_AUTH": "token", "KB_RATE_LIMIT_PER_MINUTE": "0", "KB_MAINTENANCE_SECONDS": "0"},
+        {"KB_AUTH": "token", "KB_RATE_LIMIT_PER_MINUTE": "0", "KB_MAINTENANCE_SECONDS": "0", "KB_DATABASE_URL": store},
     )
     with running_server(UVICORN_FACTORY, env, root / "server.log", timeout=120) as server:
         yield server.base, tokens
