@@ -9,7 +9,9 @@ The store runs on SQLite by default and on PostgreSQL when several servers share
 `both_stores` (`pytestmark = pytest.mark.both_stores`), every test that reaches the store through `database_url`,
 `small_settings` or the fixtures built on them runs twice, `[sqlite]` and `[postgresql]`, the latter on a server
 this session starts (bench/postgres.py); a test marked `sqlite_only` (it drives SQLite's own file or locks) stays
-on SQLite."""
+on SQLite. Every module that reaches the store is marked, from the repositories to the API, the portal and the CLI,
+except where the store is not the subject: the index on disk (tests/indexer), connection handling and overload, the
+log format, and the evaluation sets (kb eval); on PostgreSQL, KB_DATABASE_URL names the test's own database."""
 
 from __future__ import annotations
 

@@ -106,6 +106,7 @@ def test_sigterm_lets_requests_in_flight_finish_refuses_new_ones_and_exits_0(
     assert "Traceback" not in log
 
 
+@pytest.mark.sqlite_only  # the log format, whichever the store
 def test_kb_serve_writes_json_lines_with_the_request_id_it_sends_back(
     indexed_small_settings: Settings, tmp_path: Path
 ) -> None:

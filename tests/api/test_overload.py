@@ -25,8 +25,6 @@ from kb.settings import Settings
 # --- The search queue --------------------------------------------------------------------------------------
 from tests.sockets import seconds_until_closed
 
-pytestmark = pytest.mark.both_stores
-
 
 class HeldEmbedder:
     """The real model, except that while `held`, each encode waits until `release` (a search stuck on the model)."""

@@ -83,6 +83,7 @@ def _failed_sign_in_origins(settings: Settings) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # the connection handling, whichever the store
 def test_kb_serve_trusts_no_forwarding_header_by_default(indexed_small_settings: Settings, tmp_path: Path) -> None:
     """Uvicorn's defaults believe X-Forwarded-For from 127.0.0.1; `kb serve` believes it from no one unless
     KB_FORWARDED_ALLOW_IPS says so. And in local auth a forwarded request, or one naming a foreign Host, needs a
@@ -111,6 +112,7 @@ def test_kb_serve_trusts_no_forwarding_header_by_default(indexed_small_settings:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # the connection handling, whichever the store
 def test_kb_serve_believes_the_proxy_it_is_told_about(indexed_small_settings: Settings, tmp_path: Path) -> None:
     """With KB_FORWARDED_ALLOW_IPS naming the proxy, the client address is the forwarded one (for limits and the
     audit), and the proxy itself is never the local admin, with or without a forwarding header."""
@@ -129,6 +131,7 @@ def test_kb_serve_believes_the_proxy_it_is_told_about(indexed_small_settings: Se
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # the connection handling, whichever the store
 def test_kb_serve_closes_idle_and_slow_connections_and_caps_them(
     indexed_small_settings: Settings, tmp_path: Path
 ) -> None:

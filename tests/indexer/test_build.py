@@ -28,7 +28,7 @@ from kb.settings import Settings
 from tests.conftest import STARTER_ARTICLES
 
 # The manifest records the real model's name and dimension; refusing another model needs a real one.
-pytestmark = [pytest.mark.real_model, pytest.mark.both_stores]
+pytestmark = pytest.mark.real_model
 
 SMALL_IDS = [
     "badge-not-opening-doors",
