@@ -16,7 +16,7 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,7 +258,7 @@ def build_index(
     live: HybridIndex | None = None,
     donor: HybridIndex | None = None,
     vector_options: VectorOptions = DEFAULT_OPTIONS,
-    source_seq: int = 0,
+    source_mark: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Write a new generation for `documents`, embedding only documents whose content hash changed (with
         `embedder`, and with the `multilingual` encoder into a second vector index when one is given), and
@@ -267,8 +267,8 @@ def build_index(
         have changed since it was measured (a live publish need not re-measure the whole KB). `live` is the live
         generation if the caller holds it in memory: it is reused rather than read from disk. `donor` is a generation of
     another root (the server's for a download bundle, a downloaded bundle's for a remote copy): when its encoders and
-    chunking fit, it stands in for the live generation, so only documents it lacks are embedded. `source_seq` is
-    recorded as the newest change of the documents' source that they include (for whoever follows that source).
+    chunking fit, it stands in for the live generation, so only documents it lacks are embedded. `source_mark` is
+    recorded as what the documents' source says of the version they were read at (for whoever follows that source).
 
         One build at a time per root: a second one waits for the build lock (`on_wait` is told that it does)."""
     with build_lock(root, on_wait=on_wait):
@@ -286,7 +286,7 @@ def build_index(
             live,
             donor,
             vector_options,
-            source_seq,
+            source_mark,
         )
 
 
@@ -304,7 +304,7 @@ def _build(
     loaded: HybridIndex | None,
     donor: HybridIndex | None,
     vector_options: VectorOptions,
-    source_seq: int,
+    source_mark: Mapping[str, Any] | None,
 ) -> BuildReport:
     params = _chunk_params(max_words, overlap)
     live = current_generation(root)
@@ -396,7 +396,7 @@ def _build(
         "doc_count": len(documents),
         "chunking": params,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source_seq": source_seq,
+        "source": dict(source_mark) if source_mark is not None else None,
         "docs": docs_meta,
     }
     staged = HybridIndex(

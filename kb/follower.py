@@ -81,8 +81,8 @@ class ChangeFollower:
     def follow_once(self) -> int:
         """Apply every change logged after the last one applied; how many were read."""
         with self._round:
-            if not self._caught_up:  # the generation found at start holds the changes up to its own: read the rest
-                self._applied = max(self._applied, self._indexing.source_seq())
+            if not self._caught_up:
+                self._applied = max(self._applied, self._start_after())
             head = self._changes.head()
             self._head = max(self._head, head)
             read = 0
@@ -102,6 +102,16 @@ class ChangeFollower:
             self._adopt_calibration()
             self._caught_up = True
             return read
+
+    def _start_after(self) -> int:
+        """The last change the generation found at start holds, when it was built from this store's log: only the
+        changes after it are read. A data dir moved to another store, or a store restored from an older backup,
+        has another change under that number: then every change is read, and the digests decide."""
+        mark = self._indexing.source()
+        if not mark:
+            return 0
+        logged = self._changes.change(int(mark.get("seq", 0)))
+        return logged.seq if logged is not None and logged.mark() == mark else 0
 
     def _adopt_calibration(self) -> None:
         """The newest answer calibration any server stored (the shared maintenance measures it), once."""

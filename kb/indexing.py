@@ -193,11 +193,11 @@ def build_generation(
     recalibrate_after: int | None = None,
     live: HybridIndex | None = None,
     donor: HybridIndex | None = None,
-    source_seq: int = 0,
+    source: dict[str, Any] | None = None,
 ) -> BuildReport:
     """A generation of `articles` in the index `root`, chunked as the settings say and measured by the answer
     calibrator: the live index's, a download bundle's and a remote copy's are built alike (see `build_index` for
-    what the keyword arguments reuse). `source_seq`: the newest store change the articles include."""
+    what the keyword arguments reuse). `source`: the newest change of the store's log the articles include."""
     return build_index(
         searchable_documents(articles),
         embedder,
@@ -212,7 +212,7 @@ def build_generation(
         live=live,
         donor=donor,
         vector_options=vector_options(settings),
-        source_seq=source_seq,
+        source_mark=source,
     )
 
 
@@ -391,7 +391,7 @@ class IndexingService:
         loaded = self._searcher.index if self._searcher is not None else None
         # Read before the articles: changes are logged in commit order (kb.store.change_log), so every change up to
         # this one is in what the load below reads, and a follower of the log may start after it.
-        source_seq = self._store.change_log.head()
+        newest = self._store.change_log.newest()
         report = build_generation(
             self._shown.load(),
             settings.index_dir,
@@ -402,7 +402,7 @@ class IndexingService:
             rebuild=rebuild,
             recalibrate_after=recalibrate_after,
             live=loaded,
-            source_seq=source_seq,
+            source=newest.mark() if newest is not None else None,
         )
         if report.changed and report.index is not None:
             # Served from memory as written: this process need not read back what it just wrote.
@@ -415,9 +415,10 @@ class IndexingService:
         self._relay.relay_articles()
         return report
 
-    def source_seq(self) -> int:
-        """The newest change of the store's log that the live generation includes (0: none known)."""
-        return int(self._live_meta().get("source_seq", 0))
+    def source(self) -> dict[str, Any] | None:
+        """The newest change of the store's log that the live generation includes (`LoggedChange.mark`), if known."""
+        source = self._live_meta().get("source")
+        return source if isinstance(source, dict) else None
 
     def _live_meta(self) -> dict[str, Any]:
         try:

@@ -43,6 +43,10 @@ class LoggedChange:
     shown_digest: str | None  # what employees see after the change (`shown_digest`); None: nothing any more
     at: datetime
 
+    def mark(self) -> dict[str, Any]:
+        """What names this change in this store's log (its number alone may name another change in another log)."""
+        return {"seq": self.seq, "article_id": self.article_id, "at": self.at.isoformat()}
+
 
 def in_change_order(conn: Connection) -> None:
     """Take the change log's order lock for this transaction (PostgreSQL; SQLite has one writer at a time anyway).
@@ -110,6 +114,15 @@ class ChangeLogRepository:
         """The newest change's number (0: none yet)."""
         with self._engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(schema.article_changes.c.seq))).scalar() or 0)
+
+    def newest(self) -> LoggedChange | None:
+        """The newest change (None: none yet)."""
+        found = self.after(self.head() - 1, limit=1)
+        return found[0] if found else None
+
+    def change(self, seq: int) -> LoggedChange | None:
+        found = self.after(seq - 1, limit=1)
+        return found[0] if found and found[0].seq == seq else None
 
     def after(self, seq: int, limit: int = 10_000) -> list[LoggedChange]:
         """The changes after `seq`, oldest first, at most `limit`."""

@@ -217,3 +217,27 @@ def test_a_restarted_server_reads_only_the_changes_after_its_generation(
         assert restarted.follower.status().applied == second.store.change_log.head()
     finally:
         restarted.close()
+
+
+def test_a_generation_built_from_another_stores_log_is_followed_from_the_first_change(
+    servers: tuple[KnowledgeBase, KnowledgeBase], tmp_path: Path
+) -> None:
+    first, _ = servers
+    settings = first.settings
+    first.close()
+    # Another store, whose first change is a publish: under the number the generation recorded from the first
+    # store's log, this log holds another change (or none).
+    other_url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    other = KnowledgeBase(
+        settings.model_copy(update={"data_dir": tmp_path / "other", "database_url": other_url}),
+        embedder=HashingEmbedder(),
+    )
+    publish_gizmo(other, "flummox")
+    other.close()
+
+    moved = KnowledgeBase(settings.model_copy(update={"database_url": other_url}), embedder=HashingEmbedder())
+    try:
+        assert moved.follower.follow_once() >= 1
+        assert _found(moved, "flummox")
+    finally:
+        moved.close()
