@@ -256,21 +256,11 @@ def twin(
 ) -> Iterator[KnowledgeBase]:
     """The same KB, but the restricted article says `xylophonewombat` where it said the secret word: equal in
     every statistic except that the secret word exists nowhere."""
+    secret = SECRET_ARTICLE.replace(SECRET_WORD, "xylophonewombat")
     root = tmp_path_factory.mktemp("twin")
-    articles = root / "articles"
-    shutil.copytree(access.settings.articles_dir, articles)
-    (articles / f"{SECRET_ID}.md").write_text(SECRET_ARTICLE.replace(SECRET_WORD, "xylophonewombat"), "utf-8")
-    kb = KnowledgeBase(
-        access.settings.model_copy(
-            update={
-                "data_dir": root / "data",
-                "articles_dir": articles,
-                "database_url": new_database_url(root / "data"),
-            }
-        ),
-        embedder,
+    kb = _built_variant(
+        access, root, new_database_url(root / "data"), embedder, lambda f: f.write_text(secret, "utf-8")
     )
-    kb.indexing.build(strict=True)
     yield kb
     kb.close()
 
@@ -295,22 +285,22 @@ def without_secret(
 ) -> Iterator[KnowledgeBase]:
     """The same KB without the restricted article at all: what an outsider's world should look like."""
     root = tmp_path_factory.mktemp("without-secret")
-    articles = root / "articles"
-    shutil.copytree(access.settings.articles_dir, articles)
-    (articles / f"{SECRET_ID}.md").unlink()
-    kb = KnowledgeBase(
-        access.settings.model_copy(
-            update={
-                "data_dir": root / "data",
-                "articles_dir": articles,
-                "database_url": new_database_url(root / "data"),
-            }
-        ),
-        embedder,
-    )
-    kb.indexing.build(strict=True)
+    kb = _built_variant(access, root, new_database_url(root / "data"), embedder, Path.unlink)
     yield kb
     kb.close()
+
+
+def _built_variant(
+    access: AccessKb, root: Path, store: str, embedder: SentenceTransformerEmbedder, edit: Callable[[Path], object]
+) -> KnowledgeBase:
+    """`access`'s KB in `root`, on the `store` of its own, built after `edit` changed its restricted article's file."""
+    articles = root / "articles"
+    shutil.copytree(access.settings.articles_dir, articles)
+    edit(articles / f"{SECRET_ID}.md")
+    update = {"data_dir": root / "data", "articles_dir": articles, "database_url": store}
+    kb = KnowledgeBase(access.settings.model_copy(update=update), embedder)
+    kb.indexing.build(strict=True)
+    return kb
 
 
 @pytest.mark.parametrize("query", [PRINTER_QUERY, "quarterly bonus calibration payroll", "printer offline payroll"])
