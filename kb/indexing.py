@@ -193,11 +193,11 @@ def build_generation(
     recalibrate_after: int | None = None,
     live: HybridIndex | None = None,
     donor: HybridIndex | None = None,
-    source: dict[str, Any] | None = None,
+    source_mark: dict[str, Any] | None = None,
 ) -> BuildReport:
     """A generation of `articles` in the index `root`, chunked as the settings say and measured by the answer
     calibrator: the live index's, a download bundle's and a remote copy's are built alike (see `build_index` for
-    what the keyword arguments reuse). `source`: the newest change of the store's log the articles include."""
+    what the keyword arguments reuse). `source_mark`: the newest change of the store's log the articles include."""
     return build_index(
         searchable_documents(articles),
         embedder,
@@ -212,7 +212,7 @@ def build_generation(
         live=live,
         donor=donor,
         vector_options=vector_options(settings),
-        source_mark=source,
+        source_mark=source_mark,
     )
 
 
@@ -402,7 +402,7 @@ class IndexingService:
             rebuild=rebuild,
             recalibrate_after=recalibrate_after,
             live=loaded,
-            source=newest.mark() if newest is not None else None,
+            source_mark=newest.mark() if newest is not None else None,
         )
         if report.changed and report.index is not None:
             # Served from memory as written: this process need not read back what it just wrote.

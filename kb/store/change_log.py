@@ -91,13 +91,11 @@ def append(conn: Connection, article_id: str, before: StoredArticle | None, at: 
             shown_digest=digest,
         )
     )
-    public_before = before is not None and was_shown and not before.audience
+    digest_before = None
+    if before is not None and was_shown:
+        digest_before = shown_digest(before.content_hash, before.team, before.audience, before.language)
+    public_before = digest_before is not None and before is not None and not before.audience
     public_after = digest is not None and after is not None and not after.audience
-    digest_before = (
-        shown_digest(before.content_hash, before.team, before.audience, before.language)
-        if before is not None and was_shown
-        else None
-    )
     if public_after and digest != digest_before:
         record(conn, Announcement("article.indexed", {"article_id": article_id}), at, None, None)
     elif public_before and not public_after:
@@ -117,20 +115,22 @@ class ChangeLogRepository:
 
     def newest(self) -> LoggedChange | None:
         """The newest change (None: none yet)."""
-        found = self.after(self.head() - 1, limit=1)
-        return found[0] if found else None
+        return next(iter(self._read(sa.true(), limit=1, newest_first=True)), None)
 
     def change(self, seq: int) -> LoggedChange | None:
-        found = self.after(seq - 1, limit=1)
-        return found[0] if found and found[0].seq == seq else None
+        """The change numbered `seq` (None: this log holds none under that number)."""
+        return next(iter(self._read(schema.article_changes.c.seq == seq, limit=1)), None)
 
     def after(self, seq: int, limit: int = 10_000) -> list[LoggedChange]:
         """The changes after `seq`, oldest first, at most `limit`."""
+        return self._read(schema.article_changes.c.seq > seq, limit=limit)
+
+    def _read(self, where: Any, *, limit: int, newest_first: bool = False) -> list[LoggedChange]:
         table = schema.article_changes
         query = (
             sa.select(table.c.seq, table.c.article_id, table.c.shown_digest, table.c.at)
-            .where(table.c.seq > seq)
-            .order_by(table.c.seq)
+            .where(where)
+            .order_by(table.c.seq.desc() if newest_first else table.c.seq)
             .limit(limit)
         )
         with self._engine.connect() as conn:
