@@ -28,7 +28,7 @@ from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder
 from kb.evaluation.dataset import EvalDataset, load_dataset
 from kb.evaluation.metrics import f1
 from kb.evaluation.runner import dataset_kb
-from kb.search.confidence import Calibration, ConfidenceModel, Evidence, Logistic
+from kb.search.confidence import Calibration, ConfidenceModel, Evidence, Logistic, Scale
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +41,14 @@ CROSS_LINGUAL_SETS = ("starter_pt", "starter_pl", "starter_fr")
 
 
 def features(evidence: Evidence, calibration: Calibration) -> list[float]:
-    scale, _ = calibration.reading(evidence.cross_lingual)
-    return [evidence.top_dense / scale, evidence.margin / scale, evidence.keyword]
+    scale = calibration.reading(evidence.cross_lingual)
+    return [scale.units(evidence.top_dense), evidence.margin / scale.span, evidence.keyword]
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One split's questions: feature rows, labels (1: the top result is relevant), whether each question is
-    answerable and whether a relevant article is in its top 3."""
+    """One split's questions: feature rows, labels (1: a relevant article is among the top 3 shown), whether each
+    question is answerable and whether a relevant article is in its top 3."""
 
     x: Matrix
     y: Matrix
@@ -65,7 +65,6 @@ class Asked:
     """One question's evidence and outcome."""
 
     evidence: Evidence
-    top_right: bool
     answerable: bool
     right_top3: bool
     offtopic: bool
@@ -80,7 +79,7 @@ class Collected:
         asked = self.splits[split]
         return Scored(
             np.array([features(a.evidence, self.calibration) for a in asked]),
-            np.array([float(a.top_right) for a in asked]),
+            np.array([float(a.answerable and a.right_top3) for a in asked]),
             np.array([a.answerable for a in asked]),
             np.array([a.right_top3 for a in asked]),
             np.array([a.offtopic for a in asked]),
@@ -102,7 +101,6 @@ def collect(dataset: EvalDataset, embedder: SentenceTransformerEmbedder) -> Coll
             ]
             asked = Asked(
                 retrieval.evidence,
-                bool(ranking[:1]) and ranking[0] in relevant,
                 bool(relevant),
                 bool(set(ranking[:3]) & relevant),
                 query.kind == "offtopic",
@@ -147,8 +145,9 @@ def threshold_table(confidence: Matrix, data: Scored) -> None:
 
 
 def confidences(model: Logistic, x: Matrix) -> Matrix:
-    # The rows are already divided by their KB's scale.
-    return np.array([1.0 / (1.0 + np.exp(-model.logit(Evidence(*row), 1.0))) for row in x])
+    # The rows are already read on their KB's scale.
+    unit = Scale(covered=1.0, uncovered=0.0)
+    return np.array([1.0 / (1.0 + np.exp(-model.logit(Evidence(*row), unit))) for row in x])
 
 
 def fitted_logistic(data: Scored) -> Logistic:

@@ -87,6 +87,10 @@ class LanguageDetector:
             return DetectedLanguage(ENGLISH, share)
         return detected
 
+    def mostly_english_words(self, text: str) -> bool:
+        """Whether `text`'s words are mostly English words, whatever the detector guesses of a short text."""
+        return self._english_share(text) >= ENGLISH_WORD_SHARE
+
     def _english_share(self, text: str) -> float:
         """The share of `text`'s words that are English words and no stop word of the other languages ("door" and
         "de" are English words, and Dutch and French ones)."""

@@ -208,16 +208,18 @@ class Searcher:
 
     def _prepared(self, text: str, reader: Principal, allowed: RowFilter | None) -> tuple[str, DetectedLanguage]:
         # The corrections draw on the KB's English words: a query surely in another language is searched as typed
-        # ("fiche de paie" is no misspelt "fiche de paid"), unless its corrected form reads as English (slips can
-        # make English look foreign: "the printr is ofline").
+        # ("fiche de paie" is no misspelt "fiche de paid"), unless its corrected form is mostly English words (slips
+        # can make English look foreign). The detector's guess on the corrected form is not enough: "qual é a melhor
+        # receita de bacalhau", corrected to "qual é a method receipt de bacalhau", reads as English at 0.40.
         language = self.language(text)
         corrected = self._spelled(text, reader, allowed)
         if corrected == text:
             return text, language
         if language.english or not language.sure:
             return corrected, self.language(corrected)
-        reread = self.language(corrected)
-        return (corrected, reread) if reread.english else (text, language)
+        if self._detector.mostly_english_words(corrected):
+            return corrected, self.language(corrected)
+        return text, language
 
     def language(self, text: str) -> DetectedLanguage:
         """The language `text` is read in: the detector's, or English when only English can be searched."""

@@ -131,9 +131,20 @@ def test_full_stackfaq_keeps_its_ranking_and_answers(runner: CliRunner) -> None:
     assert float(hybrid["ndcg@10"]) >= 0.985  # type: ignore[arg-type]
     for single in ("dense", "keyword"):  # fusion is chosen on text the model never saw: StackFAQ may lose a little
         assert float(hybrid["ndcg@10"]) >= float(figures[single]["ndcg@10"]) - 0.01  # type: ignore[arg-type]
-    # StackFAQ is a KB of stored questions: the bar is measured on its own questions (0.91 measured).
+    # StackFAQ is a KB of stored questions only, none of them seen by the fitted decision: the bar is measured on
+    # its own questions (0.91 measured). Its held-out F1 stands beside the documents' one below.
     assert float(hybrid["answer_f1"]) >= 0.88  # type: ignore[arg-type]
     assert float(hybrid["refused"]) >= 0.85  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_kb_of_documents_answers_its_held_back_questions(runner: CliRunner) -> None:
+    """The starter KB's articles are documents (Symptoms, Cause, Resolution); the decision was fitted on the `dev`
+    half of its questions only, so the `test` half is held back. With StackFAQ above (a KB of FAQ entries only),
+    each kind of KB reaches F1 0.85 on questions the decision never saw (0.86 measured here)."""
+    held_back = _eval(runner, STARTER, "--articles", str(STARTER_ARTICLES), "--split", "test")
+    assert held_back["split"] == "test"
+    assert float(held_back["answer_f1"]) >= 0.85  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -147,14 +158,14 @@ def test_doc2dial_gains_from_fusion(runner: CliRunner) -> None:
 def test_the_starter_questions_are_answered_and_the_rest_refused(runner: CliRunner) -> None:
     """The hand-written employee questions about the bundled KB (bench/questions/starter), both halves.
 
-    Floors at what the shipped decision reaches (README, "How kb decides to answer"); the issue's targets are
-    85 % answered right, F1 0.90, every off-topic and 80 % of the uncovered questions refused.
+    Floors at what the shipped decision reaches (README, "How kb decides to answer": 88 %, 0.883, 96 %, 75 %); the
+    issue's targets are 85 % answered right, F1 0.90, every off-topic and 80 % of the uncovered questions refused.
     """
     hybrid = _eval(runner, STARTER, "--articles", str(STARTER_ARTICLES))
-    assert float(hybrid["answered_right_top3"]) >= 0.78  # type: ignore[arg-type]
-    assert float(hybrid["answer_f1"]) >= 0.82  # type: ignore[arg-type]
+    assert float(hybrid["answered_right_top3"]) >= 0.85  # type: ignore[arg-type]
+    assert float(hybrid["answer_f1"]) >= 0.87  # type: ignore[arg-type]
     assert float(hybrid["refused_offtopic"]) >= 0.95  # type: ignore[arg-type]
-    assert float(hybrid["refused_uncovered"]) >= 0.75  # type: ignore[arg-type]
+    assert float(hybrid["refused_uncovered"]) >= 0.72  # type: ignore[arg-type]
 
 
 # Query languages ----------------------------------------------------------------------------------------------

@@ -92,3 +92,8 @@ def test_a_question_surely_in_another_language_is_searched_as_typed(starter_kb: 
     outcome = starter_kb.search.find("où trouver ma fiche de paie", limit=3, record=False)
     assert outcome.corrected_query is None
     assert outcome.hits[0].group == "payslip-access-errors"
+    # Corrected, "receita" and "melhor" would make English words ("receipt", "method") of a Portuguese question,
+    # which the detector then guesses is English: only a correction that is mostly English words is taken.
+    cooking = starter_kb.search.find("qual é a melhor receita de bacalhau", record=False)
+    assert cooking.corrected_query is None
+    assert cooking.language == "pt"
