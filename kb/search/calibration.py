@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from indexer.embedders import Embedder, Vectors
 from indexer.hybrid import HybridIndex, RowFilter
-from kb.search.confidence import CALIBRATION_VERSION, DEFAULT_TITLE_SCORE, DEFAULT_TITLE_UNCOVERED, Calibration
+from kb.search.confidence import CALIBRATION_VERSION, DEFAULT_TITLE_SCORE, Calibration
 from kb.search.questions import is_question
 
 # Enough titles for a stable median (its standard error is a few thousandths), few enough to stay a small
@@ -50,20 +50,19 @@ class TitleCalibrator:
         if not titles and not questions:
             return Calibration()
         sample = _Sample(index, public, rows_by_title, titles, questions)
-        first = sample.measure(self._embedder, index.nearest, uncovered_titles=True)
+        title_score, uncovered = sample.measure(self._embedder, index.nearest)
         second = None
-        if self._multilingual is not None and index.multilingual:  # it reads foreign questions: no uncovered titles
-            second = sample.measure(self._multilingual, index.nearest_multilingual, uncovered_titles=False)
+        if self._multilingual is not None and index.multilingual:
+            second = sample.measure(self._multilingual, index.nearest_multilingual)
         share = sum(map(is_question, rows_by_title)) / len(rows_by_title)
         return Calibration(
-            title_score=first.title_score,
-            samples=len(titles),
-            title_uncovered=first.title_uncovered,
-            question_uncovered=first.question_uncovered,
-            questions=len(questions),
-            question_share=round(share, 4),
-            multilingual_title_score=None if second is None else second.title_score,
-            multilingual_question_uncovered=None if second is None else second.question_uncovered,
+            title_score,
+            len(titles),
+            uncovered,
+            len(questions),
+            round(share, 4),
+            multilingual_title_score=None if second is None else second[0],
+            multilingual_question_uncovered=None if second is None else second[1],
         )
 
     def __call__(self, index: HybridIndex) -> dict[str, Any]:
@@ -71,13 +70,6 @@ class TitleCalibrator:
 
 
 Nearest = Callable[[Vectors, int, RowFilter | None], tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
-
-
-@dataclass(frozen=True)
-class _Measured:
-    title_score: float
-    title_uncovered: float  # the default when not measured
-    question_uncovered: float | None
 
 
 class _Sample:
@@ -97,37 +89,28 @@ class _Sample:
         self._titles = titles
         self._questions = questions
 
-    def measure(self, encoder: Embedder, nearest: Nearest, uncovered_titles: bool) -> _Measured:
-        """The titles' median score with their article present (and hidden, if `uncovered_titles`), and the uncovered
-        score of stored questions (None when there are too few), with `encoder`'s vectors."""
+    def measure(self, encoder: Embedder, nearest: Nearest) -> tuple[float, float | None]:
+        """(median title score, uncovered score of stored questions or None) with `encoder`'s vectors."""
         texts = sorted(set(self._titles) | set(self._questions))
         vectors = dict(zip(texts, encoder.encode(texts), strict=True))
         allowed = None if self._public.all() else RowFilter(self._public)
-        title_score, title_uncovered = DEFAULT_TITLE_SCORE, DEFAULT_TITLE_UNCOVERED
-        if self._titles:
-            title_score = _median(float(nearest(vectors[t], 1, allowed)[0][0]) for t in self._titles)
-            if uncovered_titles:
-                hidden = [self._hidden(t, vectors[t], nearest) for t in self._titles]
-                # A lone article's title, hidden, meets nothing: it says nothing of where uncovered questions score.
-                title_uncovered = _median([score for score in hidden if score is not None] or [DEFAULT_TITLE_UNCOVERED])
+        title_score = (
+            statistics.median(float(nearest(vectors[t], 1, allowed)[0][0]) for t in self._titles)
+            if self._titles
+            else DEFAULT_TITLE_SCORE
+        )
         uncovered = None
         if len(self._questions) >= MIN_QUESTIONS:
             # Each stored question searched with its own answers hidden (every article of that title: the answers
             # of one thread) is an on-topic question this KB does not cover.
-            best = [self._hidden(question, vectors[question], nearest) or 0.0 for question in self._questions]
+            best = []
+            for question in self._questions:
+                mask = self._public.copy()
+                mask[self._rows_by_title[question]] = False
+                scores, _ = nearest(vectors[question], 1, RowFilter(mask))
+                best.append(float(scores[0]) if len(scores) else 0.0)
             uncovered = round(float(np.percentile(best, UNCOVERED_QUANTILE)), 4)
-        return _Measured(title_score, title_uncovered, uncovered)
-
-    def _hidden(self, title: str, vector: Vectors, nearest: Nearest) -> float | None:
-        """The best score of `title` with every article of that title hidden (None when nothing else is readable)."""
-        mask = self._public.copy()
-        mask[self._rows_by_title[title]] = False
-        scores, _ = nearest(vector, 1, RowFilter(mask))
-        return float(scores[0]) if len(scores) else None
-
-
-def _median(scores: Iterable[float]) -> float:
-    return round(statistics.median(scores), 4)
+        return round(title_score, 4), uncovered
 
 
 def _sample(titles: list[str]) -> list[str]:
