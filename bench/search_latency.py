@@ -51,7 +51,7 @@ from rich.table import Table  # noqa: E402
 from bench.server import UVICORN_FACTORY, running_server, server_environment  # noqa: E402
 from bench.synthetic import QUERIES, generate_synthetic  # noqa: E402
 from indexer.embedders import Embedder  # noqa: E402
-from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder  # noqa: E402
+from kb.indexing import load_embedder  # noqa: E402
 from kb.search.searcher import CANDIDATE_DEPTH, Searcher  # noqa: E402
 from kb.service import KnowledgeBase  # noqa: E402
 from kb.settings import Settings  # noqa: E402
@@ -434,7 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         log_console.print(f"work folder: {work}")
         started = time.perf_counter()
-        embedder = SentenceTransformerEmbedder()
+        # The encoder KB_ENCODER configures, as the served process loads it: an index built by another one is
+        # refused by the server (a torch-built index under the default ONNX encoder never turns ready).
+        embedder = load_embedder(Settings(data_dir=work / "starter-data"))
         log_console.print(f"model {embedder.name} loaded in {time.perf_counter() - started:.1f}s")
         threads = _threads()
         log_console.print(f"threads: torch {threads[0]}, faiss {threads[1]}; cpus: {os.cpu_count()}")
