@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "bench" / "questions"
 STARTER = QUESTIONS / "starter"
 Matrix = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
 
 
 CROSS_LINGUAL_SETS = ("starter_pt", "starter_pl", "starter_fr")
@@ -48,14 +49,18 @@ def features(evidence: Evidence, calibration: Calibration) -> list[float]:
 
 @dataclass(frozen=True)
 class Scored:
-    """One split's questions: feature rows, labels (1: a relevant article is among the top 3 shown), whether each
-    question is answerable and whether a relevant article is in its top 3."""
+    """One split's questions: feature rows, whether each question is answerable, whether a relevant article is in
+    its top 3, and whether it is off-topic."""
 
     x: Matrix
-    y: Matrix
-    answerable: Matrix
-    right_top3: Matrix
-    offtopic: Matrix
+    answerable: Flags
+    right_top3: Flags
+    offtopic: Flags
+
+    @property
+    def right(self) -> Flags:
+        """The label, and an answer that counts: an answerable question with a relevant article in its top 3."""
+        return self.answerable & self.right_top3
 
     def __add__(self, other: Scored) -> Scored:
         return Scored(*(np.concatenate([a, b]) for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
@@ -80,10 +85,9 @@ class Collected:
         asked = self.splits[split]
         return Scored(
             np.array([features(a.evidence, self.calibration) for a in asked]),
-            np.array([float(a.answerable and a.right_top3) for a in asked]),
-            np.array([a.answerable for a in asked]),
-            np.array([a.right_top3 for a in asked]),
-            np.array([a.offtopic for a in asked]),
+            np.array([a.answerable for a in asked], dtype=bool),
+            np.array([a.right_top3 for a in asked], dtype=bool),
+            np.array([a.offtopic for a in asked], dtype=bool),
         )
 
     def confidences(self, model: ConfidenceModel, split: str = "all") -> Matrix:
@@ -131,7 +135,7 @@ def fit_logistic(x: Matrix, y: Matrix, l2: float = 1e-3, steps: int = 50) -> tup
 
 def answer_f1(confidence: Matrix, data: Scored, threshold: float = 0.5) -> float:
     said_yes = confidence >= threshold
-    true_positives = float((said_yes & (data.y == 1)).sum())
+    true_positives = float((said_yes & data.right).sum())
     precision = true_positives / max(int(said_yes.sum()), 1)
     return f1(precision, true_positives / max(int(data.answerable.sum()), 1))
 
@@ -143,20 +147,21 @@ def threshold_table(confidence: Matrix, data: Scored) -> None:
     print("|---|---|---|")
     for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         said_yes = confidence >= threshold
-        right = said_yes & data.answerable & data.right_top3
+        right = said_yes & data.right
         wrong = int(said_yes.sum() - right.sum())
         answered = right.sum() / max(int(data.answerable.sum()), 1)
         print(f"| {threshold:.1f} | {answered:.0%} | {wrong / max(int(said_yes.sum()), 1):.0%} |")
 
 
 def fitted_logistic(data: Scored) -> Logistic:
-    weights, bias = fit_logistic(data.x, data.y)
-    return Logistic(*(round(float(w), 1) for w in weights), bias=round(bias, 1))
+    weights, bias = fit_logistic(data.x, data.right.astype(np.float64))
+    score, margin, keyword = (round(float(w), 1) for w in weights)
+    return Logistic(score, margin, keyword, bias=round(bias, 1))
 
 
 def outcomes(confidence: Matrix, data: Scored, threshold: float = 0.5) -> str:
     said_yes = confidence >= threshold
-    right = (said_yes & data.answerable & data.right_top3).sum() / max(int(data.answerable.sum()), 1)
+    right = (said_yes & data.right).sum() / max(int(data.answerable.sum()), 1)
     refused = (~said_yes & data.offtopic).sum() / max(int(data.offtopic.sum()), 1)
     f1_score = answer_f1(confidence, data, threshold)
     return f"F1 {f1_score:.4f} · right in top 3 {right:.0%} · off-topic refused {refused:.0%}"

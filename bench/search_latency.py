@@ -436,14 +436,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         # The encoder KB_ENCODER configures, as the served process loads it: an index built by another one is
         # refused by the server (a torch-built index under the default ONNX encoder never turns ready).
-        embedder = load_embedder(Settings(data_dir=work / "starter-data"))
+        starter = Settings(data_dir=work / "starter-data", articles_dir=STARTER_ARTICLES)
+        embedder = load_embedder(starter)
         log_console.print(f"model {embedder.name} loaded in {time.perf_counter() - started:.1f}s")
         threads = _threads()
         log_console.print(f"threads: torch {threads[0]}, faiss {threads[1]}; cpus: {os.cpu_count()}")
 
         if not args.no_starter:
-            settings = Settings(data_dir=work / "starter-data", articles_dir=STARTER_ARTICLES)
-            results.append(bench_kb("starter", settings, embedder, QUERIES, timed))
+            results.append(bench_kb("starter", starter, embedder, QUERIES, timed))
         if args.synthetic > 0:
             folder = work / f"synthetic-{args.synthetic}-articles"
             started = time.perf_counter()

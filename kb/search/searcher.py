@@ -215,9 +215,7 @@ class Searcher:
         corrected = self._spelled(text, reader, allowed)
         if corrected == text:
             return text, language
-        if language.english or not language.sure:
-            return corrected, self.language(corrected)
-        if self._detector.mostly_english_words(corrected):
+        if language.english or not language.sure or self._detector.mostly_english_words(corrected):
             return corrected, self.language(corrected)
         return text, language
 
