@@ -134,13 +134,15 @@ class HybridIndex:
         keyword_rows: bool = True,
         multilingual: Vectors | None = None,
         language: str = ENGLISH,
+        translated: Sequence[str] = (),
     ) -> Candidates:
         """The `depth` nearest rows to `vector`, to the `multilingual` vector (when given and the generation has
         such vectors) and (with `keyword_rows`) the `depth` best keyword rows for `text` read as `language`, among
-        the `allowed` rows. Every retriever's score is given for every candidate: without `keyword_rows` the keyword
-        scores are still evidence for an answer even when they do not choose candidates."""
+        the `allowed` rows (`translated`: see `keyword_share`). Every retriever's score is given for every candidate:
+        without `keyword_rows` the keyword scores are still evidence for an answer even when they do not choose
+        candidates."""
         _, dense_rows = self._vectors.search(vector, depth, allowed)
-        keyword_all = self.keyword_share(text, allowed, language)
+        keyword_all = self.keyword_share(text, allowed, language, translated)
         by_keyword = _top_rows(keyword_all, depth) if keyword_rows else np.zeros(0, np.int64)
         rows = np.union1d(dense_rows, by_keyword)
         second = self._multilingual
@@ -160,18 +162,23 @@ class HybridIndex:
         rows = _top_rows(keyword_all, depth)
         return Candidates(rows, np.zeros(0, np.float32), keyword_all[rows])
 
-    def keyword_share(self, text: str, allowed: RowFilter | None, language: str = ENGLISH) -> Scores:
+    def keyword_share(
+        self, text: str, allowed: RowFilter | None, language: str = ENGLISH, translated: Sequence[str] = ()
+    ) -> Scores:
         """Each row's BM25 for `text` divided by the query's ceiling (the score of a row holding every query term as
         well as the best row holds each): the share of the attainable keyword evidence, on one scale whatever the
         KB's size. A query in another language is read twice, in its language and in English, and the shares add
         up: its product names, commands and borrowed words ("VPN", "Outlook", `git`) meet English text as English,
-        its own words meet articles written in its language."""
+        its own words meet articles written in its language. `translated` are English words for its other words
+        (indexer.lexicon), a third reading: "drukarka" meets "printer"."""
         mask, cache = (None, None) if allowed is None else (allowed.mask, allowed.keyword_postings)
         total = np.zeros(self.size, dtype=np.float32)
-        readings = {language: text}
+        readings = [(language, text)]
         if language != ENGLISH:
-            readings[ENGLISH] = without_stopwords(text, language)
-        for analysis, read in readings.items():
+            readings.append((ENGLISH, without_stopwords(text, language)))
+            if translated:
+                readings.append((ENGLISH, " ".join(translated)))
+        for analysis, read in readings:
             ceiling = self._keywords.ceiling(read, mask, cache, analysis)
             if ceiling > 0:
                 total += self._keywords.scores(read, mask, cache, analysis) / np.float32(ceiling)

@@ -16,6 +16,7 @@ from indexer.analysis import ENGLISH
 from indexer.embedders import Embedder, Vectors
 from indexer.embedders.batching import prefetch
 from indexer.hybrid import HybridIndex, RowFilter, SpellingCorrector
+from indexer.lexicon import WordTranslator
 from kb.access import EVERYONE, Principal, can_read_article
 from kb.errors import InvalidInput
 from kb.language import UNKNOWN, DetectedLanguage, LanguageDetector
@@ -131,6 +132,8 @@ class Searcher:
         # them when it is configured).
         self._multilingual = multilingual if index.multilingual else None
         _check_retriever(retriever, self._multilingual)
+        # English keywords for another language's words, from the multilingual encoder's word vectors.
+        self._translator = None if self._multilingual is None else WordTranslator(index.vocabulary, self._multilingual)
         self._detector = detector or LanguageDetector((ENGLISH,))
         self._teams = teams
         self._threshold = answer_threshold
@@ -297,6 +300,7 @@ class Searcher:
         every mode; only hybrid ranks by them."""
         mode = self._retriever
         second = self._multilingual if mode in ("hybrid", "multilingual") else None
+        translated = self._translated(text, language)  # while the encoders work on the query
         found = self.index.candidates(
             text,
             self.encode(text),
@@ -305,6 +309,7 @@ class Searcher:
             keyword_rows=mode == "hybrid",
             multilingual=None if second is None else self._encoded(second, text),
             language=language.code,
+            translated=translated,
         )
         candidates = found.rows
         # The evidence reads the encoder that understands the query: the multilingual one for another language.
@@ -343,6 +348,11 @@ class Searcher:
         )
         ranked = self._boosted(grouped)
         return Retrieval(self._shown(ranked, candidates, fused, language), evidence, language)
+
+    def _translated(self, text: str, language: DetectedLanguage) -> list[str]:
+        if self._translator is None or language.english:
+            return []
+        return self._translator.english_words(text, language.code)
 
     def _boosted(self, grouped: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
         """The groups reordered by their score times their readers' votes' boost (kb.articles.helpfulness: at

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from indexer.analysis import word_counts
 from indexer.chunking import Chunk
@@ -79,3 +80,18 @@ def test_corrections_and_term_coverage_read_only_allowed_words() -> None:
     assert index.corrector(index.row_filter(_public)).correct("bonuss") == "bonuss"
     assert index.term_coverage("refill tray quokka", 2) == 2 / 3
     assert index.term_coverage("the", 2) == 0.0
+
+
+def test_english_words_translated_from_a_foreign_query_are_a_reading_of_their_own() -> None:
+    index = _index()
+    allowed = index.row_filter(_public)
+    untranslated = index.keyword_share("drukarka nie działa", allowed, "pl")
+    translated = index.keyword_share("drukarka nie działa", allowed, "pl", translated=["printer"])
+    assert not untranslated.any()
+    assert translated[2] == pytest.approx(1.0) and translated[[0, 1, 3]].tolist() == [0, 0, 0]
+    # A word only a hidden article holds meets no readable row: it adds nothing, also not to the ceiling.
+    hidden = index.keyword_share("drukarka premia", allowed, "pl", translated=["printer", "bonus"])
+    assert hidden.tolist() == translated.tolist()
+    assert index.keyword_share("printer", allowed, "en", translated=["bonus"]).tolist() == index.keyword_share(
+        "printer", allowed, "en"
+    ).tolist()  # an English query is read as typed

@@ -1,0 +1,87 @@
+"""English keywords for another language's words, read off the real multilingual encoder's word vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from indexer.analysis import word_counts
+from indexer.embedders import ProgressCallback, Vectors
+from indexer.embedders.multilingual import UniversalSentenceEncoder
+from indexer.lexicon import WordTranslator
+
+pytestmark = pytest.mark.real_model
+
+VOCABULARY = word_counts(
+    [
+        "Reset your password after an account lockout and log in again.",
+        "The printer is offline: check the cable and the driver.",
+        "The office fridge and the kitchen are cleaned on Fridays.",
+        "A supplier invoice is paid within thirty days.",
+    ]
+)
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is given."""
+
+    def __init__(self, encoder: UniversalSentenceEncoder) -> None:
+        self._encoder = encoder
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._encoder.name
+
+    @property
+    def dimension(self) -> int:
+        return self._encoder.dimension
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        self.texts.extend(texts)
+        return self._encoder.encode(texts, progress)
+
+
+@pytest.fixture(scope="module")
+def use() -> UniversalSentenceEncoder:
+    return UniversalSentenceEncoder()
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("nie działa drukarka", "pl", "printer"),
+        ("esqueci minha senha", "pt", "password"),
+        ("le frigo ne refroidit plus", "fr", "fridge"),
+        ("faktura od dostawcy", "pl", "supplier"),
+    ],
+)
+def test_a_word_in_another_language_is_given_the_kbs_english_word(
+    use: UniversalSentenceEncoder, text: str, language: str, expected: str
+) -> None:
+    assert expected in WordTranslator(VOCABULARY, use).english_words(text, language)
+
+
+def test_a_word_the_kb_has_no_english_for_is_given_nothing(use: UniversalSentenceEncoder) -> None:
+    assert WordTranslator(VOCABULARY, use).english_words("przepis na pierogi ruskie", "pl") == []
+
+
+def test_stop_words_english_words_and_known_words_are_encoded_once_or_never(use: UniversalSentenceEncoder) -> None:
+    encoder = CountingEncoder(use)
+    translator = WordTranslator(VOCABULARY, encoder)
+    first = translator.english_words("la imprimante et le driver", "fr")
+    assert "printer" in first and "driver" not in first  # an English word of the KB already meets English text
+    kb_words = len(encoder.texts)
+    assert encoder.texts[-1:] == ["imprimante"]  # "la", "et", "le": stop words; "driver": the KB's own word
+    assert translator.english_words("imprimante", "fr") == ["printer"]
+    assert len(encoder.texts) == kb_words  # a word seen before is not encoded again
+
+
+def test_the_words_seen_are_bounded(use: UniversalSentenceEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("indexer.lexicon.WORD_CACHE", 2)
+    encoder = CountingEncoder(use)
+    translator = WordTranslator(VOCABULARY, encoder)
+    for word in ("imprimante", "frigo", "senha", "imprimante"):
+        translator.english_words(word, "fr")
+    assert encoder.texts.count("imprimante") == 2  # forgotten once two other words were seen
