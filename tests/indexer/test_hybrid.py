@@ -92,6 +92,7 @@ def test_english_words_translated_from_a_foreign_query_are_a_reading_of_their_ow
     # A word only a hidden article holds meets no readable row: it adds nothing, also not to the ceiling.
     hidden = index.keyword_share("drukarka premia", allowed, "pl", translated=["printer", "bonus"])
     assert hidden.tolist() == translated.tolist()
-    assert index.keyword_share("printer", allowed, "en", translated=["bonus"]).tolist() == index.keyword_share(
-        "printer", allowed, "en"
-    ).tolist()  # an English query is read as typed
+    assert (
+        index.keyword_share("printer", allowed, "en", translated=["bonus"]).tolist()
+        == index.keyword_share("printer", allowed, "en").tolist()
+    )  # an English query is read as typed

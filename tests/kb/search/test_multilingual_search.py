@@ -110,7 +110,7 @@ def test_a_question_surely_in_another_language_is_searched_as_typed(starter_kb: 
 def test_a_foreign_questions_words_meet_the_english_articles_words(
     starter_kb: KnowledgeBase, question: str, article: str
 ) -> None:
-    """"chaise" is given "chair", "porte" "door", "lodówka" "fridge" (indexer.lexicon): keyword evidence the
+    """ "chaise" is given "chair", "porte" "door", "lodówka" "fridge" (indexer.lexicon): keyword evidence the
     multilingual encoder alone ranks second."""
     outcome = starter_kb.search.find(question, limit=3, record=False)
     assert outcome.hits[0].article_id == article
