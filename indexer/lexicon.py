@@ -16,24 +16,43 @@ readable row and adds nothing, and they are never shown.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
 
 from indexer.analysis import ENGLISH, WORD, analyzer
 from indexer.embedders import Embedder, Vectors
 
 # Measured on the starter KB's vocabulary: right translations score 0.75-0.92 (password, login, payment, supplier,
 # printer, fridge), false friends and unrelated nearest words 0.50-0.70 ("pasek" → zloty 0.65, "urlop" → trips
-# 0.66). Chosen on the development halves of the starter pt/pl/fr questions; 0.68-0.80 give the same ranking
-# within 0.01 nDCG@10 there.
+# 0.66). Chosen from those pairs; on the starter pt/pl/fr questions any value from 0.68 to 0.80 moves nDCG@10 by
+# 0.03 at most.
 MIN_COSINE = 0.72
 MIN_LETTERS = 3  # shorter words ("do", "na", "mi") are stop words or ambiguous abbreviations
 WORD_CACHE = 20_000  # query words seen recur ("hasło", "imprimante"): each is encoded once per process
 
 
+@dataclass(frozen=True)
+class _WordVectors:
+    """A vocabulary's words (word -> row) and their vectors, as one translator computed them."""
+
+    rows: dict[str, int]
+    vectors: Vectors
+
+
+# The latest vectors computed with each encoder: a new generation (every publish makes one) encodes only the words
+# its vocabulary gained, not the whole vocabulary again. Weak keys: a discarded encoder takes its vectors with it.
+_LATEST: weakref.WeakKeyDictionary[Embedder, _WordVectors] = weakref.WeakKeyDictionary()
+_LATEST_LOCK = threading.Lock()
+
+
 class WordTranslator:
     """The KB's English words and their multilingual vectors, computed on first use (one encoder batch: about 0.4 s
-    for the starter KB's 2,000 words) and kept for the generation's life."""
+    for the starter KB's 2,000 words; then only the words a new generation adds) and kept for the generation's
+    life (2 kB a word)."""
 
     def __init__(self, vocabulary: Mapping[str, int], encoder: Embedder) -> None:
         self._english = frozenset(vocabulary)
@@ -67,10 +86,23 @@ class WordTranslator:
 
     def _learn(self, words: list[str]) -> None:
         if self._vectors is None:
-            self._vectors = self._encoder.encode(self._words)
+            self._vectors = self._vocabulary_vectors()
         cosines = self._encoder.encode(words) @ self._vectors.T
         best = cosines.argmax(axis=1)
         for word, column, row in zip(words, best.tolist(), cosines, strict=True):
             self._seen[word] = self._words[column] if float(row[column]) >= MIN_COSINE else None
         while len(self._seen) > WORD_CACHE:
             self._seen.popitem(last=False)
+
+    def _vocabulary_vectors(self) -> Vectors:
+        with _LATEST_LOCK:
+            latest = _LATEST.get(self._encoder)
+        known, earlier = (latest.rows, latest.vectors) if latest is not None else ({}, None)
+        new = [w for w in self._words if w not in known]
+        fresh = dict(zip(new, self._encoder.encode(new), strict=True)) if new else {}
+        vectors = np.empty((len(self._words), self._encoder.dimension), dtype=np.float32)
+        for position, word in enumerate(self._words):
+            vectors[position] = fresh[word] if earlier is None or word in fresh else earlier[known[word]]
+        with _LATEST_LOCK:
+            _LATEST[self._encoder] = _WordVectors({w: i for i, w in enumerate(self._words)}, vectors)
+        return vectors

@@ -85,3 +85,14 @@ def test_the_words_seen_are_bounded(use: UniversalSentenceEncoder, monkeypatch: 
     for word in ("imprimante", "frigo", "senha", "imprimante"):
         translator.english_words(word, "fr")
     assert encoder.texts.count("imprimante") == 2  # forgotten once two other words were seen
+
+
+def test_a_new_generations_translator_encodes_only_the_words_its_vocabulary_gained(
+    use: UniversalSentenceEncoder,
+) -> None:
+    encoder = CountingEncoder(use)
+    WordTranslator(VOCABULARY, encoder).english_words("imprimante", "fr")
+    grown = {**VOCABULARY, "keyboard": 1}
+    encoder.texts.clear()
+    assert WordTranslator(grown, encoder).english_words("clavier", "fr") == ["keyboard"]
+    assert encoder.texts == ["keyboard", "clavier"]
