@@ -36,6 +36,14 @@ WORD_CACHE = 20_000  # query words seen recur ("hasło", "imprimante"): each is 
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A question in another language read in the KB's English words."""
+
+    translated: list[str]  # the English words given to its other words, in their order (a keyword reading)
+    english: str  # the question as English words: its own English words and the translated ones, in its order
+
+
+@dataclass(frozen=True)
 class _WordVectors:
     """A vocabulary's words (word -> row) and their vectors, as one translator computed them."""
 
@@ -64,25 +72,31 @@ class WordTranslator:
         self._seen: OrderedDict[str, str | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def english_words(self, text: str, language: str) -> list[str]:
-        """The KB's English word nearest to each content word of `text` (read as `language`) that is not English
-        already, for the words whose nearest one is near enough; in the order of the words they translate."""
+    def translate(self, text: str, language: str) -> Translation:
+        """`text` (read as `language`) in the KB's English words: each content word that is not English already is
+        given the KB's English word nearest to it, when that one is near enough."""
         stopwords = analyzer(language).stopwords
         words = [
             w
             for w in dict.fromkeys(word.lower() for word in WORD.findall(text))
-            if len(w) >= MIN_LETTERS and w not in stopwords and w not in self._english
+            if len(w) >= MIN_LETTERS and w not in stopwords
         ]
-        if not words or not self._words:
-            return []
+        foreign = [w for w in words if w not in self._english]
+        given = self._given(foreign) if foreign and self._words else {}
+        english = [w if w in self._english else given.get(w) for w in words]
+        return Translation(
+            translated=[english_word for w in foreign if (english_word := given.get(w))],
+            english=" ".join(w for w in english if w),
+        )
+
+    def _given(self, words: list[str]) -> dict[str, str | None]:
         with self._lock:
             missing = [w for w in words if w not in self._seen]
             if missing:
                 self._learn(missing)
             for word in words:
                 self._seen.move_to_end(word)
-            found = [self._seen[w] for w in words]
-        return [w for w in found if w is not None]
+            return {w: self._seen[w] for w in words}
 
     def _learn(self, words: list[str]) -> None:
         if self._vectors is None:

@@ -16,7 +16,7 @@ from indexer.analysis import ENGLISH
 from indexer.embedders import Embedder, Vectors
 from indexer.embedders.batching import prefetch
 from indexer.hybrid import HybridIndex, RowFilter, SpellingCorrector
-from indexer.lexicon import WordTranslator
+from indexer.lexicon import Translation, WordTranslator
 from kb.access import EVERYONE, Principal, can_read_article
 from kb.errors import InvalidInput
 from kb.language import UNKNOWN, DetectedLanguage, LanguageDetector
@@ -300,16 +300,19 @@ class Searcher:
         every mode; only hybrid ranks by them."""
         mode = self._retriever
         second = self._multilingual if mode in ("hybrid", "multilingual") else None
-        translated = self._translated(text, language)  # while the encoders work on the query
+        # Another language's question is read in the KB's English words too, while the encoders work on it: the
+        # English encoder reads those (its cosines for the Polish words themselves are noise), and the translated
+        # words are a keyword reading of their own.
+        translation = self._translation(text, language)
         found = self.index.candidates(
             text,
-            self.encode(text),
+            self.encode(translation.english or text if translation else text),
             allowed,
             CANDIDATE_DEPTH,
             keyword_rows=mode == "hybrid",
             multilingual=None if second is None else self._encoded(second, text),
             language=language.code,
-            translated=translated,
+            translated=translation.translated if translation else (),
         )
         candidates = found.rows
         # The evidence reads the encoder that understands the query: the multilingual one for another language.
@@ -349,10 +352,10 @@ class Searcher:
         ranked = self._boosted(grouped)
         return Retrieval(self._shown(ranked, candidates, fused, language), evidence, language)
 
-    def _translated(self, text: str, language: DetectedLanguage) -> list[str]:
+    def _translation(self, text: str, language: DetectedLanguage) -> Translation | None:
         if self._translator is None or language.english:
-            return []
-        return self._translator.english_words(text, language.code)
+            return None
+        return self._translator.translate(text, language.code)
 
     def _boosted(self, grouped: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
         """The groups reordered by their score times their readers' votes' boost (kb.articles.helpfulness: at

@@ -60,21 +60,23 @@ def use() -> UniversalSentenceEncoder:
 def test_a_word_in_another_language_is_given_the_kbs_english_word(
     use: UniversalSentenceEncoder, text: str, language: str, expected: str
 ) -> None:
-    assert expected in WordTranslator(VOCABULARY, use).english_words(text, language)
+    assert expected in WordTranslator(VOCABULARY, use).translate(text, language).translated
 
 
 def test_a_word_the_kb_has_no_english_for_is_given_nothing(use: UniversalSentenceEncoder) -> None:
-    assert WordTranslator(VOCABULARY, use).english_words("przepis na pierogi ruskie", "pl") == []
+    translation = WordTranslator(VOCABULARY, use).translate("przepis na pierogi ruskie", "pl")
+    assert translation.translated == [] and translation.english == ""
 
 
 def test_stop_words_english_words_and_known_words_are_encoded_once_or_never(use: UniversalSentenceEncoder) -> None:
     encoder = CountingEncoder(use)
     translator = WordTranslator(VOCABULARY, encoder)
-    first = translator.english_words("la imprimante et le driver", "fr")
-    assert "printer" in first and "driver" not in first  # an English word of the KB already meets English text
+    first = translator.translate("la imprimante et le driver", "fr")
+    assert first.translated == ["printer"]  # an English word of the KB ("driver") already meets English text
+    assert first.english == "printer driver"  # the question in English words, in its order
     kb_words = len(encoder.texts)
     assert encoder.texts[-1:] == ["imprimante"]  # "la", "et", "le": stop words; "driver": the KB's own word
-    assert translator.english_words("imprimante", "fr") == ["printer"]
+    assert translator.translate("imprimante", "fr").translated == ["printer"]
     assert len(encoder.texts) == kb_words  # a word seen before is not encoded again
 
 
@@ -83,7 +85,7 @@ def test_the_words_seen_are_bounded(use: UniversalSentenceEncoder, monkeypatch: 
     encoder = CountingEncoder(use)
     translator = WordTranslator(VOCABULARY, encoder)
     for word in ("imprimante", "frigo", "senha", "imprimante"):
-        translator.english_words(word, "fr")
+        translator.translate(word, "fr")
     assert encoder.texts.count("imprimante") == 2  # forgotten once two other words were seen
 
 
@@ -91,8 +93,8 @@ def test_a_new_generations_translator_encodes_only_the_words_its_vocabulary_gain
     use: UniversalSentenceEncoder,
 ) -> None:
     encoder = CountingEncoder(use)
-    WordTranslator(VOCABULARY, encoder).english_words("imprimante", "fr")
+    WordTranslator(VOCABULARY, encoder).translate("imprimante", "fr")
     grown = {**VOCABULARY, "keyboard": 1}
     encoder.texts.clear()
-    assert WordTranslator(grown, encoder).english_words("clavier", "fr") == ["keyboard"]
+    assert WordTranslator(grown, encoder).translate("clavier", "fr").translated == ["keyboard"]
     assert encoder.texts == ["keyboard", "clavier"]
