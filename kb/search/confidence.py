@@ -125,7 +125,7 @@ class ConfidenceModel:
     """
 
     same_language: Logistic = Logistic(score_weight=13.9, margin_weight=1.9, keyword_weight=2.1, bias=-7.3)
-    cross_lingual: Logistic = Logistic(score_weight=6.2, margin_weight=3.4, keyword_weight=1.2, bias=-3.6)
+    cross_lingual: Logistic = Logistic(score_weight=8.0, margin_weight=2.1, keyword_weight=1.4, bias=-4.5)
     # Per unit of cosine above the KB's uncovered score of stored questions: 0.1 above it is a probability of 0.95.
     question_slope: float = 30.0
 
