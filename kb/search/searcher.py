@@ -132,7 +132,7 @@ class Searcher:
         # them when it is configured).
         self._multilingual = multilingual if index.multilingual else None
         _check_retriever(retriever, self._multilingual)
-        # English keywords for another language's words, from the multilingual encoder's word vectors.
+        # Another language's question read in the KB's English words, through the multilingual encoder's word vectors.
         self._translator = None if self._multilingual is None else WordTranslator(index.vocabulary, self._multilingual)
         self._detector = detector or LanguageDetector((ENGLISH,))
         self._teams = teams
@@ -303,13 +303,13 @@ class Searcher:
         every mode; only hybrid ranks by them."""
         mode = self._retriever
         second = self._multilingual if mode in ("hybrid", "multilingual") else None
-        # Another language's question is read in the KB's English words too, while the encoders work on it: the
-        # English encoder reads those (its cosines for the Polish words themselves are noise), and the translated
-        # words are a keyword reading of their own.
+        # Another language's question is read in the KB's English words too, while the multilingual encoder works on
+        # it: the English encoder reads those (its cosines for the Polish words themselves are noise), and the
+        # translated words are a keyword reading of their own.
         translation = self._translation(text, language)
         found = self.index.candidates(
             text,
-            self.encode(translation.english or text if translation else text),
+            self.encode((translation.english or text) if translation else text),
             allowed,
             CANDIDATE_DEPTH,
             keyword_rows=mode == "hybrid",
