@@ -218,11 +218,13 @@ class HybridIndex:
 
     def corrector(self, allowed: RowFilter | None) -> SpellingCorrector:
         """A spelling corrector over the words of the `allowed` rows: a hidden article's words are never suggested."""
-        return SpellingCorrector(self._vocabulary if allowed is None else self._readable_vocabulary(allowed))
+        return SpellingCorrector(self.readable_vocabulary(allowed))
 
-    def _readable_vocabulary(self, allowed: RowFilter) -> dict[str, int]:
-        """The KB's word counts less the words of the rows `allowed` hides. Hidden rows are restricted articles'
-        (usually a small share), so this costs their words, not a pass over the whole KB."""
+    def readable_vocabulary(self, allowed: RowFilter | None) -> Mapping[str, int]:
+        """The KB's English word counts less the words of the rows `allowed` hides (None hides none). Hidden rows are
+        restricted articles' (usually a small share), so this costs their words, not a pass over the whole KB."""
+        if allowed is None:
+            return self._vocabulary
         counts = Counter(self._vocabulary)
         for row in np.flatnonzero(~allowed.mask):
             if self.docs.get(self.doc_of_row[int(row)], {}).get("language", ENGLISH) == ENGLISH:

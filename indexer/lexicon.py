@@ -8,9 +8,9 @@ word of the KB nearest to it, when it is near enough. This is dictionary-based q
 induced from the encoder and limited to the KB's own words: a translated word either meets the KB's text or adds
 nothing.
 
-The words are the English chunks' vocabulary (`HybridIndex.vocabulary`), restricted articles' words included:
-translated words only score rows through BM25 under the reader's filter, where a hidden article's word meets no
-readable row and adds nothing, and they are never shown.
+The words are those of the articles meant for everyone (`HybridIndex.readable_vocabulary`, as the searcher builds
+it): a restricted article's word must not decide what another reader's question is read as, through the translated
+words or the English reading the English encoder encodes.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from indexer.embedders import Embedder, Vectors
 # 0.03 at most.
 MIN_COSINE = 0.72
 MIN_LETTERS = 3  # shorter words ("do", "na", "mi") are stop words or ambiguous abbreviations
-WORD_CACHE = 20_000  # query words seen recur ("hasło", "imprimante"): each is encoded once per process
+WORD_CACHE = 20_000  # query words recur ("hasło", "imprimante"): each is encoded once per generation
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,11 @@ def clean_query(query: str, max_chars: int) -> str:
     return text
 
 
+def _english_text(text: str, translation: Translation | None) -> str:
+    """The English reading of a translated question, or the question as typed (nothing of it was English)."""
+    return translation.english or text if translation is not None else text
+
+
 def _check_retriever(retriever: Retriever, multilingual: Embedder | None) -> None:
     if retriever == "multilingual" and multilingual is None:
         raise InvalidInput(
@@ -132,8 +137,6 @@ class Searcher:
         # them when it is configured).
         self._multilingual = multilingual if index.multilingual else None
         _check_retriever(retriever, self._multilingual)
-        # Another language's question read in the KB's English words, through the multilingual encoder's word vectors.
-        self._translator = None if self._multilingual is None else WordTranslator(index.vocabulary, self._multilingual)
         self._detector = detector or LanguageDetector((ENGLISH,))
         self._teams = teams
         self._threshold = answer_threshold
@@ -145,6 +148,14 @@ class Searcher:
         self._filters: dict[tuple[Any, ...], RowFilter | None] = {}
         # Corrections draw on the words the reader may read: a hidden article's words must not be suggested.
         self._spellers: dict[tuple[Any, ...], SpellingCorrector] = {}
+        # Another language's question read in the KB's English words, through the multilingual encoder's word vectors:
+        # the words of articles meant for everyone only, the same for every reader, so that a restricted article's
+        # words never shape what another reader's question is read as.
+        self._translator = (
+            None
+            if self._multilingual is None
+            else WordTranslator(index.readable_vocabulary(self._row_filter(EVERYONE)), self._multilingual)
+        )
         # Measured when the generation was built; an index from before calibration is measured now, once.
         self.calibration = Calibration.of(index.meta.get("calibration")) or TitleCalibrator(
             embedder, self._multilingual
@@ -180,14 +191,14 @@ class Searcher:
             return self._search(text, limit, reader)
 
     def _start_encoding(self, text: str) -> None:
-        """The encoders start on the query as typed while its slips and language are worked out (most queries are
-        searched as typed); their vectors are waited for when retrieval needs them. With the multilingual encoder
-        the English one waits for the language instead (a fifth of a millisecond): a question in another language
-        is encoded in its English reading, and its own text would be encoded for nothing."""
+        """The encoders start on the query as typed while its slips are worked out (most queries are searched as
+        typed); their vectors are waited for when retrieval needs them. The English one does not start on a question
+        surely in another language: that is encoded in its English reading (`retrieve`), and its own text would be
+        encoded for nothing (detecting the language first takes a fifth of a millisecond)."""
         kept = _scope_vectors.get()
         if kept is None or self._retriever == "keyword":
             return
-        english = self._embedder if self._translator is None else None
+        english = self._embedder if self._translation_of(self.language(text)) is None else None
         for encoder in (english, self._multilingual if self._retriever != "dense" else None):
             if encoder is not None and (encoder.name, text) not in kept:
                 kept[(encoder.name, text)] = prefetch(encoder, text)
@@ -309,7 +320,7 @@ class Searcher:
         translation = self._translation(text, language)
         found = self.index.candidates(
             text,
-            self.encode((translation.english or text) if translation else text),
+            self.encode(_english_text(text, translation)),
             allowed,
             CANDIDATE_DEPTH,
             keyword_rows=mode == "hybrid",
@@ -355,10 +366,19 @@ class Searcher:
         ranked = self._boosted(grouped)
         return Retrieval(self._shown(ranked, candidates, fused, language), evidence, language)
 
+    def english_reading(self, text: str) -> str:
+        """What the English encoder reads for `text`: its English reading when it is surely in another language
+        (see `retrieve`), else `text` itself."""
+        return _english_text(text, self._translation(text, self.language(text)))
+
     def _translation(self, text: str, language: DetectedLanguage) -> Translation | None:
-        if self._translator is None or language.english:
-            return None
-        return self._translator.translate(text, language.code)
+        translator = self._translation_of(language)
+        return None if translator is None else translator.translate(text, language.code)
+
+    def _translation_of(self, language: DetectedLanguage) -> WordTranslator | None:
+        """The translator for a question surely in another language; none for English or a guess (a guess's
+        weights lean on the English encoder, which then reads the question as typed)."""
+        return None if language.english or not language.sure else self._translator
 
     def _boosted(self, grouped: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
         """The groups reordered by their score times their readers' votes' boost (kb.articles.helpfulness: at

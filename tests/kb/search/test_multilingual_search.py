@@ -3,10 +3,16 @@ readers of their language and are one result with their original."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from kb.search.searcher import Searcher
 from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.conftest import STARTER_ARTICLES
+from tests.fakes import HashingEmbedder
 from tests.kb.search.test_search_starter import QUESTIONS
 
 # Rankings and answers over the starter KB are MiniLM's and USE's.
@@ -114,3 +120,28 @@ def test_a_foreign_questions_words_meet_the_english_articles_words(
     multilingual encoder alone ranks second."""
     outcome = starter_kb.search.find(question, limit=3, record=False)
     assert outcome.hits[0].article_id == article
+
+
+def test_a_restricted_articles_words_never_shape_how_a_question_is_read(tmp_path: Path) -> None:
+    """ "klawiatura" is "keyboard", a word only a Finance article holds: an outsider's question must not be read as
+    holding it (its English reading decides the English encoder's vector, hence every reader's ranking)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(STARTER_ARTICLES / "teams.yaml", folder / "teams.yaml")
+    articles = {
+        "printer": "title: Printer offline\nteam: IT\n---\n\n## Resolution\nPower cycle the printer.\n",
+        "keyboards": "title: Keyboard budget\nteam: Finance\naudience: [finance]\n---\n\n## Resolution\n"
+        "Every new keyboard is paid from the finance budget.\n",
+    }
+    for slug, text in articles.items():
+        (folder / f"{slug}.md").write_text(f"---\nid: {slug}\n{text}", encoding="utf-8")
+    kb = KnowledgeBase(Settings(data_dir=tmp_path / "data", articles_dir=folder), embedder=HashingEmbedder())
+    try:
+        kb.indexing.build()
+        searcher = kb.indexing.searcher()
+        reading = searcher.english_reading("klawiatura i drukarka")
+        english = searcher.english_reading("the printer is offline")
+    finally:
+        kb.close()
+    assert reading == "printer"
+    assert english == "the printer is offline"  # an English question is read as typed
