@@ -193,8 +193,8 @@ class Searcher:
     def _start_encoding(self, text: str) -> None:
         """The encoders start on the query as typed while its slips are worked out (most queries are searched as
         typed); their vectors are waited for when retrieval needs them. The English one does not start on a question
-        surely in another language: that is encoded in its English reading (`retrieve`), and its own text would be
-        encoded for nothing (detecting the language first takes a fifth of a millisecond)."""
+        in another language: that is encoded in its English reading (`retrieve`), and its own text would be encoded
+        for nothing (detecting the language first takes a fifth of a millisecond)."""
         kept = _scope_vectors.get()
         if kept is None or self._retriever == "keyword":
             return
@@ -367,8 +367,8 @@ class Searcher:
         return Retrieval(self._shown(ranked, candidates, fused, language), evidence, language)
 
     def english_reading(self, text: str) -> str:
-        """What the English encoder reads for `text`: its English reading when it is surely in another language
-        (see `retrieve`), else `text` itself."""
+        """What the English encoder reads for `text`: its English reading when it is read in another language (see
+        `retrieve`), else `text` itself."""
         return _english_text(text, self._translation(text, self.language(text)))
 
     def _translation(self, text: str, language: DetectedLanguage) -> Translation | None:
@@ -376,9 +376,11 @@ class Searcher:
         return None if translator is None else translator.translate(text, language.code)
 
     def _translation_of(self, language: DetectedLanguage) -> WordTranslator | None:
-        """The translator for a question surely in another language; none for English or a guess (a guess's
-        weights lean on the English encoder, which then reads the question as typed)."""
-        return None if language.english or not language.sure else self._translator
+        """The translator for a question read in another language, a guess included: a guess is mostly a short
+        foreign question ("mon badge n'ouvre plus la porte": French at 0.43), while English ones are read as English
+        by their words (98-100 % of every English set), and an English question's English reading is its own words
+        the KB holds and their nearest KB words."""
+        return None if language.english else self._translator
 
     def _boosted(self, grouped: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
         """The groups reordered by their score times their readers' votes' boost (kb.articles.helpfulness: at
