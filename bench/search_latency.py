@@ -53,6 +53,7 @@ from rich.table import Table  # noqa: E402
 from bench.server import UVICORN_FACTORY, running_server, server_environment  # noqa: E402
 from bench.synthetic import QUERIES, generate_synthetic  # noqa: E402
 from indexer.embedders import Embedder  # noqa: E402
+from kb.evaluation.dataset import load_dataset  # noqa: E402
 from kb.indexing import load_embedder  # noqa: E402
 from kb.search.searcher import CANDIDATE_DEPTH, Searcher  # noqa: E402
 from kb.service import KnowledgeBase  # noqa: E402
@@ -185,11 +186,13 @@ def run_rounds(measures: dict[str, Callable[[str], object]], queries: Sequence[s
 
 def foreign_queries(per_language: int = 20) -> list[str]:
     """The first questions of each of the starter KB's Portuguese, Polish and French sets."""
-    texts = []
-    for language in ("pt", "pl", "fr"):
-        lines = (QUESTIONS / f"starter_{language}" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-        texts += [json.loads(line)["text"] for line in lines[:per_language]]
-    return texts
+    return [
+        query.text
+        for language in ("pt", "pl", "fr")
+        for query in load_dataset(
+            QUESTIONS / f"starter_{language}", per_language, articles_dir=STARTER_ARTICLES
+        ).queries
+    ]
 
 
 def bench_kb(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedders import ProgressCallback, Vectors
+from indexer.embedders import Embedder, ProgressCallback, Vectors
 
 
 class HashingEmbedder:
@@ -29,3 +29,23 @@ class HashingEmbedder:
         if progress is not None:
             progress(len(texts))
         return vectors
+
+
+class Counting:
+    """Wraps an encoder and records every text it is asked to encode."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self.encoded: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        self.encoded.extend(texts)
+        return self._inner.encode(texts, progress)

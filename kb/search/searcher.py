@@ -187,10 +187,11 @@ class Searcher:
         """
         text = clean_query(query[: self._max_query_chars] if truncate else query, self._max_query_chars)
         with self.one_encoding():
-            self._start_encoding(text)
-            return self._search(text, limit, reader)
+            language = self.language(text)  # detected once: the encoders' start and the spelling both need it
+            self._start_encoding(text, language)
+            return self._search(text, limit, reader, language)
 
-    def _start_encoding(self, text: str) -> None:
+    def _start_encoding(self, text: str, language: DetectedLanguage) -> None:
         """The encoders start on the query as typed while its slips are worked out (most queries are searched as
         typed); their vectors are waited for when retrieval needs them. The English one does not start on a question
         in another language: that is encoded in its English reading (`retrieve`), and its own text would be encoded
@@ -198,14 +199,14 @@ class Searcher:
         kept = _scope_vectors.get()
         if kept is None or self._retriever == "keyword":
             return
-        english = self._embedder if self._translation_of(self.language(text)) is None else None
+        english = self._embedder if self._translator is None or language.english else None
         for encoder in (english, self._multilingual if self._retriever != "dense" else None):
             if encoder is not None and (encoder.name, text) not in kept:
                 kept[(encoder.name, text)] = prefetch(encoder, text)
 
-    def _search(self, text: str, limit: int, reader: Principal) -> SearchOutcome:
+    def _search(self, text: str, limit: int, reader: Principal, typed: DetectedLanguage) -> SearchOutcome:
         allowed = self._row_filter(reader)
-        searched, language = self._prepared(text, reader, allowed)
+        searched, language = self._prepared(text, reader, allowed, typed)
         corrected = searched if searched != text else None
         if self.index.size == 0 or (allowed is not None and allowed.allows_none):
             return SearchOutcome(text, False, 0.0, [], self._suggest_ticket(text, []), corrected, language.code)
@@ -221,14 +222,16 @@ class Searcher:
 
     def prepared(self, text: str, reader: Principal = EVERYONE) -> tuple[str, DetectedLanguage]:
         """What `search` searches for `text` (its slips corrected) and the language it reads it in."""
-        return self._prepared(text, reader, self._row_filter(reader))
+        return self._prepared(text, reader, self._row_filter(reader), self.language(text))
 
-    def _prepared(self, text: str, reader: Principal, allowed: RowFilter | None) -> tuple[str, DetectedLanguage]:
+    def _prepared(
+        self, text: str, reader: Principal, allowed: RowFilter | None, language: DetectedLanguage
+    ) -> tuple[str, DetectedLanguage]:
         # The corrections draw on the KB's English words: a query surely in another language is searched as typed
         # ("fiche de paie" is no misspelt "fiche de paid"), unless its corrected form is mostly English words (slips
         # can make English look foreign). The detector's guess on the corrected form is not enough: "qual é a melhor
         # receita de bacalhau", corrected to "qual é a method receipt de bacalhau", reads as English at 0.40.
-        language = self.language(text)
+        # `language` is `text`'s.
         corrected = self._spelled(text, reader, allowed)
         if corrected == text:
             return text, language
@@ -372,15 +375,12 @@ class Searcher:
         return _english_text(text, self._translation(text, self.language(text)))
 
     def _translation(self, text: str, language: DetectedLanguage) -> Translation | None:
-        translator = self._translation_of(language)
-        return None if translator is None else translator.translate(text, language.code)
-
-    def _translation_of(self, language: DetectedLanguage) -> WordTranslator | None:
-        """The translator for a question read in another language, a guess included: a guess is mostly a short
-        foreign question ("mon badge n'ouvre plus la porte": French at 0.43), while English ones are read as English
-        by their words (98-100 % of every English set), and an English question's English reading is its own words
-        the KB holds and their nearest KB words."""
-        return None if language.english else self._translator
+        """`text` in the KB's English words when it is read in another language, a guess included: a guess is
+        mostly a short foreign question ("mon badge n'ouvre plus la porte": French at 0.43), while English ones are
+        read as English by their words (98-100 % of every English set)."""
+        if self._translator is None or language.english:
+            return None
+        return self._translator.translate(text, language.code)
 
     def _boosted(self, grouped: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
         """The groups reordered by their score times their readers' votes' boost (kb.articles.helpfulness: at

@@ -17,7 +17,7 @@ from indexer.errors import IndexMismatchError
 from indexer.generation import MULTILINGUAL_VECTORS, current_generation
 from indexer.keyword_index import Bm25KeywordIndex
 from indexer.load import load_index
-from tests.fakes import HashingEmbedder
+from tests.fakes import Counting, HashingEmbedder
 
 
 class FakeMultilingual:
@@ -35,26 +35,6 @@ class FakeMultilingual:
         if progress is not None:
             progress(len(texts))
         return vectors
-
-
-class Counting:
-    """Wraps an encoder and records every text it is asked to encode."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.encoded: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        self.encoded.extend(texts)
-        return self._inner.encode(texts, progress)
 
 
 TEXTS = {

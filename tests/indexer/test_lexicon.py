@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from indexer.analysis import word_counts
-from indexer.embedders import ProgressCallback, Vectors
 from indexer.embedders.multilingual import UniversalSentenceEncoder
 from indexer.lexicon import WordTranslator
+from tests.fakes import Counting
 
 pytestmark = pytest.mark.real_model
 
@@ -21,26 +19,6 @@ VOCABULARY = word_counts(
         "A supplier invoice is paid within thirty days.",
     ]
 )
-
-
-class CountingEncoder:
-    """The real encoder, counting the texts it is given."""
-
-    def __init__(self, encoder: UniversalSentenceEncoder) -> None:
-        self._encoder = encoder
-        self.texts: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return self._encoder.name
-
-    @property
-    def dimension(self) -> int:
-        return self._encoder.dimension
-
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        self.texts.extend(texts)
-        return self._encoder.encode(texts, progress)
 
 
 @pytest.fixture(scope="module")
@@ -69,32 +47,32 @@ def test_a_word_the_kb_has_no_english_for_is_given_nothing(use: UniversalSentenc
 
 
 def test_stop_words_english_words_and_known_words_are_encoded_once_or_never(use: UniversalSentenceEncoder) -> None:
-    encoder = CountingEncoder(use)
+    encoder = Counting(use)
     translator = WordTranslator(VOCABULARY, encoder)
     first = translator.translate("la imprimante et le driver", "fr")
     assert first.translated == ["printer"]  # an English word of the KB ("driver") already meets English text
     assert first.english == "printer driver"  # the question in English words, in its order
-    kb_words = len(encoder.texts)
-    assert encoder.texts[-1:] == ["imprimante"]  # "la", "et", "le": stop words; "driver": the KB's own word
+    kb_words = len(encoder.encoded)
+    assert encoder.encoded[-1:] == ["imprimante"]  # "la", "et", "le": stop words; "driver": the KB's own word
     assert translator.translate("imprimante", "fr").translated == ["printer"]
-    assert len(encoder.texts) == kb_words  # a word seen before is not encoded again
+    assert len(encoder.encoded) == kb_words  # a word seen before is not encoded again
 
 
 def test_the_words_seen_are_bounded(use: UniversalSentenceEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("indexer.lexicon.WORD_CACHE", 2)
-    encoder = CountingEncoder(use)
+    encoder = Counting(use)
     translator = WordTranslator(VOCABULARY, encoder)
     for word in ("imprimante", "frigo", "senha", "imprimante"):
         translator.translate(word, "fr")
-    assert encoder.texts.count("imprimante") == 2  # forgotten once two other words were seen
+    assert encoder.encoded.count("imprimante") == 2  # forgotten once two other words were seen
 
 
 def test_a_new_generations_translator_encodes_only_the_words_its_vocabulary_gained(
     use: UniversalSentenceEncoder,
 ) -> None:
-    encoder = CountingEncoder(use)
+    encoder = Counting(use)
     WordTranslator(VOCABULARY, encoder).translate("imprimante", "fr")
     grown = {**VOCABULARY, "keyboard": 1}
-    encoder.texts.clear()
+    encoder.encoded.clear()
     assert WordTranslator(grown, encoder).translate("clavier", "fr").translated == ["keyboard"]
-    assert encoder.texts == ["keyboard", "clavier"]
+    assert encoder.encoded == ["keyboard", "clavier"]
