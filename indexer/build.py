@@ -28,10 +28,12 @@ import numpy.typing as npt
 from filelock import FileLock, Timeout
 
 from indexer.analysis import ENGLISH, word_counts
+from indexer.body_vectors import BodyVectors, body_text, sharing_title
 from indexer.chunking import Chunk, SourceRecord, chunk_records
 from indexer.embedders import Embedder, Vectors, encoder_identity
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.generation import (
+    BODY_VECTORS,
     CHUNKS,
     FORMAT_VERSION,
     KEYWORDS,
@@ -75,13 +77,19 @@ class Progress(Protocol):
 @dataclass(frozen=True)
 class IndexDocument:
     """A document to index: its sections, a hash of everything that affects its chunks, the language its keyword
-    terms are analysed in, opaque metadata."""
+    terms are analysed in, opaque metadata, and the scope within which documents that share its title are its
+    siblings (indexer.body_vectors: kb passes the audience)."""
 
     doc_id: str
     content_hash: str
     records: Sequence[SourceRecord]
     meta: dict[str, Any] = field(default_factory=dict)
     language: str = ENGLISH
+    scope: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.records[0].title if self.records else ""
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,34 @@ def _lay_out(
     return rows, reuse, languages, docs_meta, sources
 
 
+class _BodyPlan:
+    """The rows that get a text-alone vector (indexer.body_vectors): the chunks of documents that share their title
+    within their scope. A row reuses its previous generation's text-alone vector when it had one; the others' texts
+    are encoded."""
+
+    def __init__(
+        self, rows: Sequence[Chunk], reuse: Sequence[int], documents: Sequence[IndexDocument], previous: HybridIndex | None
+    ) -> None:
+        sharing = sharing_title(documents)
+        self.rows = np.array([r for r, chunk in enumerate(rows) if chunk.doc_id in sharing], dtype=np.int64)
+        self._size = len(rows)
+        self._kept: dict[int, Vectors] = {}
+        self.texts: list[str] = []
+        for row in self.rows.tolist():
+            kept = previous.body_vector(reuse[row]) if previous is not None and reuse[row] >= 0 else None
+            if kept is None:
+                self.texts.append(body_text(rows[row]))
+            else:
+                self._kept[row] = kept
+
+    def vectors(self, encoded: Vectors, dimension: int) -> BodyVectors:
+        if not len(self.rows):
+            return BodyVectors.empty(self._size, dimension)
+        fresh = iter(encoded)
+        stacked = np.vstack([self._kept[row] if row in self._kept else next(fresh) for row in self.rows.tolist()])
+        return BodyVectors(self.rows, stacked, self._size)
+
+
 def _fits(index: HybridIndex, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]) -> bool:
     """Whether `index`'s vectors were made by these encoders over chunks cut this way."""
     return (
@@ -337,23 +373,28 @@ def _build(
     chunks_by_doc = {d.doc_id: chunk_records(d.records, max_words, overlap) for d in to_embed}
     texts = [c.embedding_text for chunks in chunks_by_doc.values() for c in chunks]
     encoders = [embedder] if multilingual is None else [embedder, multilingual]
+    rows, reuse, languages, docs_meta, sources = _lay_out(
+        documents, unchanged_ids, previous, previous_docs, chunks_by_doc
+    )
+    bodies = _BodyPlan(rows, reuse, documents, previous)
     if progress is not None:
-        progress.start(len(texts) * len(encoders))
+        progress.start(len(texts) * len(encoders) + len(bodies.texts))
     # The encoders run side by side, and beside the keyword build below: the ONNX encoder and BLAS work outside
     # the GIL, the keyword analysis inside it, so the three overlap instead of adding up.
-    pool = ThreadPoolExecutor(len(encoders), thread_name_prefix="kb-index")
-    fresh = [
-        pool.submit(encoder.encode, texts, progress.advance if progress is not None else None) for encoder in encoders
-    ]
+    advance = progress.advance if progress is not None else None
+    pool = ThreadPoolExecutor(len(encoders) + 1, thread_name_prefix="kb-index")
+    fresh = [pool.submit(encoder.encode, texts, advance) for encoder in encoders]
+    fresh_bodies = pool.submit(embedder.encode, bodies.texts, advance) if bodies.texts else None
     try:
-        rows, reuse, languages, docs_meta, sources = _lay_out(
-            documents, unchanged_ids, previous, previous_docs, chunks_by_doc
-        )
         keyword_texts = [r.embedding_text for r in rows]
         keyword_index = Bm25KeywordIndex.build(
             keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
         )
         encoded = [future.result() for future in fresh]
+        body_vectors = bodies.vectors(
+            fresh_bodies.result() if fresh_bodies is not None else np.zeros((0, embedder.dimension), np.float32),
+            embedder.dimension,
+        )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     parts: list[list[Vectors]] = [[] for _ in encoders]
@@ -380,6 +421,7 @@ def _build(
     vector_index.save(staging / VECTORS)
     if second:
         second[0].save(staging / MULTILINGUAL_VECTORS)
+    body_vectors.save(staging / BODY_VECTORS)
     keyword_index.save(staging / KEYWORDS)
     vocabulary = _vocabulary(previous, previous_docs, unchanged_ids, keyword_texts, languages, reuse)
     _write_json(staging / VOCABULARY, vocabulary)
@@ -400,7 +442,15 @@ def _build(
         "docs": docs_meta,
     }
     staged = HybridIndex(
-        vector_index, keyword_index, rows, docs_meta, meta, generation, vocabulary, second[0] if second else None
+        vector_index,
+        keyword_index,
+        rows,
+        docs_meta,
+        meta,
+        generation,
+        vocabulary,
+        second[0] if second else None,
+        body_vectors,
     )
     if calibrator is not None:
         changes = len(to_embed) + len(removed) + carried

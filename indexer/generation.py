@@ -5,6 +5,8 @@ Layout of the index root:
     gen-<stamp>/       vectors.faiss, multilingual.faiss (the second encoder's, when one is used), chunks.jsonl
                        (row -> chunk), keyword/ (BM25 term frequencies, each chunk analysed in its language),
                        vocabulary.json (word counts of the English chunks, for query spelling),
+                       body/ (the text-alone vectors of chunks whose title other documents share:
+                       indexer.body_vectors),
                        meta.json (with the calibration)
     .build.lock        the build lock: one build at a time per index root (an OS lock, so a killed builder's
                        lock goes with it)
@@ -16,10 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 3  # 2: raw term frequencies instead of bm25s scores; 3: keyword terms in each chunk's language
+# 2: raw term frequencies instead of bm25s scores; 3: keyword terms in each chunk's language; 4: text-alone vectors
+FORMAT_VERSION = 4
 POINTER = "CURRENT"
 VECTORS = "vectors.faiss"
 MULTILINGUAL_VECTORS = "multilingual.faiss"
+BODY_VECTORS = "body"
 CHUNKS = "chunks.jsonl"
 KEYWORDS = "keyword"
 VOCABULARY = "vocabulary.json"

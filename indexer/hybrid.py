@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.analysis import ENGLISH, analyze, without_stopwords, word_counts
+from indexer.body_vectors import BodyVectors
 from indexer.chunking import Chunk
 from indexer.embedders import Vectors
 from indexer.keyword_index import Bm25KeywordIndex
@@ -38,6 +39,9 @@ class Candidates:
     # The share of the query's attainable BM25 each row holds (see `keyword_share`): 0 to 1 per analysis of the query.
     keyword: Scores
     multilingual: Scores | None = None  # cosine of each row to the query's multilingual vector, when there is one
+    # The cosine of each row read by its own text alone (indexer.body_vectors; `dense` where the row has no such
+    # vector); None for keyword candidates.
+    body: Scores | None = None
 
     def position(self, row: int) -> int:
         """Where `row` sits in `rows` (it must be one of them)."""
@@ -66,6 +70,7 @@ class HybridIndex:
         generation: str,
         vocabulary: dict[str, int],
         multilingual: FaissVectorIndex | None = None,
+        body: BodyVectors | None = None,
     ) -> None:
         if not vectors.size == len(chunks) == keywords.size or (multilingual and multilingual.size != len(chunks)):
             raise ValueError(
@@ -74,6 +79,7 @@ class HybridIndex:
             )
         self._vectors = vectors
         self._multilingual = multilingual
+        self._body = body if body is not None else BodyVectors.empty(len(chunks), vectors.dimension)
         self._keywords = keywords
         self.chunks: Sequence[Chunk] = chunks  # row position -> the chunk it holds (the id map)
         self.docs: Mapping[str, dict[str, Any]] = docs  # document id -> its rows, content hash and metadata
@@ -118,6 +124,10 @@ class HybridIndex:
             raise ValueError(f"generation {self.generation} holds no multilingual vectors")
         return self._multilingual.vectors(rows)
 
+    def body_vector(self, row: int) -> Vectors | None:
+        """`row`'s stored text-alone vector (indexer.body_vectors), or None when it has none."""
+        return self._body.of(row)
+
     def row_filter(self, readable: Callable[[Mapping[str, Any]], bool]) -> RowFilter | None:
         """The rows of the documents whose metadata `readable` accepts; None when that is every row."""
         by_doc = {doc_id: readable(meta) for doc_id, meta in self.docs.items()}
@@ -146,12 +156,16 @@ class HybridIndex:
         by_keyword = _top_rows(keyword_all, depth) if keyword_rows else np.zeros(0, np.int64)
         rows = np.union1d(dense_rows, by_keyword)
         second = self._multilingual
-        if second is None or multilingual is None:
-            rows = rows.astype(np.int64)
-            return Candidates(rows, self._vectors.vectors(rows) @ vector, keyword_all[rows])
-        rows = np.union1d(rows, second.search(multilingual, depth, allowed)[1]).astype(np.int64)
+        if second is not None and multilingual is not None:
+            rows = np.union1d(rows, second.search(multilingual, depth, allowed)[1])
+        rows = rows.astype(np.int64)
+        dense = self._vectors.vectors(rows) @ vector
         return Candidates(
-            rows, self._vectors.vectors(rows) @ vector, keyword_all[rows], second.vectors(rows) @ multilingual
+            rows,
+            dense,
+            keyword_all[rows],
+            None if second is None or multilingual is None else second.vectors(rows) @ multilingual,
+            self._body.scores(rows, vector, dense),
         )
 
     def keyword_candidates(

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from indexer.analysis import word_counts
+from indexer.body_vectors import BodyVectors
 from indexer.chunking import Chunk
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 from indexer.generation import (
+    BODY_VECTORS,
     CHUNKS,
     FORMAT_VERSION,
     KEYWORDS,
@@ -86,4 +88,5 @@ def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool, opti
         generation=generation.name,
         vocabulary=vocabulary,
         multilingual=FaissVectorIndex.load(generation / MULTILINGUAL_VECTORS, options) if multilingual else None,
+        body=BodyVectors.load(generation / BODY_VECTORS, len(rows)),
     )

@@ -59,7 +59,14 @@ def to_document(article: Article, originals: frozenset[str] | None = None) -> In
     if article.translation_of and (originals is None or article.translation_of in originals):
         meta["translation_of"] = article.translation_of
     return IndexDocument(
-        doc_id=article.id, content_hash=article.content_hash, records=records, meta=meta, language=article.language
+        doc_id=article.id,
+        content_hash=article.content_hash,
+        records=records,
+        meta=meta,
+        language=article.language,
+        # Articles that share a title are told apart by their own text among readers of one audience only: a
+        # restricted article never changes how a public one is read.
+        scope=",".join(sorted(article.audience)),
     )
 
 

@@ -338,7 +338,7 @@ class Searcher:
             semantic = found.multilingual
         foreign = semantic is found.multilingual
         if mode == "hybrid":
-            fused = fuse(found.dense, found.keyword, self._weights.of(language), found.multilingual)
+            fused = fuse(found.dense, found.keyword, self._weights.of(language), found.multilingual, found.body)
         else:
             fused = semantic
         grouped = best_per_group(candidates, fused, self._group_of_row)

@@ -149,8 +149,10 @@ def test_a_kb_of_documents_answers_its_held_back_questions(runner: CliRunner) ->
 
 @pytest.mark.slow
 def test_doc2dial_gains_from_fusion(runner: CliRunner) -> None:
+    """Help pages cut into sections under one title: fusion, and each section read by its own text alone too
+    (indexer.body_vectors), reach the issue's 0.70 (0.7097 measured)."""
     figures = _eval_all(runner, shared_eval_set("doc2dial"), "--retriever", "hybrid,dense")
-    assert float(figures["hybrid"]["ndcg@10"]) >= 0.66  # type: ignore[arg-type]
+    assert float(figures["hybrid"]["ndcg@10"]) >= 0.70  # type: ignore[arg-type]
     assert float(figures["hybrid"]["ndcg@10"]) >= float(figures["dense"]["ndcg@10"]) + 0.04  # type: ignore[arg-type]
 
 
