@@ -246,7 +246,11 @@ class _BodyPlan:
     are encoded."""
 
     def __init__(
-        self, rows: Sequence[Chunk], reuse: Sequence[int], documents: Sequence[IndexDocument], previous: HybridIndex | None
+        self,
+        rows: Sequence[Chunk],
+        reuse: Sequence[int],
+        documents: Sequence[IndexDocument],
+        previous: HybridIndex | None,
     ) -> None:
         sharing = sharing_title(documents)
         self.rows = np.array([r for r, chunk in enumerate(rows) if chunk.doc_id in sharing], dtype=np.int64)

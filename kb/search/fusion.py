@@ -66,8 +66,6 @@ class LanguageWeights:
 DEFAULT_WEIGHTS = LanguageWeights()
 
 
-
-
 def fuse(
     dense: FloatArray,
     keyword: FloatArray,

@@ -110,7 +110,8 @@ def test_text_alone_vectors_follow_titles_incrementally_without_encoding_anythin
     embedder.encoded.clear()
     changed = {**SECTIONS, "road-test": ("Prepare for your road test", "Bring your learner permit.")}
     build_index(_documents(changed), embedder, tmp_path)
-    assert embedder.encoded == [Chunk("road-test", *changed["road-test"][:1], "", changed["road-test"][1]).embedding_text]
+    title, text = changed["road-test"]
+    assert embedder.encoded == [Chunk("road-test", title, "", text).embedding_text]
     carried = _load(tmp_path, embedder)
     np.testing.assert_array_equal(carried.body_vector(int(carried.rows_of("renew-online")[0])), kept)
 
