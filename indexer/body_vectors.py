@@ -52,15 +52,23 @@ def sharing_title(documents: Sequence[TitledDocument]) -> set[str]:
         return " ".join(doc.title.casefold().split()), doc.scope
 
     counts = Counter(key(doc) for doc in documents)
-    return {doc.doc_id for doc in documents if counts[key(doc)] > 1}
+    # Untitled documents share nothing: their chunks are their text already.
+    return {doc.doc_id for doc in documents if counts[key(doc)] > 1 and doc.title.strip()}
 
 
 class BodyVectors:
     """The text-alone vectors of some rows of a generation, and where each row's is (-1: the row has none)."""
 
-    def __init__(self, rows: Rows, vectors: Vectors, size: int) -> None:
-        if len(rows) != len(vectors) or (len(rows) and (rows.min() < 0 or rows.max() >= size)):
-            raise ValueError(f"{len(vectors)} body vectors for {len(rows)} rows of {size} do not match")
+    def __init__(self, rows: Rows, vectors: Vectors, size: int, dimension: int) -> None:
+        if (
+            vectors.ndim != 2
+            or vectors.shape[1] != dimension
+            or len(rows) != len(vectors)
+            or (len(rows) and (rows.min() < 0 or rows.max() >= size))
+        ):
+            raise ValueError(
+                f"body vectors {vectors.shape} for {len(rows)} of {size} rows ({dimension} dims) do not match"
+            )
         self.rows = rows.astype(np.int64)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._position = np.full(size, -1, dtype=np.int64)
@@ -68,7 +76,7 @@ class BodyVectors:
 
     @classmethod
     def empty(cls, size: int, dimension: int) -> BodyVectors:
-        return cls(np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), size)
+        return cls(np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), size, dimension)
 
     def of(self, row: int) -> Vectors | None:
         """`row`'s text-alone vector, or None when it has none."""
@@ -91,5 +99,5 @@ class BodyVectors:
         np.save(folder / "vectors.npy", self.vectors)
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> BodyVectors:
-        return cls(np.load(folder / "rows.npy"), np.load(folder / "vectors.npy"), size)
+    def load(cls, folder: Path, size: int, dimension: int) -> BodyVectors:
+        return cls(np.load(folder / "rows.npy"), np.load(folder / "vectors.npy"), size, dimension)

@@ -235,6 +235,7 @@ def _lay_out(
             "hash": doc.content_hash,
             "rows": list(range(start, len(rows))),
             "language": doc.language,
+            "scope": doc.scope,  # which documents share its title (indexer.body_vectors): a change is a new generation
             **doc.meta,
         }
     return rows, reuse, languages, docs_meta, sources
@@ -265,11 +266,13 @@ class _BodyPlan:
                 self._kept[row] = kept
 
     def vectors(self, encoded: Vectors, dimension: int) -> BodyVectors:
+        if len(encoded) != len(self.texts):
+            raise ValueError(f"{len(encoded)} text-alone vectors for {len(self.texts)} texts")
         if not len(self.rows):
             return BodyVectors.empty(self._size, dimension)
         fresh = iter(encoded)
         stacked = np.vstack([self._kept[row] if row in self._kept else next(fresh) for row in self.rows.tolist()])
-        return BodyVectors(self.rows, stacked, self._size)
+        return BodyVectors(self.rows, stacked, self._size, dimension)
 
 
 def _fits(index: HybridIndex, embedder: Embedder, multilingual: Embedder | None, params: dict[str, int]) -> bool:
@@ -515,7 +518,9 @@ def _calibrated(meta: dict[str, Any], version: str) -> bool:
 def _same_meta(previous_docs: dict[str, Any], documents: Sequence[IndexDocument]) -> bool:
     """True when no document's carried metadata changed (metadata alone needs no re-embedding)."""
     for doc in documents:
-        old = {k: v for k, v in previous_docs[doc.doc_id].items() if k not in ("hash", "rows", "language")}
+        old = {k: v for k, v in previous_docs[doc.doc_id].items() if k not in ("hash", "rows", "language", "scope")}
         if old != {k: v for k, v in json.loads(json.dumps(doc.meta)).items() if k != "language"}:
+            return False
+        if previous_docs[doc.doc_id].get("scope", "") != doc.scope:
             return False
     return True

@@ -88,5 +88,5 @@ def _load_files(generation: Path, meta: dict[str, Any], multilingual: bool, opti
         generation=generation.name,
         vocabulary=vocabulary,
         multilingual=FaissVectorIndex.load(generation / MULTILINGUAL_VECTORS, options) if multilingual else None,
-        body=BodyVectors.load(generation / BODY_VECTORS, len(rows)),
+        body=BodyVectors.load(generation / BODY_VECTORS, len(rows), int(meta["dimension"])),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -66,7 +67,8 @@ def to_document(article: Article, originals: frozenset[str] | None = None) -> In
         language=article.language,
         # Articles that share a title are told apart by their own text among readers of one audience only: a
         # restricted article never changes how a public one is read.
-        scope=",".join(sorted(article.audience)),
+        # Groups as `can_read_article` reads them (case aside), JSON so that no two audiences make one scope.
+        scope=json.dumps(sorted({group.lower() for group in article.audience})),
     )
 
 

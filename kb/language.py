@@ -22,7 +22,8 @@ DEFAULT_LANGUAGES = ("en", "pt", "pl", "fr", "de", "es", "it", "nl")
 @dataclass(frozen=True)
 class DetectedLanguage:
     """`code` is an ISO 639-1 code; `confidence` is the detector's probability for it (0 to 1), which it spreads
-    over similar languages when a text is short or mixed ("printer offline" could be several)."""
+    over similar languages when a text is short or mixed ("printer offline" could be several); for a text of mostly
+    English words, read as English without the detector, the share of its words that are English."""
 
     code: str
     confidence: float

@@ -84,6 +84,7 @@ class BundleService:
             "format": FORMAT,
             "articles": sorted((a.id, a.content_hash, a.team, list(a.audience)) for a in articles),
             "model": live.meta.get("model"),
+            "index_format": live.meta.get("format"),  # a kept archive of an older index layout is not served
             "multilingual": encoder_identity(self._indexing.multilingual),
             "calibration": live.meta.get("calibration"),
             "settings": search_settings(self._settings),

@@ -118,3 +118,17 @@ def test_text_alone_vectors_follow_titles_incrementally_without_encoding_anythin
     # The sibling leaves: the remaining section has no sibling to be told from.
     build_index(_documents({k: v for k, v in changed.items() if k != "renew-fees"}), embedder, tmp_path)
     assert not _has_body(_load(tmp_path, embedder), "renew-online")
+
+
+def test_a_carried_text_alone_vector_follows_its_row_when_earlier_documents_leave(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    third = {"renew-mail": (RENEW, "Renew by mail with form MV-44 and a check.")}
+    build_index(_documents({"road-test": SECTIONS["road-test"], **SECTIONS, **third}), embedder, tmp_path)
+    before = _load(tmp_path, embedder)
+    kept = {doc: np.array(before.body_vector(int(before.rows_of(doc)[0]))) for doc in ("renew-fees", "renew-mail")}
+
+    # The first section leaves: every row after it moves up, its text-alone vector with it.
+    build_index(_documents({k: v for k, v in {**SECTIONS, **third}.items() if k != "renew-online"}), embedder, tmp_path)
+    after = _load(tmp_path, embedder)
+    for doc, vector in kept.items():
+        np.testing.assert_array_equal(after.body_vector(int(after.rows_of(doc)[0])), vector)

@@ -24,6 +24,17 @@ def test_fuse_adds_the_weighted_multilingual_cosine() -> None:
     np.testing.assert_allclose(fused, [0.5 + 0.5 * 0.2, 0.4 + 0.5 * 0.6], rtol=1e-6)
 
 
+def test_fuse_adds_the_text_alone_cosine_to_the_titled_one_by_the_english_weight() -> None:
+    dense = np.array([0.6, 0.6], dtype=np.float32)
+    body = np.array([0.2, 0.5], dtype=np.float32)  # two sections under one title: read alone, the second fits
+    no_keywords = np.zeros(2, dtype=np.float32)
+    fused = fuse(dense, no_keywords, FusionWeights(dense=0.5, keyword=0.0, body=0.4), body=body)
+    np.testing.assert_allclose(fused, [0.5 * (0.6 + 0.4 * 0.2), 0.5 * (0.6 + 0.4 * 0.5)], rtol=1e-6)
+    # Without text-alone scores the titled cosine stands for both readings.
+    alone = fuse(dense, no_keywords, FusionWeights(dense=0.5, keyword=0.0, body=0.4))
+    np.testing.assert_allclose(alone, [0.5 * 1.4 * 0.6] * 2, rtol=1e-6)
+
+
 def test_fuse_without_keyword_evidence_is_the_dense_score() -> None:
     dense = np.array([0.7, 0.2], dtype=np.float32)
     fused = fuse(dense, np.zeros(2, dtype=np.float32), FusionWeights())
