@@ -40,9 +40,9 @@ class TitledDocument(Protocol):
 
 
 def body_text(chunk: Chunk) -> str:
-    """What a chunk says without its title (its section heading kept: it belongs to the section, not the page)."""
-    text = f"{chunk.section}. {chunk.text}" if chunk.section and chunk.text else chunk.section or chunk.text
-    return text or chunk.title
+    """What a chunk's text-alone vector reads: its body (the section heading belongs to the section, not the page),
+    or its title when it has nothing else."""
+    return chunk.body or chunk.title
 
 
 def sharing_title(documents: Sequence[TitledDocument]) -> set[str]:

@@ -26,11 +26,15 @@ class Chunk:
     text: str
 
     @property
+    def body(self) -> str:
+        """What the chunk says without its title: its section heading and text ("" when it has neither)."""
+        return ". ".join(part for part in (self.section, self.text) if part)
+
+    @property
     def embedding_text(self) -> str:
         # The title carries most of the topic; prepending it lets a short section ("Restart the router")
         # still be found by what the article is about.
-        heading = f"{self.title}. {self.section}" if self.section else self.title
-        return f"{heading}. {self.text}" if self.text else heading
+        return f"{self.title}. {self.body}" if self.body else self.title
 
 
 def _windows(words: list[str], size: int, overlap: int) -> Iterator[list[str]]:

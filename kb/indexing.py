@@ -65,9 +65,9 @@ def to_document(article: Article, originals: frozenset[str] | None = None) -> In
         records=records,
         meta=meta,
         language=article.language,
-        # Articles that share a title are told apart by their own text among readers of one audience only: a
-        # restricted article never changes how a public one is read.
-        # Groups as `can_read_article` reads them (case aside), JSON so that no two audiences make one scope.
+        # Articles that share a title are told apart by their own text among readers of one audience only (its groups
+        # as `can_read_article` reads them, case aside; JSON, so that no two audiences make one scope): a restricted
+        # article never changes how a public one is read.
         scope=json.dumps(sorted({group.lower() for group in article.audience})),
     )
 
