@@ -387,23 +387,24 @@ def _build(
     if progress is not None:
         progress.start(len(texts) * len(encoders) + len(bodies.texts))
     # The encoders run side by side, and beside the keyword build below: the ONNX encoder and BLAS work outside
-    # the GIL, the keyword analysis inside it, so the three overlap instead of adding up.
+    # the GIL, the keyword analysis inside it, so the three overlap instead of adding up. The English encoder reads
+    # the text-alone texts in the same call (one length-sorted pass over every core, not two competing ones).
     advance = progress.advance if progress is not None else None
-    pool = ThreadPoolExecutor(len(encoders) + 1, thread_name_prefix="kb-index")
-    fresh = [pool.submit(encoder.encode, texts, advance) for encoder in encoders]
-    fresh_bodies = pool.submit(embedder.encode, bodies.texts, advance) if bodies.texts else None
+    pool = ThreadPoolExecutor(len(encoders), thread_name_prefix="kb-index")
+    fresh = [
+        pool.submit(encoder.encode, texts + bodies.texts if encoder is embedder else texts, advance)
+        for encoder in encoders
+    ]
     try:
         keyword_texts = [r.embedding_text for r in rows]
         keyword_index = Bm25KeywordIndex.build(
             keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
         )
         encoded = [future.result() for future in fresh]
-        body_vectors = bodies.vectors(
-            fresh_bodies.result() if fresh_bodies is not None else np.zeros((0, embedder.dimension), np.float32),
-            embedder.dimension,
-        )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    body_vectors = bodies.vectors(encoded[0][len(texts) :], embedder.dimension)
+    encoded[0] = encoded[0][: len(texts)]
     parts: list[list[Vectors]] = [[] for _ in encoders]
     for position, kept in enumerate(parts):
         for source in sources:
