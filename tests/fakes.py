@@ -31,12 +31,11 @@ class HashingEmbedder:
         return vectors
 
 
-class Counting:
-    """Wraps an encoder and records every text it is asked to encode."""
+class Wrapped:
+    """An encoder that is `inner` under its name and dimension: the base of test wrappers that watch or hold it."""
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
-        self.encoded: list[str] = []
 
     @property
     def name(self) -> str:
@@ -47,5 +46,16 @@ class Counting:
         return self._inner.dimension
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        self.encoded.extend(texts)
         return self._inner.encode(texts, progress)
+
+
+class Counting(Wrapped):
+    """Wraps an encoder and records every text it is asked to encode."""
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__(inner)
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        self.encoded.extend(texts)
+        return super().encode(texts, progress)

@@ -23,25 +23,18 @@ from kb.search.gate import SearchGate
 from kb.settings import Settings
 
 # --- The search queue --------------------------------------------------------------------------------------
+from tests.fakes import Wrapped
 from tests.sockets import seconds_until_closed
 
 
-class HeldEmbedder:
+class HeldEmbedder(Wrapped):
     """The real model, except that while `held`, each encode waits until `release` (a search stuck on the model)."""
 
     def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.entered = threading.Event()
         self.release = threading.Event()
         self.release.set()
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
 
     def hold(self) -> None:
         self.entered.clear()
@@ -50,7 +43,7 @@ class HeldEmbedder:
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
         self.entered.set()
         assert self.release.wait(30), "never released"
-        return self._inner.encode(texts, progress)
+        return super().encode(texts, progress)
 
 
 def test_the_gate_admits_its_capacity_then_refuses_with_a_retry_after() -> None:
