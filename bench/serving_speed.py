@@ -78,11 +78,13 @@ def every_backend(work: Path) -> dict[str, Callable[[], Embedder]]:
     cache = Settings(data_dir=work).resolved_model_cache_dir
     return {
         "torch": SentenceTransformerEmbedder,
-        "onnx": lambda: OnnxEmbedder(None, cache, quantized=False),
-        "onnx-int8": lambda: OnnxEmbedder(None, cache, quantized=True),
+        "onnx": lambda: OnnxEmbedder(None, cache, backend="onnx"),
+        "onnx-int8": lambda: OnnxEmbedder(None, cache, backend="onnx-int8"),
+        "openvino": lambda: OnnxEmbedder(None, cache, backend="openvino"),
         "USE numpy": UniversalSentenceEncoder,
-        "USE onnx": lambda: OnnxUniversalSentenceEncoder(cache, quantized=False),
-        "USE onnx-int8": lambda: OnnxUniversalSentenceEncoder(cache, quantized=True),
+        "USE onnx": lambda: OnnxUniversalSentenceEncoder(cache, backend="onnx"),
+        "USE onnx-int8": lambda: OnnxUniversalSentenceEncoder(cache, backend="onnx-int8"),
+        "USE openvino": lambda: OnnxUniversalSentenceEncoder(cache, backend="openvino"),
     }
 
 

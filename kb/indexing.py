@@ -17,6 +17,8 @@ from indexer.build import BuildReport, IndexDocument, Progress, build_index, bui
 from indexer.chunking import SourceRecord
 from indexer.embedders import Embedder, encoder_identity
 from indexer.embedders.batching import QueryBatcher
+from indexer.embedders.onnx_runtime import GraphBackend
+from indexer.embedders.openvino_session import has_bfloat16
 from indexer.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, ModelUnavailableError
 from indexer.generation import POINTER, current_generation, read_meta
 from indexer.hybrid import HybridIndex
@@ -154,10 +156,15 @@ def load_multilingual(settings: Settings) -> Embedder:
         raise IndexNotReady(str(exc), field="multilingual") from exc
 
 
-def _onnx_options(settings: Settings) -> tuple[Path, bool, int, int]:
-    """Both ONNX encoders' cache folder, int8 or not, intra-op threads and batcher workers (hashable: the cache key)."""
+def _onnx_options(settings: Settings) -> tuple[Path, GraphBackend, GraphBackend, int, int]:
+    """Both graph encoders' cache folder, backend for documents and for queries, cores per run and batcher workers
+    (hashable: the cache key)."""
+    backend = settings.encoder
+    if backend == "torch":
+        raise ValueError("torch runs no exported graph")
+    queries: GraphBackend = "openvino" if backend == "onnx" and settings.query_bfloat16 and has_bfloat16() else backend
     cache_dir = settings.resolved_model_cache_dir.resolve()
-    return cache_dir, settings.encoder == "onnx-int8", settings.encoder_threads, settings.search_threads
+    return cache_dir, backend, queries, settings.encoder_threads, settings.search_threads
 
 
 # One loaded model per process and configuration: its weights serve every knowledge base the process opens, and
@@ -170,10 +177,15 @@ def _torch_model(model_path: Path | None, workers: int) -> Embedder:
 
 
 @cache
-def _onnx_model(model_path: Path | None, cache_dir: Path, quantized: bool, threads: int, workers: int) -> Embedder:
+def _onnx_model(
+    model_path: Path | None, cache_dir: Path, backend: GraphBackend, queries: GraphBackend, threads: int, workers: int
+) -> Embedder:
     from indexer.embedders.onnx_runtime import OnnxEmbedder
 
-    return QueryBatcher(OnnxEmbedder(model_path, cache_dir, quantized=quantized, threads=threads), workers)
+    def load(backend: GraphBackend) -> Embedder:
+        return OnnxEmbedder(model_path, cache_dir, backend=backend, threads=threads)
+
+    return QueryBatcher(load(backend), workers, queries=None if queries == backend else load(queries))
 
 
 @cache
@@ -184,10 +196,15 @@ def _numpy_multilingual_model(workers: int) -> Embedder:
 
 
 @cache
-def _onnx_multilingual_model(cache_dir: Path, quantized: bool, threads: int, workers: int) -> Embedder:
+def _onnx_multilingual_model(
+    cache_dir: Path, backend: GraphBackend, queries: GraphBackend, threads: int, workers: int
+) -> Embedder:
     from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
 
-    return QueryBatcher(OnnxUniversalSentenceEncoder(cache_dir, quantized=quantized, threads=threads), workers)
+    def load(backend: GraphBackend) -> Embedder:
+        return OnnxUniversalSentenceEncoder(cache_dir, backend=backend, threads=threads)
+
+    return QueryBatcher(load(backend), workers, queries=None if queries == backend else load(queries))
 
 
 def build_generation(

@@ -4,6 +4,11 @@ Under load several searches want one query vector each at the same moment. One e
 texts costs little more than a call on one (the weights stream through the cache once, the per-call overhead is
 paid once), so `QueryBatcher` hands single texts to a few worker threads that each take every text waiting at that
 moment and encode them in one call. Alone, a query waits for nothing: a worker takes it at once.
+
+Queries may have an encoder of their own: the same model run faster at a lower precision (bfloat16), which keeps
+a short query's vector within a cosine of 0.99999 of fp32's while a long document's drifts further (measured:
+bfloat16 documents cost 0.004 nDCG@10 on doc2dial, bfloat16 queries nothing measurable). Documents keep the fp32
+encoder, whose name the index records.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ class _Request:
 
 
 class QueryBatcher:
-    """An Embedder over `inner`: a single text goes through the batch queue, several (indexing) straight to `inner`.
+    """An Embedder over `inner`: `encode` (documents, and anything compared with them as one) goes straight to
+    `inner`; `submit` (a search's query) through the batch queue to `queries` (default: `inner`).
 
     `workers` calls run at once (as many as searches may: one per core); `max_batch` caps one call's texts."""
 
-    def __init__(self, inner: Embedder, workers: int, max_batch: int = 16) -> None:
+    def __init__(self, inner: Embedder, workers: int, max_batch: int = 16, queries: Embedder | None = None) -> None:
+        if queries is not None and (queries.dimension != inner.dimension):
+            raise ValueError(f"{queries.name} gives {queries.dimension} dimensions, {inner.name} {inner.dimension}")
         self.inner = inner
+        self.queries = queries or inner
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         for number in range(workers):
@@ -48,16 +57,11 @@ class QueryBatcher:
         return self.inner.dimension
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
-        if len(texts) != 1:
-            return self.inner.encode(texts, progress)
-        vector = self.submit(texts[0])()
-        if progress is not None:
-            progress(1)
-        return vector.reshape(1, -1)
+        return self.inner.encode(texts, progress)
 
     def submit(self, text: str) -> Callable[[], Vectors]:
-        """Start encoding `text` now; the returned function waits for its vector (one row). The caller does other
-        work meanwhile: a search detects the query's language while both encoders run."""
+        """Start encoding the query `text` now; the returned function waits for its vector (one row). The caller
+        does other work meanwhile: a search detects the query's language while both encoders run."""
         request = _Request(text)
         self._queue.put(request)
 
@@ -80,7 +84,7 @@ class QueryBatcher:
                     break
             texts = list(dict.fromkeys(request.text for request in batch))  # the same question twice: encoded once
             try:
-                vectors = self.inner.encode(texts)
+                vectors = self.queries.encode(texts)
                 by_text = dict(zip(texts, vectors, strict=True))
                 for request in batch:
                     request.vector = np.asarray(by_text[request.text], dtype=np.float32)
@@ -93,7 +97,8 @@ class QueryBatcher:
 
 
 def prefetch(encoder: Embedder, text: str) -> Callable[[], Vectors]:
-    """`text`'s vector by `encoder`, started now when the encoder batches queries (else encoded when asked for)."""
+    """The query `text`'s vector by `encoder`, started now when the encoder batches queries (else encoded when
+    asked for)."""
     if isinstance(encoder, QueryBatcher):
         return encoder.submit(text)
     return lambda: encoder.encode([text])[0]

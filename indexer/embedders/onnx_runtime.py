@@ -1,7 +1,8 @@
-"""The English model on ONNX Runtime: the same vectors as sentence-transformers, several times faster on a CPU.
+"""The English model as an exported ONNX graph: the same vectors as sentence-transformers, several times faster on a
+CPU, run by ONNX Runtime (fp32 or int8) or by OpenVINO (bfloat16 where the CPU has it: see `openvino_session`).
 
-A query costs one tokenizer call (the model's own `tokenizers` file) and one session run; no torch at search time.
-ONNX Runtime releases the GIL while it runs and a session may run from several threads at once, so concurrent
+A query costs one tokenizer call (the model's own `tokenizers` file) and one graph run; no torch at search time.
+Both runtimes release the GIL while they run and a graph may run from several threads at once, so concurrent
 searches each get a core, and a bulk encode (indexing) spreads its batches over every core.
 """
 
@@ -12,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,21 +23,32 @@ from indexer.embedders.onnx_export import prepared_graph
 from indexer.embedders.sentence_transformer import bundled_model_path, model_name
 from indexer.errors import ModelUnavailableError
 
+# onnx: ONNX Runtime, fp32; onnx-int8: ONNX Runtime, int8 matrix products; openvino: OpenVINO, bfloat16 products.
+GraphBackend = Literal["onnx", "onnx-int8", "openvino"]
+
+
+class GraphSession(Protocol):
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
+        """The graph's first output for `feed`; callable from several threads at once."""
+        ...
+
 
 class OnnxEmbedder:
-    """`quantized`: the int8 graph. `threads`: intra-op threads of one run (1 keeps concurrent runs side by side).
+    """`backend`: which graph runs on which runtime. `threads`: cores of one run (1 keeps concurrent runs side by
+    side).
 
     The int8 graph quantises activations per run, over every text of the run: a text's vector would depend on
     the texts batched with it (a restricted article's words would move another article's scores, and a query's
-    vector would vary with the traffic beside it). So it encodes one text per run, and every text's vector is the
-    same however it is encoded; the fp32 graph's batches are invariant already."""
+    vector would vary with the traffic beside it). So it encodes one text per run, as OpenVINO does (its kernels
+    follow the run's shape), and every text's vector is the same however it is encoded; ONNX Runtime's fp32 batches
+    are invariant already."""
 
     def __init__(
         self,
         model_path: Path | None,
         cache_dir: Path,
         *,
-        quantized: bool = True,
+        backend: GraphBackend = "onnx",
         threads: int = 1,
         batch_size: int = 32,
     ) -> None:
@@ -45,13 +57,13 @@ class OnnxEmbedder:
         path = model_path or bundled_model_path()
         if not (path / "tokenizer.json").is_file():
             raise ModelUnavailableError(f"no tokenizer.json in {path}: the ONNX encoder needs a fast tokenizer")
-        graph = prepared_graph(path, cache_dir, quantized=quantized)
-        self._session = cpu_session(graph, threads)
+        graph = prepared_graph(path, cache_dir, quantized=backend == "onnx-int8")
+        self._session = graph_session(graph, backend, threads)
         self._tokenizer: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=_max_tokens(path))
         self._tokenizer.enable_padding()
-        self._run_size = 1 if quantized else batch_size
-        self._name = f"{model_name(path)}+onnx{'-int8' if quantized else ''}"
+        self._run_size = run_size(backend, batch_size)
+        self._name = f"{model_name(path)}+{backend}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time
 
     @property
@@ -70,19 +82,36 @@ class OnnxEmbedder:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self._session.run(feed)
+
+
+def graph_session(graph: Path, backend: GraphBackend, threads: int) -> GraphSession:
+    """`graph` on `backend`'s runtime, on the CPU, its runs using `threads` cores each."""
+    if backend == "openvino":
+        from indexer.embedders.openvino_session import OpenVinoSession
+
+        return OpenVinoSession(graph, threads)
+    return _OnnxRuntimeSession(graph, threads)
+
+
+def run_size(backend: GraphBackend, batch_size: int) -> int:
+    """Texts per run: one where a run's other texts would change a text's vector (see `OnnxEmbedder`)."""
+    return batch_size if backend == "onnx" else 1
+
+
+class _OnnxRuntimeSession:
+    def __init__(self, graph: Path, threads: int) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # A spinning idle thread steals the core another search needs on a busy host.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
         return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
-
-
-def cpu_session(graph: Path, threads: int) -> Any:
-    """An ONNX Runtime session on the CPU whose runs use `threads` cores each (1 keeps concurrent runs apart)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # A spinning idle thread steals the core another search needs on a busy host.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def encode_by_length(

@@ -304,7 +304,7 @@ class Searcher:
         found = None if kept is None else kept.get(key)
         if isinstance(found, np.ndarray):
             return found
-        vector = encoder.encode([text])[0] if found is None else found()
+        vector = (prefetch(encoder, text) if found is None else found)()
         if kept is not None:
             kept[key] = vector
         return vector

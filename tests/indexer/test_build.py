@@ -235,8 +235,8 @@ def test_index_built_with_another_model_is_refused(
 def test_an_index_the_other_backend_built_is_refused_until_rebuilt(
     indexed_small_kb: KnowledgeBase, small_settings: Settings, embedder: Embedder
 ) -> None:
-    """The same model run by torch and by ONNX gives close, not equal, vectors: one index never mixes them."""
-    other = "torch" if embedder.name.endswith("+onnx") else "onnx"
+    """The same model run by two backends gives close, not equal, vectors: one index never mixes them."""
+    other = "onnx" if embedder.name.endswith("+openvino") else "openvino"
     switched = small_settings.model_copy(update={"encoder": other})
     fresh = KnowledgeBase(switched)  # the real loader: the other backend
     try:

@@ -39,7 +39,7 @@ def test_queries_that_arrive_while_the_encoder_is_busy_go_in_one_call() -> None:
     results: dict[int, Vectors] = {}
 
     def one(number: int) -> None:
-        results[number] = batcher.encode([texts[number]])
+        results[number] = batcher.submit(texts[number])()
 
     threads = [threading.Thread(target=one, args=(number,)) for number in range(len(texts))]
     threads[0].start()
@@ -59,7 +59,7 @@ def test_queries_that_arrive_while_the_encoder_is_busy_go_in_one_call() -> None:
     assert len(inner.calls) == 2
     reference = HashingEmbedder()
     for number, text in enumerate(texts):
-        np.testing.assert_array_equal(results[number], reference.encode([text]))
+        np.testing.assert_array_equal(results[number], reference.encode([text])[0])
 
 
 def test_an_encoder_failure_reaches_every_caller_of_its_batch_and_the_batcher_lives_on() -> None:
@@ -67,16 +67,37 @@ def test_an_encoder_failure_reaches_every_caller_of_its_batch_and_the_batcher_li
     inner.go.set()
     batcher = QueryBatcher(inner, workers=2)
     with pytest.raises(RuntimeError, match="the model failed"):
-        batcher.encode(["boom"])
-    assert batcher.encode(["fine"]).shape == (1, HashingEmbedder.dimension)
+        batcher.submit("boom")()
+    assert batcher.submit("fine")().shape == (HashingEmbedder.dimension,)
 
 
-def test_several_texts_go_straight_to_the_encoder() -> None:
+@pytest.mark.parametrize("texts", [["a b", "c d", "e f"], ["one document"]])
+def test_documents_go_straight_to_the_encoder(texts: list[str]) -> None:
     inner = SlowRecorder()
     inner.go.set()
     batcher = QueryBatcher(inner, workers=1)
     done: list[int] = []
-    vectors = batcher.encode(["a b", "c d", "e f"], done.append)
-    assert inner.calls == [["a b", "c d", "e f"]] and done == [3]
+    vectors = batcher.encode(texts, done.append)
+    assert inner.calls == [texts] and done == [len(texts)]
     assert batcher.name == inner.name and batcher.dimension == inner.dimension
-    np.testing.assert_array_equal(vectors, HashingEmbedder().encode(["a b", "c d", "e f"]))
+    np.testing.assert_array_equal(vectors, HashingEmbedder().encode(texts))
+
+
+def test_queries_go_to_their_own_encoder_and_documents_to_the_indexs() -> None:
+    """A faster, lower-precision encoder for queries never writes a vector into the index."""
+    documents, queries = SlowRecorder(), SlowRecorder()
+    documents.go.set()
+    queries.go.set()
+    batcher = QueryBatcher(documents, workers=1, queries=queries)
+    batcher.encode(["the vpn article"])
+    batcher.submit("vpn drops")()
+    assert documents.calls == [["the vpn article"]] and queries.calls == [["vpn drops"]]
+    assert batcher.name == documents.name
+
+
+def test_a_query_encoder_of_another_width_is_refused() -> None:
+    class Wider(HashingEmbedder):
+        dimension = HashingEmbedder.dimension + 1
+
+    with pytest.raises(ValueError, match="dimensions"):
+        QueryBatcher(HashingEmbedder(), workers=1, queries=Wider())

@@ -1,5 +1,6 @@
-"""The English model on ONNX Runtime: exported once from the bundled folder, the same vectors as torch, the same
-vector for a text however it is batched, and refused for a folder it cannot reproduce."""
+"""The English model as an ONNX graph (ONNX Runtime fp32 and int8, OpenVINO bfloat16): exported once from the
+bundled folder, the same vectors as torch, the same vector for a text however it is batched, and refused for a
+folder it cannot reproduce."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from indexer.embedders.onnx_export import FP32, INT8, model_hash, prepared_graph
-from indexer.embedders.onnx_runtime import OnnxEmbedder
+from indexer.embedders.onnx_runtime import GraphBackend, OnnxEmbedder
 from indexer.embedders.sentence_transformer import SentenceTransformerEmbedder, bundled_model_path
 from indexer.errors import ModelUnavailableError
 
@@ -36,26 +37,30 @@ def torch_vectors() -> np.ndarray:
     return SentenceTransformerEmbedder().encode(TEXTS)
 
 
-@pytest.mark.parametrize(("quantized", "least"), [(False, 0.9999), (True, 0.98)])
-def test_onnx_vectors_are_the_models_own(cache: Path, torch_vectors: np.ndarray, quantized: bool, least: float) -> None:
-    encoder = OnnxEmbedder(None, cache, quantized=quantized)
+@pytest.mark.parametrize(("backend", "least"), [("onnx", 0.9999), ("onnx-int8", 0.98), ("openvino", 0.9995)])
+def test_graph_vectors_are_the_models_own(
+    cache: Path, torch_vectors: np.ndarray, backend: GraphBackend, least: float
+) -> None:
+    encoder = OnnxEmbedder(None, cache, backend=backend)
     vectors = encoder.encode(TEXTS)
     assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert (vectors * torch_vectors).sum(axis=1).min() >= least
-    assert encoder.name == "all-MiniLM-L6-v2+onnx" + ("-int8" if quantized else "")
+    assert encoder.name == f"all-MiniLM-L6-v2+{backend}"
 
 
-@pytest.mark.parametrize("quantized", [False, True])
-def test_a_texts_vector_does_not_depend_on_the_texts_encoded_with_it(cache: Path, quantized: bool) -> None:
+@pytest.mark.parametrize(("backend", "tolerance"), [("onnx", 1e-5), ("onnx-int8", 0), ("openvino", 0)])
+def test_a_texts_vector_does_not_depend_on_the_texts_encoded_with_it(
+    cache: Path, backend: GraphBackend, tolerance: float
+) -> None:
     """Otherwise a restricted article's words would move other articles' vectors, and a query's vector would vary
     with the traffic batched beside it."""
-    encoder = OnnxEmbedder(None, cache, quantized=quantized)
+    encoder = OnnxEmbedder(None, cache, backend=backend)
     alone = np.vstack([encoder.encode([text]) for text in TEXTS])
     together = encoder.encode(TEXTS)
     many = encoder.encode(TEXTS * 20)[: len(TEXTS)]  # the bulk path: batches on several threads
-    np.testing.assert_allclose(together, alone, atol=0 if quantized else 1e-5)
-    np.testing.assert_allclose(many, alone, atol=0 if quantized else 1e-5)
+    np.testing.assert_allclose(together, alone, atol=tolerance)
+    np.testing.assert_allclose(many, alone, atol=tolerance)
 
 
 def test_the_graphs_are_exported_once_into_a_folder_named_by_the_models_hash(cache: Path) -> None:
