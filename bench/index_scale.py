@@ -1,11 +1,12 @@
 """Indexing throughput and the index at scale.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/index_scale.py [--articles 10000] [--vectors 1000000] [--skip-baseline]
-        [--work DIR [--scale-only]]
+        [--work DIR [--scale-only | --indexing-only]]
 
 1. Indexing: `kb index --rebuild` of the synthetic help-desk KB of `--articles` articles (bench/synthetic.py, seed
    20261126), by this code and by the code before the speed work (BASELINE, a `git archive`), one after the other,
-   each in its own process and data folder: seconds and chunks per second, with the ratio. Beside it, the raw
+   each in its own process and data folder: seconds and chunks per second, with the ratio; then this code once more
+   with KB_ENCODER=openvino (documents in bfloat16, where the CPU has it). Beside it, the raw
    throughput of the encoders on the same chunk texts in this process (English model per backend, the
    multilingual encoder), so that the pipeline's rate reads against what the encoders alone could do.
 2. Vectors at scale: `--vectors` synthetic chunk vectors, made from the real ones of that index: each is a real
@@ -49,9 +50,9 @@ console = Console(width=200, highlight=False, markup=False)
 NOISE = 0.35
 
 
-def index_with(code: Path, data: Path, articles: Path, log: Path) -> float:
-    """Seconds of `kb index --rebuild` by the code in `code`, in its own process."""
-    env = server_environment(data, articles, {}, code=code, inherit_kb=False)
+def index_with(code: Path, data: Path, articles: Path, log: Path, settings: dict[str, str] | None = None) -> float:
+    """Seconds of `kb index --rebuild` by the code in `code`, in its own process, with `settings` (KB_*) on top."""
+    env = server_environment(data, articles, settings or {}, code=code, inherit_kb=False)
     started = time.perf_counter()
     with log.open("w") as out:
         command = [sys.executable, "-m", "kb.cli.main", "index", "--rebuild"]
@@ -180,6 +181,10 @@ def index_and_compare(args: argparse.Namespace, work: Path) -> None:
             base_s = index_with(code, work / "data-baseline", articles, work / "index-baseline.log")
         table.add_row(f"baseline {args.baseline}", f"{base_s:.1f}", f"{chunks / base_s:.0f}", "1.00")
     table.add_row("now", f"{now_s:.1f}", f"{chunks / now_s:.0f}", f"{base_s / now_s:.2f}" if base_s else "-")
+    console.print(f"indexing {args.articles} articles with this code, KB_ENCODER=openvino ...")
+    ov_data, ov_log = work / "data-openvino", work / "index-openvino.log"
+    ov_s = index_with(REPO, ov_data, articles, ov_log, {"KB_ENCODER": "openvino"})
+    table.add_row("now, openvino", f"{ov_s:.1f}", f"{chunks / ov_s:.0f}", f"{base_s / ov_s:.2f}" if base_s else "-")
     console.print(table)
     rates = raw_encoders(chunk_texts, work)
     console.print(
@@ -200,6 +205,7 @@ def main() -> None:
     parser.add_argument(
         "--scale-only", action="store_true", help="skip the indexing (reuse the index of an earlier run in --work)"
     )
+    parser.add_argument("--indexing-only", action="store_true", help="stop after the indexing and the encoders")
     args = parser.parse_args()
 
     from indexer.generation import VECTORS, current_generation
@@ -213,6 +219,8 @@ def main() -> None:
         work = args.work or Path(tmp)
         if not args.scale_only:
             index_and_compare(args, work)
+        if args.indexing_only:
+            return
         generation = current_generation(Settings(data_dir=work / "data-now").index_dir)
         if generation is None:
             parser.error(f"no index in {work / 'data-now'}: run without --scale-only first")

@@ -116,7 +116,8 @@ def floor(queries: list[str], data_dir: Path, articles: Path) -> Stats:
     kb = KnowledgeBase(Settings(data_dir=data_dir, articles_dir=articles))
     try:
         index = kb.indexing.searcher().index
-        inner = getattr(kb.indexing.embedder, "inner", kb.indexing.embedder)  # the encoder, not its batcher
+        # The queries' encoder, not its batcher (nor the documents' encoder when queries have their own).
+        inner = getattr(kb.indexing.embedder, "queries", kb.indexing.embedder)
         stats = Stats()
         for round_ in range(4):
             for query in queries:
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each throughput run")
     parser.add_argument("--timed", type=int, default=300, help="timed queries per server with one client")
     parser.add_argument("--torch-server", action="store_true", help="also serve this code with KB_ENCODER=torch")
+    parser.add_argument(
+        "--fp32-queries-server", action="store_true", help="also serve this code with KB_QUERY_BFLOAT16=false"
+    )
     args = parser.parse_args()
 
     queries = read_queries(REPO / "bench" / "questions" / "starter" / "queries.jsonl")
@@ -150,6 +154,8 @@ def main() -> None:
         servers: dict[str, tuple[Path, dict[str, str]]] = {"baseline": (baseline_code, {})}
         if args.torch_server:
             servers["now, torch"] = (REPO, {"KB_ENCODER": "torch"})
+        if args.fp32_queries_server:
+            servers["now, fp32 queries"] = (REPO, {"KB_QUERY_BFLOAT16": "false"})
         servers["now"] = (REPO, {})
         targets: list[Target] = []
         for name, (code, overrides) in servers.items():

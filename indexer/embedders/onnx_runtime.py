@@ -61,7 +61,10 @@ class OnnxEmbedder:
         self._session = graph_session(graph, backend, threads)
         self._tokenizer: Any = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=_max_tokens(path))
-        self._tokenizer.enable_padding()
+        # OpenVINO prepares its kernels for each new input shape (a millisecond, more than a short query's whole
+        # run): lengths rounded up to a multiple of 16 keep queries to a few shapes. The padding is masked out, and
+        # a text's shape depends on its own length alone, so its vector does not depend on anything else.
+        self._tokenizer.enable_padding(pad_to_multiple_of=16 if backend == "openvino" else None)
         self._run_size = run_size(backend, batch_size)
         self._name = f"{model_name(path)}+{backend}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time

@@ -1,5 +1,5 @@
-"""The encoders as the product loads them: documents in fp32 (the index's encoder), queries in bfloat16 on OpenVINO
-where the CPU multiplies bfloat16 in hardware, and fp32 queries when that is switched off."""
+"""The encoders as the product loads them: the English model's documents in fp32 (the index's encoder), its queries
+in bfloat16 on OpenVINO where the CPU multiplies bfloat16 in hardware, and fp32 queries when that is switched off."""
 
 from __future__ import annotations
 
@@ -32,13 +32,10 @@ def test_documents_are_fp32_and_queries_bfloat16_where_the_cpu_has_it(real_embed
     assert float(np.dot(query, document)) > 0.9999
 
 
-def test_the_multilingual_encoder_is_split_the_same_way(tmp_path: Path) -> None:
+def test_the_multilingual_encoder_reads_queries_as_it_reads_documents(tmp_path: Path) -> None:
+    """Its graph is small: OpenVINO's per-run overhead would cost more than bfloat16 saves."""
     use = batcher(load_multilingual(Settings(data_dir=tmp_path)))
-    assert use.name == "use-multilingual-v3+onnx"
-    assert use.queries.name == ("use-multilingual-v3+openvino" if has_bfloat16() else use.name)
-    assert float(
-        np.dot(use.submit("où trouver ma fiche de paie")(), use.encode(["où trouver ma fiche de paie"])[0])
-    ) > (0.9999)
+    assert use.name == "use-multilingual-v3+onnx" and use.queries is use.inner
 
 
 def test_queries_stay_fp32_when_asked(tmp_path: Path) -> None:
