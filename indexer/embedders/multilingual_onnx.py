@@ -44,8 +44,8 @@ _BACKEND = (
 
 
 class OnnxUniversalSentenceEncoder:
-    """`backend`: which graph runs on which runtime; int8 and OpenVINO (as for the English encoder) encode one text
-    per run so that a text's vector never depends on the texts beside it. `threads`: cores of one run."""
+    """`backend`: which graph runs on which runtime; int8 (as for the English encoder) encodes one text per run so
+    that a text's vector never depends on the texts beside it. `threads`: cores of one run."""
 
     def __init__(
         self, cache_dir: Path, *, backend: GraphBackend = "onnx", threads: int = 1, batch_size: int = 32

@@ -7,11 +7,11 @@ products in bfloat16 with fp32 accumulation: the vectors stay within a cosine of
 int8's 0.994) at about four times ONNX Runtime's rate in bulk and two to three times per query. Where the CPU has no
 bfloat16, OpenVINO runs fp32.
 
-One text per run: a run's kernels are chosen by its shape, so a text padded to a longer neighbour's length would come
-out a few units in the fourth decimal apart from the same text alone. Alone, and padded to a multiple of 16 tokens
-by its own length (the encoders do it: OpenVINO prepares its kernels for every new shape), a text's vector is the
-same however it is encoded (a restricted article's length never moves another article's vector), and bfloat16 keeps
-a single text's run as fast as a batch's.
+Batches: a run's kernels are chosen by its shape, so a text padded to a longer neighbour's arbitrary length came out
+a few units in the fourth decimal apart from the same text alone. The encoders pad every text to a multiple of 16
+tokens (masked out), which also keeps OpenVINO to a few shapes (it prepares its kernels for every new one): then a
+text's vector is exactly the same alone or in any batch (tests/indexer/embedders), so a restricted article never
+moves another article's vector, nor one query another's.
 """
 
 from __future__ import annotations
