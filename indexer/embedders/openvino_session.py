@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,9 +56,9 @@ class OpenVinoSession:
         )
         self._requests = threading.local()
 
-    def run(self, feed: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
         """The graph's first output for `feed`, a copy (the request reuses its output buffer)."""
         request = getattr(self._requests, "request", None)
         if request is None:
             request = self._requests.request = self._model.create_infer_request()
-        return np.array(request.infer(dict(feed))[0], dtype=np.float32)
+        return np.array(request.infer(feed)[0], dtype=np.float32)
