@@ -4,9 +4,9 @@ against the code before the speed work (a `git archive` of BASELINE), all in one
     HF_HUB_OFFLINE=1 .venv/bin/python bench/serving_speed.py [--baseline REV] [--clients 8] [--seconds 20]
 
 Figures:
-  - encode p50/p95 of one query per backend (torch, onnx, onnx-int8; for the multilingual encoder numpy, onnx,
-    onnx-int8);
-  - the floor (a): the default backend's query encoding + a FAISS search of the loaded index, in-process;
+  - encode p50/p95 of one query per backend (torch, onnx, onnx-int8, openvino; for the multilingual encoder numpy,
+    onnx, onnx-int8, openvino), each backend in turn on each query (so each meets its weights cold in the cache);
+  - the floor (a): the default query encoder's vector + a FAISS search of the loaded index, in-process;
   - served (c) p50/p95 with one client, the servers interleaved query by query (`bench.http_load.interleaved`),
     and c/a;
   - queries per second with `--clients` concurrent clients, each server in turn, twice (the order reversed the
