@@ -391,20 +391,18 @@ def _build(
     # the text-alone texts in the same call (one length-sorted pass over every core, not two competing ones).
     advance = progress.advance if progress is not None else None
     pool = ThreadPoolExecutor(len(encoders), thread_name_prefix="kb-index")
-    fresh = [
-        pool.submit(encoder.encode, texts + bodies.texts if encoder is embedder else texts, advance)
-        for encoder in encoders
-    ]
+    english = pool.submit(embedder.encode, texts + bodies.texts, advance)
+    others = [pool.submit(encoder.encode, texts, advance) for encoder in encoders[1:]]
     try:
         keyword_texts = [r.embedding_text for r in rows]
         keyword_index = Bm25KeywordIndex.build(
             keyword_texts, languages, previous=previous.keywords if previous is not None else None, reuse=reuse
         )
-        encoded = [future.result() for future in fresh]
+        titled_and_bodies = english.result()
+        encoded = [titled_and_bodies[: len(texts)], *(future.result() for future in others)]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    body_vectors = bodies.vectors(encoded[0][len(texts) :], embedder.dimension)
-    encoded[0] = encoded[0][: len(texts)]
+    body_vectors = bodies.vectors(titled_and_bodies[len(texts) :], embedder.dimension)
     parts: list[list[Vectors]] = [[] for _ in encoders]
     for position, kept in enumerate(parts):
         for source in sources:
