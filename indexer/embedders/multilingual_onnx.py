@@ -28,6 +28,7 @@ from indexer.embedders import ProgressCallback, Vectors
 from indexer.embedders.multilingual import DIMENSION, NAME, load_use
 from indexer.embedders.onnx_export import cached_graph, file_digest
 from indexer.embedders.onnx_runtime import GraphBackend, encode_by_length, graph_session, run_size
+from indexer.embedders.openvino_session import SHAPE_STEP
 from indexer.errors import ModelUnavailableError
 
 _CNN = 256
@@ -96,7 +97,7 @@ class OnnxUniversalSentenceEncoder:
         np.cumsum(lengths[:-1], out=starts[1:])
         # Zero rows after the texts, in no text, up to a multiple of 16: OpenVINO then sees a few shapes, not one
         # per query length (see the English encoder). A window never reaches them; they are in no text's sum.
-        rows = -(-total // 16) * 16 if self._pad else total
+        rows = -(-total // SHAPE_STEP) * SHAPE_STEP if self._pad else total
         block = flat % _CHUNKS
         vectors = np.zeros((rows, backend.table.shape[1]), dtype=np.float32)
         vectors[:total] = backend.table[flat]

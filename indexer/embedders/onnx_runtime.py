@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from indexer.embedders import ProgressCallback, Vectors
 from indexer.embedders.onnx_export import prepared_graph
+from indexer.embedders.openvino_session import SHAPE_STEP
 from indexer.embedders.sentence_transformer import bundled_model_path, model_name
 from indexer.errors import ModelUnavailableError
 
@@ -64,7 +65,7 @@ class OnnxEmbedder:
         # OpenVINO prepares its kernels for each new input shape (a millisecond, more than a short query's whole
         # run): lengths rounded up to a multiple of 16 keep queries to a few shapes. The padding is masked out,
         # and with it a text comes out of a batch exactly as alone (unpadded lengths moved it in the 4th decimal).
-        self._tokenizer.enable_padding(pad_to_multiple_of=16 if backend == "openvino" else None)
+        self._tokenizer.enable_padding(pad_to_multiple_of=SHAPE_STEP if backend == "openvino" else None)
         self._run_size = run_size(backend, batch_size)
         self._name = f"{model_name(path)}+{backend}"
         self._dimension = int(self._run(["warm"]).shape[1])  # the first run allocates: pay for it at load time

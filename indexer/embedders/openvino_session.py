@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# OpenVINO prepares its kernels for every new input shape: the encoders pad lengths to a multiple of this.
+SHAPE_STEP = 16
+
 
 @cache
 def has_bfloat16() -> bool:
